@@ -1,0 +1,18 @@
+package dev.gantry.api.deployment;
+
+import io.temporal.activity.ActivityInterface;
+
+/** Writes a deployment's state; the only path by which deployment status changes. */
+@ActivityInterface
+public interface DeploymentActivities {
+
+  void recordStatus(RecordStatusInput input);
+
+  void recordSpec(RecordSpecInput input);
+
+  /** A status transition, with a reason a user can act on when the status is {@code failed}. */
+  record RecordStatusInput(String deploymentId, DeploymentStatus status, String reason) {}
+
+  /** Persists an edited spec (name, idle timeout, wait time). */
+  record RecordSpecInput(String deploymentId, DeploymentSpec spec) {}
+}

@@ -1,0 +1,106 @@
+package dev.gantry.infra.config;
+
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotEmpty;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Positive;
+import java.math.BigDecimal;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * Gantry's typed settings, bound from {@code gantry.*} properties or their environment variables.
+ *
+ * @param dataDir where the embedded database, secrets key, storage and logs live
+ * @param roles which roles this process plays: {@code gateway}, {@code orchestrator}, or both
+ * @param publicUrl base URL users reach the gateway on; derived from the request when empty
+ * @param temporal how to reach Temporal
+ * @param secrets how env values are encrypted at rest
+ * @param gpuCatalog GPU types users may ask for, with memory and hourly price
+ * @param limits bounds on user input beyond the API's validation rules
+ */
+@Validated
+@ConfigurationProperties("gantry")
+public record GantryProperties(
+    @NotNull Path dataDir,
+    @DefaultValue({"gateway", "orchestrator"}) @NotEmpty Set<String> roles,
+    String publicUrl,
+    @Valid @DefaultValue Temporal temporal,
+    @Valid @DefaultValue Secrets secrets,
+    @Valid List<GpuType> gpuCatalog,
+    @Valid @DefaultValue Limits limits) {
+
+  public static final String ROLE_GATEWAY = "gateway";
+  public static final String ROLE_ORCHESTRATOR = "orchestrator";
+
+  public GantryProperties {
+    roles = roles.stream().map(r -> r.trim().toLowerCase(Locale.ROOT)).collect(toSet());
+    gpuCatalog = gpuCatalog == null || gpuCatalog.isEmpty() ? GpuType.DEFAULTS : gpuCatalog;
+  }
+
+  private static java.util.stream.Collector<String, ?, Set<String>> toSet() {
+    return java.util.stream.Collectors.toUnmodifiableSet();
+  }
+
+  public boolean hasRole(String role) {
+    return roles.contains(role);
+  }
+
+  /**
+   * @param target host:port of an external Temporal frontend; when set, no embedded server starts
+   * @param embeddedPort port of the embedded Temporal dev server
+   * @param namespace Temporal namespace
+   */
+  public record Temporal(
+      String target,
+      @DefaultValue("7233") @Min(0) @Max(65535) int embeddedPort,
+      @DefaultValue("default") String namespace) {}
+
+  /**
+   * @param key base64 AES-256 key for env values; generated into the data dir when empty
+   */
+  public record Secrets(String key) {}
+
+  /**
+   * @param name the type users put in {@code gpu.type}
+   * @param memoryGb memory per GPU
+   * @param hourlyUsd price per GPU-hour
+   */
+  public record GpuType(
+      @NotEmpty String name, @Positive int memoryGb, @NotNull BigDecimal hourlyUsd) {
+
+    static final List<GpuType> DEFAULTS =
+        List.of(
+            new GpuType("H200", 141, new BigDecimal("3.80")),
+            new GpuType("H100", 80, new BigDecimal("2.99")),
+            new GpuType("A100-80GB", 80, new BigDecimal("1.89")),
+            new GpuType("A100-40GB", 40, new BigDecimal("1.29")),
+            new GpuType("L40S", 48, new BigDecimal("0.99")),
+            new GpuType("L4", 24, new BigDecimal("0.49")),
+            new GpuType("A10G", 24, new BigDecimal("0.75")),
+            new GpuType("RTX4090", 24, new BigDecimal("0.59")));
+  }
+
+  /**
+   * @param maxWorkers highest {@code max_workers} a deployment may ask for
+   * @param maxConcurrency highest {@code concurrency} per worker
+   * @param maxGpuCount highest {@code gpu.count} per worker
+   * @param maxStorageGb largest {@code storage_gb}
+   * @param maxIdleTimeoutSeconds longest {@code idle_timeout_seconds}
+   * @param maxWaitTimeSeconds longest {@code wait_time_seconds}
+   */
+  public record Limits(
+      @DefaultValue("64") @Positive int maxWorkers,
+      @DefaultValue("1024") @Positive int maxConcurrency,
+      @DefaultValue("8") @Positive int maxGpuCount,
+      @DefaultValue("10000") @Positive int maxStorageGb,
+      @DefaultValue("86400") @Positive int maxIdleTimeoutSeconds,
+      @DefaultValue("3600") @Positive int maxWaitTimeSeconds) {}
+}

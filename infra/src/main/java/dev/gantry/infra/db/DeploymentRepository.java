@@ -1,0 +1,121 @@
+package dev.gantry.infra.db;
+
+import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.api.deployment.DeploymentStatus;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+import org.springframework.jdbc.core.RowMapper;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Repository;
+import org.springframework.transaction.annotation.Transactional;
+
+/** Deployments, always read through their tenant so one tenant never sees another's. */
+@Repository
+public class DeploymentRepository {
+  private static final RowMapper<DeploymentRecord> MAPPER =
+      (rs, n) ->
+          new DeploymentRecord(
+              rs.getString("id"),
+              rs.getString("tenant_id"),
+              SpecCodec.read(rs.getString("spec")),
+              rs.getString("secret_id"),
+              DeploymentStatus.fromWireName(rs.getString("status")),
+              rs.getString("status_reason"),
+              Timestamps.read(rs, "created_at"),
+              Timestamps.read(rs, "updated_at"));
+
+  private final JdbcClient jdbc;
+  private final Clock clock;
+
+  public DeploymentRepository(JdbcClient jdbc, Clock clock) {
+    this.jdbc = jdbc;
+    this.clock = clock;
+  }
+
+  public DeploymentRecord insert(String id, String tenantId, DeploymentSpec spec, String secretId) {
+    var now = clock.instant();
+    jdbc.sql(
+            """
+            insert into deployments
+              (id, tenant_id, name, spec, secret_id, status, created_at, updated_at)
+            values (:id, :tenant, :name, :spec, :secret, :status, :now, :now)
+            """)
+        .param("id", id)
+        .param("tenant", tenantId)
+        .param("name", spec.name())
+        .param("spec", SpecCodec.write(spec))
+        .param("secret", secretId)
+        .param("status", DeploymentStatus.STARTING.wireName())
+        .param("now", Timestamps.utc(now))
+        .update();
+    return new DeploymentRecord(
+        id, tenantId, spec, secretId, DeploymentStatus.STARTING, null, now, now);
+  }
+
+  public Optional<DeploymentRecord> find(String tenantId, String id) {
+    return jdbc.sql("select * from deployments where id = :id and tenant_id = :tenant")
+        .param("id", id)
+        .param("tenant", tenantId)
+        .query(MAPPER)
+        .optional();
+  }
+
+  public Optional<DeploymentRecord> findById(String id) {
+    return jdbc.sql("select * from deployments where id = :id")
+        .param("id", id)
+        .query(MAPPER)
+        .optional();
+  }
+
+  /** The tenant's deployments, newest first, without those deleted over a day ago. */
+  public List<DeploymentRecord> list(String tenantId) {
+    return jdbc.sql(
+            """
+            select * from deployments
+            where tenant_id = :tenant and (status <> 'deleted' or updated_at > :since)
+            order by created_at desc, id desc
+            """)
+        .param("tenant", tenantId)
+        .param("since", Timestamps.utc(clock.instant().minus(java.time.Duration.ofDays(1))))
+        .query(MAPPER)
+        .list();
+  }
+
+  /** Records a status transition; returns false if the deployment does not exist. */
+  public boolean updateStatus(String id, DeploymentStatus status, String reason) {
+    return jdbc.sql(
+                "update deployments set status = :status, status_reason = :reason,"
+                    + " updated_at = :now where id = :id")
+            .param("status", status.wireName())
+            .param("reason", reason)
+            .param("now", Timestamps.utc(clock.instant()))
+            .param("id", id)
+            .update()
+        == 1;
+  }
+
+  public boolean updateSpec(String id, DeploymentSpec spec) {
+    return jdbc.sql(
+                "update deployments set spec = :spec, name = :name, updated_at = :now"
+                    + " where id = :id")
+            .param("spec", SpecCodec.write(spec))
+            .param("name", spec.name())
+            .param("now", Timestamps.utc(clock.instant()))
+            .param("id", id)
+            .update()
+        == 1;
+  }
+
+  /** Removes a deployment that never got a workflow (its start failed), with its secret. */
+  @Transactional
+  public void deleteUnstarted(String id) {
+    var secretId =
+        jdbc.sql("select secret_id from deployments where id = :id")
+            .param("id", id)
+            .query(String.class)
+            .optional();
+    jdbc.sql("delete from deployments where id = :id").param("id", id).update();
+    secretId.ifPresent(s -> jdbc.sql("delete from secrets where id = :id").param("id", s).update());
+  }
+}

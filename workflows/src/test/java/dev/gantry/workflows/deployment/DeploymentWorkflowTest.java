@@ -1,0 +1,257 @@
+package dev.gantry.workflows.deployment;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.gantry.api.FailureType;
+import dev.gantry.api.deployment.DeleteRequest;
+import dev.gantry.api.deployment.DeploymentActivities;
+import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.api.deployment.DeploymentStatus;
+import dev.gantry.api.deployment.DeploymentWorkflow;
+import dev.gantry.api.deployment.DeploymentWorkflowInput;
+import dev.gantry.api.deployment.EditRequest;
+import dev.gantry.api.deployment.Framework;
+import dev.gantry.api.deployment.ModelActivities;
+import dev.gantry.api.deployment.StorageActivities;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.client.WorkflowStub;
+import io.temporal.client.WorkflowUpdateException;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.testing.TestWorkflowExtension;
+import io.temporal.worker.Worker;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+@Timeout(30)
+class DeploymentWorkflowTest {
+
+  @RegisterExtension
+  static final TestWorkflowExtension testWorkflow =
+      TestWorkflowExtension.newBuilder()
+          .registerWorkflowImplementationTypes(DeploymentWorkflowImpl.class)
+          .setDoNotStart(true)
+          .build();
+
+  static final DeploymentSpec SPEC =
+      new DeploymentSpec(
+          "chat", "tiny", Framework.SIM, null, 0, 1, 8, 300, 60, 5, List.of(), List.of());
+
+  /** Records every side effect in order, so tests assert on what ran and in which order. */
+  static final class Recorder implements DeploymentActivities, StorageActivities, ModelActivities {
+    final List<String> calls = new CopyOnWriteArrayList<>();
+    volatile RuntimeException modelFailure;
+    volatile CountDownLatch modelGate;
+
+    @Override
+    public void recordStatus(RecordStatusInput input) {
+      calls.add("status:" + input.status().wireName() + reasonSuffix(input.reason()));
+    }
+
+    private static String reasonSuffix(String reason) {
+      return reason == null ? "" : "(" + reason + ")";
+    }
+
+    @Override
+    public void recordSpec(RecordSpecInput input) {
+      calls.add("spec:" + input.spec().name() + "/" + input.spec().idleTimeoutSeconds());
+    }
+
+    @Override
+    public StorageInfo createStorage(StorageRequest request) {
+      calls.add("createStorage");
+      return new StorageInfo("/data/storage/" + request.deploymentId());
+    }
+
+    @Override
+    public void removeStorage(StorageRequest request) {
+      calls.add("removeStorage");
+    }
+
+    @Override
+    public ModelInfo prepareModel(PrepareModelInput input) {
+      calls.add("prepareModel");
+      if (modelGate != null) {
+        try {
+          modelGate.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      if (modelFailure != null) {
+        throw modelFailure;
+      }
+      return new ModelInfo(input.storageLocation() + "/model", 10);
+    }
+  }
+
+  private static DeploymentWorkflow start(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker, Recorder recorder) {
+    worker.registerActivitiesImplementations(recorder);
+    env.start();
+    var wf =
+        client.newWorkflowStub(
+            DeploymentWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(worker.getTaskQueue())
+                .setWorkflowId(DeploymentWorkflow.workflowId("dep_test"))
+                .build());
+    WorkflowClient.start(wf::run, new DeploymentWorkflowInput("dep_test", "t1", SPEC, null));
+    return wf;
+  }
+
+  private static void awaitStatus(
+      TestWorkflowEnvironment env, DeploymentWorkflow wf, DeploymentStatus expected) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (wf.state().status() != expected) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("status stayed " + wf.state().status() + ", wanted " + expected);
+      }
+      env.sleep(Duration.ofMillis(50));
+    }
+  }
+
+  @Test
+  void provisionsThroughEveryStateToRunningThenDeletes(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    var wf = start(env, client, worker, recorder);
+    awaitStatus(env, wf, DeploymentStatus.RUNNING);
+
+    wf.requestDelete(new DeleteRequest("key_1"));
+    var result =
+        WorkflowStub.fromTyped(wf).getResult(dev.gantry.api.deployment.DeploymentState.class);
+
+    assertThat(result.status()).isEqualTo(DeploymentStatus.DELETED);
+    assertThat(recorder.calls)
+        .containsExactly(
+            "createStorage",
+            "status:filesystem_created",
+            "status:downloading_model",
+            "prepareModel",
+            "status:model_downloaded",
+            "status:running",
+            "status:deleting",
+            "removeStorage",
+            "status:deleted");
+  }
+
+  @Test
+  void permanentModelFailureCompensatesAndFailsWithTheReason(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    recorder.modelFailure =
+        ApplicationFailure.newNonRetryableFailure(
+            "add an HF_TOKEN with access", FailureType.MODEL_ACCESS_DENIED.name());
+    var wf = start(env, client, worker, recorder);
+    awaitStatus(env, wf, DeploymentStatus.FAILED);
+
+    assertThat(wf.state().statusReason())
+        .isEqualTo("model download failed: add an HF_TOKEN with access");
+    assertThat(recorder.calls)
+        .containsExactly(
+            "createStorage",
+            "status:filesystem_created",
+            "status:downloading_model",
+            "prepareModel",
+            "status:cleaning(model download failed: add an HF_TOKEN with access)",
+            "removeStorage",
+            "status:failed(model download failed: add an HF_TOKEN with access)");
+
+    // A failed deployment can still be deleted, and deletion is clean and complete.
+    wf.requestDelete(new DeleteRequest("key_1"));
+    WorkflowStub.fromTyped(wf).getResult(dev.gantry.api.deployment.DeploymentState.class);
+    assertThat(recorder.calls.subList(7, recorder.calls.size()))
+        .containsExactly("status:deleting", "removeStorage", "status:deleted");
+  }
+
+  @Test
+  void transientFailureIsRetriedBeforeGivingUp(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    recorder.modelFailure = ApplicationFailure.newFailure("connection reset", "TRANSIENT");
+    var wf = start(env, client, worker, recorder);
+    awaitStatus(env, wf, DeploymentStatus.FAILED);
+
+    assertThat(recorder.calls.stream().filter("prepareModel"::equals).count()).isEqualTo(8);
+    assertThat(wf.state().statusReason()).isEqualTo("model download failed: connection reset");
+    assertThat(recorder.calls).contains("removeStorage");
+  }
+
+  @Test
+  void deleteDuringProvisioningCleansUpAndEndsDeleted(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) throws Exception {
+    var recorder = new Recorder();
+    recorder.modelGate = new CountDownLatch(1);
+    var wf = start(env, client, worker, recorder);
+    awaitStatus(env, wf, DeploymentStatus.DOWNLOADING_MODEL);
+
+    wf.requestDelete(new DeleteRequest("key_1"));
+    recorder.modelGate.countDown();
+    for (int i = 0; i < 20; i++) {
+      env.sleep(Duration.ofMillis(200));
+      System.err.println("DBG " + wf.state().status() + " " + recorder.calls);
+    }
+    client
+        .fetchHistory(DeploymentWorkflow.workflowId("dep_test"))
+        .getEvents()
+        .forEach(e -> System.err.println("EV " + e.getEventType()));
+    var result =
+        WorkflowStub.fromTyped(wf).getResult(dev.gantry.api.deployment.DeploymentState.class);
+
+    assertThat(result.status()).isEqualTo(DeploymentStatus.DELETED);
+    assertThat(recorder.calls).doesNotContain("status:running", "status:failed");
+    assertThat(recorder.calls.subList(recorder.calls.size() - 3, recorder.calls.size()))
+        .containsExactly("status:deleting", "removeStorage", "status:deleted");
+  }
+
+  @Test
+  void deleteTwiceIsHarmless(TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    var wf = start(env, client, worker, recorder);
+    awaitStatus(env, wf, DeploymentStatus.RUNNING);
+    wf.requestDelete(new DeleteRequest("key_1"));
+    wf.requestDelete(new DeleteRequest("key_1"));
+    WorkflowStub.fromTyped(wf).getResult(dev.gantry.api.deployment.DeploymentState.class);
+    assertThat(recorder.calls.stream().filter("removeStorage"::equals).count()).isEqualTo(1);
+  }
+
+  @Test
+  void editOfRunningDeploymentIsPersistedAndVisible(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    var wf = start(env, client, worker, recorder);
+    awaitStatus(env, wf, DeploymentStatus.RUNNING);
+
+    var state = wf.applyEdit(new EditRequest("renamed", 42, null));
+
+    assertThat(state.spec().name()).isEqualTo("renamed");
+    assertThat(state.spec().idleTimeoutSeconds()).isEqualTo(42);
+    assertThat(state.spec().waitTimeSeconds()).isEqualTo(60);
+    assertThat(recorder.calls).contains("spec:renamed/42");
+    assertThatThrownBy(() -> wf.applyEdit(new EditRequest(null, 0, null)))
+        .isInstanceOf(WorkflowUpdateException.class);
+    assertThat(wf.state().spec().idleTimeoutSeconds()).isEqualTo(42);
+  }
+
+  @Test
+  void editIsRefusedUntilRunning(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    recorder.modelFailure =
+        ApplicationFailure.newNonRetryableFailure("nope", FailureType.MODEL_NOT_FOUND.name());
+    var wf = start(env, client, worker, recorder);
+    awaitStatus(env, wf, DeploymentStatus.FAILED);
+    assertThatThrownBy(() -> wf.applyEdit(new EditRequest("x", null, null)))
+        .isInstanceOf(WorkflowUpdateException.class);
+    assertThat(recorder.calls).noneMatch(c -> c.startsWith("spec:"));
+  }
+}
