@@ -25,6 +25,7 @@ import org.springframework.validation.annotation.Validated;
  * @param secrets how env values are encrypted at rest
  * @param gpuCatalog GPU types users may ask for, with memory and hourly price
  * @param limits bounds on user input beyond the API's validation rules
+ * @param billing prices that are not per GPU
  */
 @Validated
 @ConfigurationProperties("gantry")
@@ -35,7 +36,8 @@ public record GantryProperties(
     @Valid @DefaultValue Temporal temporal,
     @Valid @DefaultValue Secrets secrets,
     @Valid List<GpuType> gpuCatalog,
-    @Valid @DefaultValue Limits limits) {
+    @Valid @DefaultValue Limits limits,
+    @Valid @DefaultValue Billing billing) {
 
   public static final String ROLE_GATEWAY = "gateway";
   public static final String ROLE_ORCHESTRATOR = "orchestrator";
@@ -103,4 +105,9 @@ public record GantryProperties(
       @DefaultValue("10000") @Positive int maxStorageGb,
       @DefaultValue("86400") @Positive int maxIdleTimeoutSeconds,
       @DefaultValue("3600") @Positive int maxWaitTimeSeconds) {}
+
+  /**
+   * @param storageGbMonthUsd price of one GB of deployment storage for a month (730 hours)
+   */
+  public record Billing(@DefaultValue("0.10") @NotNull BigDecimal storageGbMonthUsd) {}
 }

@@ -82,6 +82,13 @@ public class DeploymentRepository {
         .list();
   }
 
+  /** Deployments of all tenants that are not deleted: the ones a workflow must own. */
+  public List<DeploymentRecord> listNotDeleted() {
+    return jdbc.sql("select * from deployments where status <> 'deleted' order by created_at")
+        .query(MAPPER)
+        .list();
+  }
+
   /** Records a status transition; returns false if the deployment does not exist. */
   public boolean updateStatus(String id, DeploymentStatus status, String reason) {
     return jdbc.sql(

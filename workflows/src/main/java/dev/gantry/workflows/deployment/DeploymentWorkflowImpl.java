@@ -107,7 +107,21 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
 
   @Override
   public DeploymentState run(DeploymentWorkflowInput input) {
-    if (deleteRequest == null) {
+    var recovered = input.recoveredStatus();
+    if (recovered == DeploymentStatus.FAILED || recovered == DeploymentStatus.CLEANING) {
+      // Failed before the restart: finish the clean-up (idempotent) and stay failed.
+      status = DeploymentStatus.FAILED;
+      statusReason = input.recoveredReason();
+      Workflow.newDetachedCancellationScope(
+              () -> {
+                storage.removeStorage(new StorageRequest(deploymentId, spec.storageGb()));
+                transition(DeploymentStatus.FAILED, input.recoveredReason());
+              })
+          .run();
+    } else if (recovered == DeploymentStatus.DELETING) {
+      requestDelete(new DeleteRequest("recovery"));
+    } else if (deleteRequest == null) {
+      // New, or interrupted while provisioning or running: every step is idempotent.
       provision(input);
     }
     // Serving loop: issue 2 adds demand-driven workers here. Until then a running (or failed)

@@ -104,7 +104,7 @@ class DeploymentWorkflowTest {
                 .setTaskQueue(worker.getTaskQueue())
                 .setWorkflowId(DeploymentWorkflow.workflowId("dep_test"))
                 .build());
-    WorkflowClient.start(wf::run, new DeploymentWorkflowInput("dep_test", "t1", SPEC, null));
+    WorkflowClient.start(wf::run, DeploymentWorkflowInput.fresh("dep_test", "t1", SPEC, null));
     return wf;
   }
 

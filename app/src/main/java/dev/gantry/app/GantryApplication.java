@@ -1,0 +1,21 @@
+package dev.gantry.app;
+
+import java.util.Arrays;
+import org.springframework.boot.SpringApplication;
+import org.springframework.boot.autoconfigure.SpringBootApplication;
+
+/**
+ * The one runnable jar. {@code java -jar gantry.jar} starts the platform; {@code java -jar
+ * gantry.jar sim --port N --model NAME} runs the bundled engine simulator on its own.
+ */
+@SpringBootApplication(scanBasePackages = "dev.gantry")
+public class GantryApplication {
+
+  public static void main(String[] args) throws Exception {
+    if (args.length > 0 && args[0].equals("sim")) {
+      dev.gantry.sim.SimMain.main(Arrays.copyOfRange(args, 1, args.length));
+      return;
+    }
+    SpringApplication.run(GantryApplication.class, args);
+  }
+}

@@ -1,0 +1,61 @@
+package dev.gantry.app;
+
+import dev.gantry.api.deployment.DeploymentStatus;
+import dev.gantry.api.deployment.DeploymentWorkflowInput;
+import dev.gantry.gateway.deployment.DeploymentOrchestrator;
+import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.db.DeploymentRepository;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.context.event.EventListener;
+import org.springframework.stereotype.Component;
+
+/**
+ * Makes sure every deployment that is not deleted has a workflow that owns it. With an external
+ * Temporal cluster this finds them all running (the start joins the existing one). With the
+ * embedded server, whose state is in memory, it restarts each from its last recorded status.
+ */
+@Component
+class WorkflowReconciler {
+  private static final Logger log = LoggerFactory.getLogger(WorkflowReconciler.class);
+
+  private final DeploymentRepository deployments;
+  private final DeploymentOrchestrator orchestrator;
+  private final GantryProperties properties;
+
+  WorkflowReconciler(
+      DeploymentRepository deployments,
+      DeploymentOrchestrator orchestrator,
+      GantryProperties properties) {
+    this.deployments = deployments;
+    this.orchestrator = orchestrator;
+    this.properties = properties;
+  }
+
+  @EventListener(ApplicationReadyEvent.class)
+  void reconcile() {
+    if (!properties.hasRole(GantryProperties.ROLE_ORCHESTRATOR)) {
+      return;
+    }
+    int count = 0;
+    for (var d : deployments.listNotDeleted()) {
+      try {
+        orchestrator.start(
+            new DeploymentWorkflowInput(
+                d.id(),
+                d.tenantId(),
+                d.spec(),
+                d.secretId(),
+                d.status() == DeploymentStatus.STARTING ? null : d.status(),
+                d.statusReason()));
+        count++;
+      } catch (RuntimeException e) {
+        log.error("Could not resume the workflow of deployment {}", d.id(), e);
+      }
+    }
+    if (count > 0) {
+      log.info("Ensured workflows for {} deployment(s)", count);
+    }
+  }
+}

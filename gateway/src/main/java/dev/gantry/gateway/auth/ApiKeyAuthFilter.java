@@ -1,0 +1,65 @@
+package dev.gantry.gateway.auth;
+
+import dev.gantry.gateway.error.ErrorBodies;
+import dev.gantry.infra.auth.ApiKeys;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
+import org.springframework.stereotype.Component;
+import org.springframework.web.server.ServerWebExchange;
+import org.springframework.web.server.WebFilter;
+import org.springframework.web.server.WebFilterChain;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * First step of every protected route: a bearer key that is well formed, known and not revoked.
+ * Every failure answers the same 401 body, so a caller learns nothing about which part was wrong.
+ */
+@Component
+@Order(Ordered.HIGHEST_PRECEDENCE + 10)
+public class ApiKeyAuthFilter implements WebFilter {
+  private final ApiKeys apiKeys;
+
+  public ApiKeyAuthFilter(ApiKeys apiKeys) {
+    this.apiKeys = apiKeys;
+  }
+
+  static boolean protectedPath(String path) {
+    return path.startsWith("/api/")
+        || path.startsWith("/openai/")
+        || path.startsWith("/deployment/");
+  }
+
+  @Override
+  public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
+    String path = exchange.getRequest().getPath().pathWithinApplication().value();
+    if (!protectedPath(path)) {
+      return chain.filter(exchange);
+    }
+    String header = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
+    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return unauthorized(exchange, path);
+    }
+    String presented = header.substring(7).trim();
+    return Mono.fromCallable(() -> apiKeys.authenticate(presented))
+        .subscribeOn(Schedulers.boundedElastic())
+        .flatMap(
+            found -> {
+              if (found.isEmpty()) {
+                return unauthorized(exchange, path);
+              }
+              var key = found.get();
+              exchange
+                  .getAttributes()
+                  .put(Caller.ATTRIBUTE, new Caller(key.id(), key.tenantId(), key.admin()));
+              return chain.filter(exchange);
+            });
+  }
+
+  private static Mono<Void> unauthorized(ServerWebExchange exchange, String path) {
+    exchange.getResponse().getHeaders().set(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
+    return ErrorBodies.write(exchange, path, HttpStatus.UNAUTHORIZED, "Invalid API key");
+  }
+}

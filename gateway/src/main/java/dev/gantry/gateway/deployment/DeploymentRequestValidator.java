@@ -1,0 +1,314 @@
+package dev.gantry.gateway.deployment;
+
+import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.api.deployment.EditRequest;
+import dev.gantry.api.deployment.Framework;
+import dev.gantry.api.deployment.GpuSpec;
+import dev.gantry.gateway.error.ApiProblem;
+import dev.gantry.gateway.error.FieldError;
+import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.gpu.GpuCatalog;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import org.springframework.http.HttpStatus;
+import org.springframework.stereotype.Component;
+
+/** Every validation rule of API.md's "Deployments" section, and the limits from configuration. */
+@Component
+public class DeploymentRequestValidator {
+  static final Set<String> CREATE_FIELDS =
+      Set.of(
+          "name",
+          "model",
+          "framework",
+          "gpu",
+          "min_workers",
+          "max_workers",
+          "concurrency",
+          "idle_timeout_seconds",
+          "wait_time_seconds",
+          "storage_gb",
+          "env",
+          "framework_args");
+  static final Set<String> EDITABLE_FIELDS =
+      Set.of("name", "idle_timeout_seconds", "wait_time_seconds");
+  private static final Set<String> GPU_FIELDS = Set.of("type", "count", "fallback_types");
+
+  private static final Pattern HF_REPO =
+      Pattern.compile(
+          "[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}(@[A-Za-z0-9._/-]{1,100})?");
+  private static final Pattern OLLAMA_TAG =
+      Pattern.compile(
+          "[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*){0,2}(:[A-Za-z0-9][A-Za-z0-9._-]{0,127})?");
+  private static final Pattern SIM_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}");
+  private static final Pattern ENV_NAME = Pattern.compile("[A-Z_][A-Z0-9_]*");
+  private static final Pattern ARG =
+      Pattern.compile("--[A-Za-z0-9][A-Za-z0-9._-]*(=.*)?", Pattern.DOTALL);
+  private static final Pattern SHELL_META = Pattern.compile("[;&|$`<>\\\\'\"(){}\\[\\]*?!~#\\s]");
+
+  /**
+   * Flags Gantry sets itself or that break isolation; {@code --trust-remote-code} is admin-only.
+   */
+  static final Set<String> DENIED_ARGS =
+      Set.of("--host", "--port", "--model", "--model-path", "--served-model-name");
+
+  static final String ADMIN_ONLY_ARG = "--trust-remote-code";
+
+  private final GpuCatalog catalog;
+  private final GantryProperties.Limits limits;
+
+  public DeploymentRequestValidator(GpuCatalog catalog, GantryProperties properties) {
+    this.catalog = catalog;
+    this.limits = properties.limits();
+  }
+
+  public CreateDeploymentCommand validateCreate(Map<String, Object> body, boolean admin) {
+    var in = new RequestReader(body);
+    in.rejectUnknown(CREATE_FIELDS);
+    String name = in.string("name", true, 100);
+    String model = in.string("model", true, 300);
+    String frameworkName = in.string("framework", true, 20);
+    Framework framework = null;
+    if (frameworkName != null) {
+      framework = Framework.parse(frameworkName.toLowerCase(Locale.ROOT)).orElse(null);
+      if (framework == null) {
+        in.error("framework", "must be one of vllm, sglang, ollama, sim");
+      }
+    }
+    if (model != null && framework != null) {
+      validateModel(in, framework, model);
+    }
+    GpuSpec gpu = readGpu(in, framework);
+    Integer min =
+        in.integer(
+            "min_workers",
+            0,
+            0,
+            limits.maxWorkers(),
+            "must be between 0 and " + limits.maxWorkers());
+    Integer max =
+        in.integer(
+            "max_workers",
+            1,
+            1,
+            limits.maxWorkers(),
+            "must be between 1 and " + limits.maxWorkers());
+    if (min != null && max != null && max < min) {
+      in.error("max_workers", "must be at least min_workers");
+    }
+    Integer concurrency =
+        in.integer(
+            "concurrency",
+            8,
+            1,
+            limits.maxConcurrency(),
+            "must be between 1 and " + limits.maxConcurrency());
+    Integer idle =
+        in.integer(
+            "idle_timeout_seconds",
+            300,
+            1,
+            limits.maxIdleTimeoutSeconds(),
+            "must be between 1 and " + limits.maxIdleTimeoutSeconds());
+    Integer wait =
+        in.integer(
+            "wait_time_seconds",
+            60,
+            1,
+            limits.maxWaitTimeSeconds(),
+            "must be between 1 and " + limits.maxWaitTimeSeconds());
+    Integer storage =
+        in.integer(
+            "storage_gb",
+            50,
+            1,
+            limits.maxStorageGb(),
+            "must be between 1 and " + limits.maxStorageGb());
+    Map<String, String> env = readEnv(in);
+    List<String> args = readArgs(in, "framework_args", admin);
+
+    if (!in.errors.isEmpty()) {
+      throw ApiProblem.validation(in.errors);
+    }
+    var spec =
+        new DeploymentSpec(
+            name.strip(),
+            model,
+            framework,
+            gpu,
+            min,
+            max,
+            concurrency,
+            idle,
+            wait,
+            storage,
+            List.copyOf(env.keySet()),
+            args);
+    return new CreateDeploymentCommand(spec, env);
+  }
+
+  private static void validateModel(RequestReader in, Framework framework, String model) {
+    switch (framework) {
+      case VLLM, SGLANG -> {
+        if (!HF_REPO.matcher(model).matches()) {
+          in.error("model", "must be a Hugging Face repo id like owner/name, optionally @revision");
+        }
+      }
+      case OLLAMA -> {
+        if (!OLLAMA_TAG.matcher(model).matches()) {
+          in.error("model", "must be an Ollama model tag like qwen2.5:7b");
+        }
+      }
+      case SIM -> {
+        if (!SIM_NAME.matcher(model).matches()) {
+          in.error("model", "must be 1-200 letters, digits or ._:/@- without spaces");
+        }
+      }
+    }
+  }
+
+  private GpuSpec readGpu(RequestReader in, Framework framework) {
+    Map<String, Object> raw = in.object("gpu");
+    if (raw == null) {
+      if (!in.has("gpu") && framework != null && framework.needsGpu()) {
+        in.error("gpu", "is required for framework " + framework.wireName());
+      }
+      return null;
+    }
+    var gpu = new RequestReader(raw, "gpu.", in.errors);
+    gpu.rejectUnknown(GPU_FIELDS);
+    String type = gpu.string("type", true, 40);
+    if (type != null && catalog.find(type).isEmpty()) {
+      gpu.error(
+          "type", "is not a known GPU type; known types: " + String.join(", ", catalog.names()));
+    }
+    Integer count =
+        gpu.integer(
+            "count", 1, 1, limits.maxGpuCount(), "must be between 1 and " + limits.maxGpuCount());
+    List<String> fallbacks = gpu.strings("fallback_types", 8, 40);
+    if (fallbacks != null) {
+      for (int i = 0; i < fallbacks.size(); i++) {
+        if (catalog.find(fallbacks.get(i)).isEmpty()) {
+          gpu.error("fallback_types[" + i + "]", "is not a known GPU type");
+        }
+      }
+    }
+    if (type == null || count == null || fallbacks == null) {
+      return null;
+    }
+    return new GpuSpec(type, count, fallbacks);
+  }
+
+  private static Map<String, String> readEnv(RequestReader in) {
+    Map<String, Object> raw = in.object("env");
+    var env = new LinkedHashMap<String, String>();
+    if (raw == null) {
+      return env;
+    }
+    if (raw.size() > 64) {
+      in.error("env", "must have at most 64 variables");
+      return env;
+    }
+    raw.keySet().stream()
+        .sorted()
+        .forEach(
+            name -> {
+              Object value = raw.get(name);
+              // Messages name the variable, never its value.
+              if (name.length() > 128 || !ENV_NAME.matcher(name).matches()) {
+                in.error(
+                    "env." + name, "name must match [A-Z_][A-Z0-9_]* (at most 128 characters)");
+              } else if (!(value instanceof String s)) {
+                in.error("env." + name, "value must be a string");
+              } else if (s.length() > 32_768) {
+                in.error("env." + name, "value must be at most 32768 characters");
+              } else if (s.indexOf('\0') >= 0) {
+                in.error("env." + name, "value must not contain NUL characters");
+              } else {
+                env.put(name, s);
+              }
+            });
+    return env;
+  }
+
+  private static List<String> readArgs(RequestReader in, String field, boolean admin) {
+    List<String> args = in.strings(field, 64, 512);
+    if (args == null) {
+      return List.of();
+    }
+    for (int i = 0; i < args.size(); i++) {
+      String arg = args.get(i);
+      String where = field + "[" + i + "]";
+      if (arg.chars().anyMatch(Character::isISOControl)) {
+        in.error(where, "must not contain control characters");
+      } else if (!ARG.matcher(arg).matches()) {
+        in.error(where, "must be a single --flag or --flag=value token");
+      } else if (SHELL_META.matcher(arg).find()) {
+        in.error(where, "must not contain whitespace or shell metacharacters");
+      } else {
+        String flag = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
+        if (DENIED_ARGS.contains(flag)) {
+          in.error(where, flag + " is set by Gantry and cannot be overridden");
+        } else if (ADMIN_ONLY_ARG.equals(flag) && !admin) {
+          in.error(where, flag + " requires an admin API key");
+        }
+      }
+    }
+    return args;
+  }
+
+  /** A PATCH body: only name and the two timeouts; anything else needs a new deployment. */
+  public EditRequest validateEdit(Map<String, Object> body) {
+    var in = new RequestReader(body);
+    if (body == null || body.isEmpty()) {
+      throw ApiProblem.validation(
+          List.of(
+              new FieldError(
+                  "body", "must change name, idle_timeout_seconds or wait_time_seconds")));
+    }
+    var immutable = new ArrayList<String>();
+    for (String key : body.keySet()) {
+      if (!EDITABLE_FIELDS.contains(key)) {
+        immutable.add(key);
+      }
+    }
+    if (!immutable.isEmpty()) {
+      immutable.sort(null);
+      throw new ApiProblem(
+          HttpStatus.UNPROCESSABLE_CONTENT,
+          "Only name, idle_timeout_seconds and wait_time_seconds can change on a running"
+              + " deployment; to change "
+              + String.join(", ", immutable)
+              + ", create a new deployment.",
+          immutable.stream().map(f -> new FieldError(f, "cannot be changed")).toList());
+    }
+    String name = in.string("name", in.has("name"), 100);
+    Integer idle =
+        in.has("idle_timeout_seconds")
+            ? in.integer(
+                "idle_timeout_seconds",
+                0,
+                1,
+                limits.maxIdleTimeoutSeconds(),
+                "must be between 1 and " + limits.maxIdleTimeoutSeconds())
+            : null;
+    Integer wait =
+        in.has("wait_time_seconds")
+            ? in.integer(
+                "wait_time_seconds",
+                0,
+                1,
+                limits.maxWaitTimeSeconds(),
+                "must be between 1 and " + limits.maxWaitTimeSeconds())
+            : null;
+    if (!in.errors.isEmpty()) {
+      throw ApiProblem.validation(in.errors);
+    }
+    return new EditRequest(name == null ? null : name.strip(), idle, wait);
+  }
+}

@@ -1,0 +1,36 @@
+package dev.gantry.gateway.deployment;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.math.BigDecimal;
+import java.util.List;
+import java.util.Map;
+
+/** The deployment object of API.md. Env values are always masked. */
+public record DeploymentView(
+    String id,
+    String name,
+    String status,
+    @JsonProperty("status_reason") @JsonInclude(JsonInclude.Include.ALWAYS) String statusReason,
+    String model,
+    String framework,
+    @JsonInclude(JsonInclude.Include.ALWAYS) Gpu gpu,
+    @JsonProperty("min_workers") int minWorkers,
+    @JsonProperty("max_workers") int maxWorkers,
+    int concurrency,
+    @JsonProperty("idle_timeout_seconds") int idleTimeoutSeconds,
+    @JsonProperty("wait_time_seconds") int waitTimeSeconds,
+    @JsonProperty("storage_gb") int storageGb,
+    Map<String, String> env,
+    @JsonProperty("framework_args") List<String> frameworkArgs,
+    Workers workers,
+    @JsonProperty("accrued_cost_usd") BigDecimal accruedCostUsd,
+    @JsonProperty("openai_base_url") String openaiBaseUrl,
+    @JsonProperty("created_at") String createdAt,
+    @JsonProperty("updated_at") String updatedAt) {
+
+  public record Gpu(
+      String type, int count, @JsonProperty("fallback_types") List<String> fallbackTypes) {}
+
+  public record Workers(int provisioning, int healthy, int total) {}
+}
