@@ -1,0 +1,113 @@
+package dev.gantry.sim;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+
+/**
+ * A non-blocking admission gate in the spirit of an engine's batch scheduler: at most {@code limit}
+ * tickets run at once, the others wait in FIFO order. Nothing here blocks a thread: a waiting
+ * ticket is a {@link Sinks.Empty} completed when a slot frees.
+ */
+final class Scheduler {
+
+  private enum State {
+    WAITING,
+    RUNNING,
+    DONE
+  }
+
+  /** One request's place in the scheduler. {@link #finish} it exactly when it ends. */
+  final class Ticket {
+    private final Sinks.Empty<Void> admission = Sinks.empty();
+    private State state; // guarded by Scheduler.this
+
+    /** Completes when the ticket may run (at once if a slot was free). */
+    Mono<Void> admitted() {
+      return admission.asMono();
+    }
+
+    /** Frees the slot, or leaves the queue if still waiting; idempotent. */
+    void finish() {
+      Scheduler.this.finish(this);
+    }
+  }
+
+  private final int limit;
+  private final ArrayDeque<Ticket> queue = new ArrayDeque<>();
+  private int running;
+  private int maxRunning;
+
+  Scheduler(int limit) {
+    if (limit < 1) {
+      throw new IllegalArgumentException("limit must be >= 1");
+    }
+    this.limit = limit;
+  }
+
+  /** Takes a slot if one is free and nobody is waiting, otherwise joins the end of the queue. */
+  Ticket enqueue() {
+    Ticket ticket = new Ticket();
+    boolean admittedNow;
+    synchronized (this) {
+      admittedNow = running < limit && queue.isEmpty();
+      if (admittedNow) {
+        run(ticket);
+      } else {
+        ticket.state = State.WAITING;
+        queue.addLast(ticket);
+      }
+    }
+    if (admittedNow) {
+      ticket.admission.tryEmitEmpty();
+    }
+    return ticket;
+  }
+
+  private void finish(Ticket ticket) {
+    List<Ticket> admitted = new ArrayList<>(1);
+    synchronized (this) {
+      switch (ticket.state) {
+        case WAITING -> queue.remove(ticket);
+        case RUNNING -> running--;
+        case DONE -> {
+          return;
+        }
+      }
+      ticket.state = State.DONE;
+      while (running < limit && !queue.isEmpty()) {
+        Ticket next = queue.pollFirst();
+        run(next);
+        admitted.add(next);
+      }
+    }
+    // Signal outside the lock: the admitted request starts generating on this thread.
+    for (Ticket next : admitted) {
+      next.admission.tryEmitEmpty();
+    }
+  }
+
+  private void run(Ticket ticket) {
+    ticket.state = State.RUNNING;
+    running++;
+    maxRunning = Math.max(maxRunning, running);
+  }
+
+  synchronized int running() {
+    return running;
+  }
+
+  synchronized int waiting() {
+    return queue.size();
+  }
+
+  synchronized int maxRunning() {
+    return maxRunning;
+  }
+
+  int limit() {
+    return limit;
+  }
+}

@@ -1,0 +1,90 @@
+package dev.gantry.sim;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.function.IntConsumer;
+
+/**
+ * Command-line entry of the engine simulator: {@code java -jar gantry.jar sim --port N --model NAME
+ * [flags]} (the app's main hands the arguments after {@code sim} to {@link #main}). Prints one
+ * line, {@code gantry-sim listening on HOST:PORT model=NAME}, once listening, and serves until
+ * SIGTERM/SIGINT, on which a shutdown hook closes the server.
+ */
+public final class SimMain {
+
+  /** Exit status for bad command-line flags. */
+  public static final int USAGE_EXIT_CODE = 2;
+
+  /** Exit status when the server cannot start (e.g. port in use). */
+  public static final int STARTUP_EXIT_CODE = 1;
+
+  private static final String LOGBACK_CONFIG = "logback.configurationFile";
+
+  private SimMain() {}
+
+  public static void main(String[] args) {
+    if (System.getProperty(LOGBACK_CONFIG) == null) {
+      // Quiet Netty/Reactor if Logback is present but unconfigured (no effect otherwise).
+      System.setProperty(LOGBACK_CONFIG, "gantry-sim-logback.xml");
+    }
+    int status = run(args, System.out, System.err, System::exit);
+    if (status != 0) {
+      System.exit(status);
+    }
+  }
+
+  /**
+   * Parses {@code args}, starts the server and serves until it is closed (by the shutdown hook on
+   * SIGTERM). Returns at once with {@link #USAGE_EXIT_CODE} on bad flags, {@code 0} for {@code
+   * --help}, {@link #STARTUP_EXIT_CODE} if the server cannot bind.
+   *
+   * @param exiter receives {@link SimServer#FAILURE_EXIT_CODE} when {@code --fail-after-requests}
+   *     is reached ({@code System::exit} from {@link #main})
+   */
+  public static int run(String[] args, PrintStream out, PrintStream err, IntConsumer exiter) {
+    if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
+      out.print(SimConfig.USAGE);
+      out.flush();
+      return 0;
+    }
+    SimConfig config;
+    try {
+      config = SimConfig.parse(args);
+    } catch (IllegalArgumentException e) {
+      err.println("gantry-sim: " + e.getMessage());
+      err.println("Run with --help for usage.");
+      err.flush();
+      return USAGE_EXIT_CODE;
+    }
+    SimServer server;
+    try {
+      server = SimServer.start(config, exiter);
+    } catch (IllegalStateException e) {
+      err.println(e.getMessage());
+      err.flush();
+      return STARTUP_EXIT_CODE;
+    }
+    Thread hook = new Thread(server::close, "gantry-sim-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    out.println(
+        "gantry-sim listening on "
+            + config.host()
+            + ":"
+            + server.port()
+            + " model="
+            + config.model());
+    out.flush();
+    try {
+      server.awaitClose();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      server.close();
+    }
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException shuttingDown) {
+      // the hook is what closed the server
+    }
+    return 0;
+  }
+}

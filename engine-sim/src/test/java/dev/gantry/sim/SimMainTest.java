@@ -1,0 +1,182 @@
+package dev.gantry.sim;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.net.ConnectException;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SimMainTest {
+
+  private static final Pattern LISTENING =
+      Pattern.compile("gantry-sim listening on 127\\.0\\.0\\.1:(\\d+) model=cli-model");
+
+  @TempDir Path tmp;
+
+  @Test
+  void badFlagsPrintTheProblemAndReturnAUsageError() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+    int status =
+        SimMain.run(
+            new String[] {"--port", "0", "--model", "m", "--turbo"},
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8),
+            code -> {});
+
+    assertThat(status).isEqualTo(SimMain.USAGE_EXIT_CODE);
+    assertThat(out.toString(StandardCharsets.UTF_8)).isEmpty();
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("gantry-sim: unknown flag --turbo")
+        .contains("--help");
+  }
+
+  @Test
+  void helpPrintsUsage() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+
+    int status =
+        SimMain.run(
+            new String[] {"--help"},
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            System.err,
+            code -> {});
+
+    assertThat(status).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8))
+        .contains("--port N")
+        .contains("--max-concurrency N")
+        .contains("--fail-after-requests N");
+  }
+
+  @Test
+  void cliServesUntilSigterm() throws Exception {
+    Process process = spawn("--port", "0", "--model", "cli-model", "--ttft-ms", "1");
+    try {
+      int port = awaitListening(process);
+      HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      HttpResponse<String> health =
+          client.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health")).build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(health.statusCode()).isEqualTo(200);
+
+      process.destroy(); // SIGTERM
+
+      assertThat(process.waitFor(10, TimeUnit.SECONDS)).as(stderr()).isTrue();
+      assertThat(process.exitValue()).isEqualTo(143); // 128 + SIGTERM, after the shutdown hook
+      assertThatRefused(port);
+    } finally {
+      process.destroyForcibly();
+    }
+  }
+
+  @Test
+  void cliExitsWithStatus3AfterFailAfterRequests() throws Exception {
+    Process process =
+        spawn(
+            "--port=0",
+            "--model=cli-model",
+            "--ttft-ms=1",
+            "--inter-token-ms=1",
+            "--fail-after-requests=1");
+    try {
+      int port = awaitListening(process);
+      HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+      HttpResponse<String> response =
+          client.send(
+              HttpRequest.newBuilder(
+                      URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          TestHttp.chatBody("cli-model", "last words", 4, true)))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+
+      assertThat(response.statusCode()).isEqualTo(200);
+      assertThat(response.body()).endsWith("data: [DONE]\n\n");
+      assertThat(process.waitFor(10, TimeUnit.SECONDS)).as(stderr()).isTrue();
+      assertThat(process.exitValue()).isEqualTo(SimServer.FAILURE_EXIT_CODE);
+      assertThat(stderr()).contains("exiting with status 3");
+    } finally {
+      process.destroyForcibly();
+    }
+  }
+
+  @Test
+  void cliRejectsBadFlagsWithNonZeroExit() throws Exception {
+    Process process = spawn("--model", "cli-model");
+    try {
+      assertThat(process.waitFor(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(process.exitValue()).isEqualTo(SimMain.USAGE_EXIT_CODE);
+      assertThat(stderr()).contains("missing required flag --port");
+    } finally {
+      process.destroyForcibly();
+    }
+  }
+
+  private Process spawn(String... args) throws Exception {
+    List<String> command = new ArrayList<>();
+    command.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
+    command.add("-cp");
+    command.add(System.getProperty("java.class.path"));
+    command.add(SimMain.class.getName());
+    command.addAll(List.of(args));
+    return new ProcessBuilder(command).redirectError(tmp.resolve("stderr.txt").toFile()).start();
+  }
+
+  private String stderr() throws Exception {
+    Path file = tmp.resolve("stderr.txt");
+    return Files.exists(file) ? Files.readString(file) : "";
+  }
+
+  private int awaitListening(Process process) throws Exception {
+    BufferedReader reader =
+        new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+    String line =
+        CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    return reader.readLine();
+                  } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                  }
+                })
+            .get(15, TimeUnit.SECONDS);
+    assertThat(line).as(stderr()).isNotNull();
+    Matcher matcher = LISTENING.matcher(line);
+    assertThat(matcher.matches()).as(line).isTrue();
+    return Integer.parseInt(matcher.group(1));
+  }
+
+  private static void assertThatRefused(int port) {
+    try (Socket socket = new Socket()) {
+      socket.connect(new java.net.InetSocketAddress("127.0.0.1", port), 2000);
+      throw new AssertionError("port " + port + " still accepts connections");
+    } catch (ConnectException expected) {
+      // the port was freed
+    } catch (java.io.IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+}
