@@ -1,5 +1,6 @@
 package dev.gantry.app;
 
+import dev.gantry.infra.db.EmbeddedDatabase;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -27,11 +28,7 @@ public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor 
 
     String url = env.getProperty("spring.datasource.url");
     if (url == null || url.isBlank()) {
-      derived.put(
-          "spring.datasource.url",
-          "jdbc:h2:file:"
-              + data.resolve("db").resolve("gantry")
-              + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH");
+      derived.put("spring.datasource.url", EmbeddedDatabase.fileUrl(data));
       derived.put("spring.datasource.username", "sa");
       derived.put("spring.datasource.password", "");
     }

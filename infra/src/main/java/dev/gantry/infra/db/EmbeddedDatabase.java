@@ -1,0 +1,16 @@
+package dev.gantry.infra.db;
+
+import java.nio.file.Path;
+
+/** The embedded default's database: H2 in PostgreSQL mode, so one set of migrations serves both. */
+public final class EmbeddedDatabase {
+  /** Makes H2 behave like PostgreSQL where our SQL depends on it. */
+  public static final String POSTGRES_COMPATIBILITY =
+      ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH";
+
+  private EmbeddedDatabase() {}
+
+  public static String fileUrl(Path dataDir) {
+    return "jdbc:h2:file:" + dataDir.resolve("db").resolve("gantry") + POSTGRES_COMPATIBILITY;
+  }
+}

@@ -1,0 +1,248 @@
+package dev.gantry.infra.db;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.api.deployment.DeploymentStatus;
+import dev.gantry.api.deployment.Framework;
+import dev.gantry.api.deployment.GpuSpec;
+import dev.gantry.infra.auth.ApiKeyRepository;
+import dev.gantry.infra.auth.ApiKeys;
+import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.secrets.SecretStore;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
+import org.springframework.jdbc.core.simple.JdbcClient;
+
+/**
+ * The repositories' behaviour, run once per database: the embedded H2 and real PostgreSQL, both
+ * built by the same Flyway migrations the application runs.
+ */
+abstract class RepositoryContract {
+  @TempDir Path dataDir;
+
+  JdbcClient jdbc;
+  MutableClock clock;
+  DeploymentRepository deployments;
+  WorkerRepository workers;
+  ApiKeyRepository keyRepository;
+  ApiKeys apiKeys;
+  SecretStore secrets;
+
+  abstract DataSource dataSource();
+
+  /** A clock tests move by hand, so ordering by time is deterministic. */
+  static final class MutableClock extends Clock {
+    Instant now = Instant.parse("2026-01-01T00:00:00Z");
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+
+    void advanceSeconds(long seconds) {
+      now = now.plusSeconds(seconds);
+    }
+  }
+
+  static GantryProperties properties(Path dataDir) {
+    var source = new MapConfigurationPropertySource(Map.of("gantry.data-dir", dataDir.toString()));
+    return new Binder(source).bind("gantry", GantryProperties.class).get();
+  }
+
+  @BeforeEach
+  void migrate() {
+    var ds = dataSource();
+    Flyway.configure().dataSource(ds).cleanDisabled(false).load().clean();
+    Flyway.configure().dataSource(ds).load().migrate();
+    jdbc = JdbcClient.create(ds);
+    clock = new MutableClock();
+    deployments = new DeploymentRepository(jdbc, clock);
+    workers = new WorkerRepository(jdbc, clock);
+    keyRepository = new ApiKeyRepository(jdbc, clock);
+    apiKeys = new ApiKeys(keyRepository, clock);
+    secrets = new SecretStore(jdbc, clock, properties(dataDir));
+  }
+
+  static DeploymentSpec spec(String name) {
+    return new DeploymentSpec(
+        name,
+        "Qwen/Qwen2.5-7B-Instruct",
+        Framework.VLLM,
+        new GpuSpec("H100", 1, List.of("A100-80GB")),
+        0,
+        3,
+        8,
+        300,
+        60,
+        50,
+        List.of("HF_TOKEN"),
+        List.of("--enforce-eager"));
+  }
+
+  @Test
+  void deploymentsRoundTripAndStayWithinTheirTenant() {
+    keyRepository.ensureTenant("a");
+    keyRepository.ensureTenant("b");
+    deployments.insert("dep_aaaaaaaa", "a", spec("first"), null);
+    clock.advanceSeconds(5);
+    deployments.insert("dep_bbbbbbbb", "a", spec("second"), null);
+    deployments.insert("dep_cccccccc", "b", spec("theirs"), null);
+
+    var found = deployments.find("a", "dep_aaaaaaaa").orElseThrow();
+    assertThat(found.spec()).isEqualTo(spec("first"));
+    assertThat(found.status()).isEqualTo(DeploymentStatus.STARTING);
+    assertThat(found.createdAt()).isEqualTo(Instant.parse("2026-01-01T00:00:00Z"));
+    assertThat(deployments.find("b", "dep_aaaaaaaa")).isEmpty();
+    assertThat(deployments.list("a"))
+        .extracting(DeploymentRecord::id)
+        .containsExactly("dep_bbbbbbbb", "dep_aaaaaaaa");
+    assertThat(deployments.list("b"))
+        .extracting(DeploymentRecord::id)
+        .containsExactly("dep_cccccccc");
+  }
+
+  @Test
+  void statusAndSpecUpdatesAreRecorded() {
+    keyRepository.ensureTenant("a");
+    deployments.insert("dep_aaaaaaaa", "a", spec("first"), null);
+    clock.advanceSeconds(3);
+    assertThat(
+            deployments.updateStatus(
+                "dep_aaaaaaaa", DeploymentStatus.FAILED, "model download failed: 404"))
+        .isTrue();
+    assertThat(deployments.updateStatus("dep_missing1", DeploymentStatus.FAILED, null)).isFalse();
+    assertThat(deployments.updateSpec("dep_aaaaaaaa", spec("first").withEdit("renamed", 10, 20)))
+        .isTrue();
+
+    var d = deployments.find("a", "dep_aaaaaaaa").orElseThrow();
+    assertThat(d.status()).isEqualTo(DeploymentStatus.FAILED);
+    assertThat(d.statusReason()).isEqualTo("model download failed: 404");
+    assertThat(d.spec().name()).isEqualTo("renamed");
+    assertThat(d.spec().idleTimeoutSeconds()).isEqualTo(10);
+    assertThat(d.updatedAt()).isEqualTo(Instant.parse("2026-01-01T00:00:03Z"));
+  }
+
+  @Test
+  void deletedDeploymentsLeaveTheListAfterADay() {
+    keyRepository.ensureTenant("a");
+    deployments.insert("dep_aaaaaaaa", "a", spec("gone"), null);
+    deployments.updateStatus("dep_aaaaaaaa", DeploymentStatus.DELETED, null);
+    assertThat(deployments.list("a")).hasSize(1);
+    assertThat(deployments.listNotDeleted()).isEmpty();
+    clock.advanceSeconds(25 * 3600);
+    assertThat(deployments.list("a")).isEmpty();
+  }
+
+  @Test
+  void secretsAreEncryptedAtRestAndRemovedWithAnUnstartedDeployment() {
+    keyRepository.ensureTenant("a");
+    String ref = secrets.put("a", Map.of("HF_TOKEN", "hf_plaintext_value"));
+    String stored =
+        jdbc.sql("select ciphertext from secrets where id = :id")
+            .param("id", ref)
+            .query(String.class)
+            .single();
+    assertThat(stored).doesNotContain("hf_plaintext_value").doesNotContain("HF_TOKEN");
+    assertThat(secrets.resolve(ref)).contains(Map.of("HF_TOKEN", "hf_plaintext_value"));
+
+    deployments.insert("dep_aaaaaaaa", "a", spec("x"), ref);
+    deployments.deleteUnstarted("dep_aaaaaaaa");
+    assertThat(deployments.findById("dep_aaaaaaaa")).isEmpty();
+    assertThat(secrets.resolve(ref)).isEmpty();
+  }
+
+  @Test
+  void aCiphertextMovedToAnotherRowDoesNotDecrypt() {
+    keyRepository.ensureTenant("a");
+    String one = secrets.put("a", Map.of("A", "1"));
+    String two = secrets.put("a", Map.of("B", "2"));
+    String ct =
+        jdbc.sql("select ciphertext from secrets where id = :id")
+            .param("id", one)
+            .query(String.class)
+            .single();
+    jdbc.sql("update secrets set ciphertext = :ct where id = :id")
+        .param("ct", ct)
+        .param("id", two)
+        .update();
+    assertThatThrownBy(() -> secrets.resolve(two)).hasMessageContaining("could not be decrypted");
+  }
+
+  @Test
+  void apiKeysAuthenticateUntilRevokedAndAreStoredOnlyAsHashes() {
+    var issued = apiKeys.issue("acme", "ci", false);
+    assertThat(ApiKeys.wellFormed(issued.key())).isTrue();
+    assertThat(apiKeys.authenticate(issued.key())).map(k -> k.tenantId()).contains("acme");
+    assertThat(apiKeys.authenticate(issued.key() + "x")).isEmpty();
+    assertThat(apiKeys.authenticate(ApiKeys.newKey())).isEmpty();
+    assertThat(
+            jdbc.sql("select count(*) from api_keys where key_hash = :k or prefix = :k")
+                .param("k", issued.key())
+                .query(Long.class)
+                .single())
+        .isZero();
+
+    assertThat(keyRepository.revoke(issued.record().id())).isTrue();
+    assertThat(keyRepository.revoke(issued.record().id())).isFalse();
+    assertThat(apiKeys.authenticate(issued.key())).isEmpty();
+  }
+
+  @Test
+  void tenantsAreCreatedOnce() {
+    keyRepository.ensureTenant("acme");
+    keyRepository.ensureTenant("acme");
+    assertThat(jdbc.sql("select count(*) from tenants").query(Long.class).single()).isEqualTo(1);
+  }
+
+  @Test
+  void workersListCurrentFirstThenRecentlyEnded() {
+    keyRepository.ensureTenant("a");
+    deployments.insert("dep_aaaaaaaa", "a", spec("x"), null);
+    insertWorker("w-old-stopped", "stopped", clock.instant(), clock.instant().plusSeconds(60));
+    clock.advanceSeconds(10);
+    insertWorker("w-healthy", "healthy", clock.instant(), null);
+    insertWorker(
+        "w-ancient",
+        "failed",
+        clock.instant().minusSeconds(3 * 86400),
+        clock.instant().minusSeconds(2 * 86400));
+
+    assertThat(workers.listVisible("dep_aaaaaaaa"))
+        .extracting(WorkerRecord::id)
+        .containsExactly("w-healthy", "w-old-stopped");
+  }
+
+  private void insertWorker(String id, String status, Instant created, Instant stopped) {
+    jdbc.sql(
+            "insert into workers (id, deployment_id, status, gpu_type, gpu_count, created_at, stopped_at)"
+                + " values (:id, 'dep_aaaaaaaa', :status, 'H100', 1, :created, :stopped)")
+        .param("id", id)
+        .param("status", status)
+        .param("created", created.atOffset(ZoneOffset.UTC))
+        .param("stopped", stopped == null ? null : stopped.atOffset(ZoneOffset.UTC))
+        .update();
+  }
+}
