@@ -1,8 +1,8 @@
 package dev.gantry.app;
 
-import dev.gantry.infra.db.EmbeddedDatabase;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.springframework.boot.EnvironmentPostProcessor;
 import org.springframework.boot.SpringApplication;
@@ -10,45 +10,29 @@ import org.springframework.core.env.ConfigurableEnvironment;
 import org.springframework.core.env.MapPropertySource;
 
 /**
- * Derives the embedded default from the few settings a user gives: with no datasource URL, an H2
- * database in the data dir; with no {@code gantry.temporal.target}, the embedded Temporal server;
- * without the orchestrator role, no Temporal workers. Explicit settings always win.
+ * Derives the embedded default from the few settings a user gives: a data dir under the home
+ * directory, the embedded Temporal server unless {@code gantry.temporal.target} is set, a log file
+ * in the data dir, and no Temporal workers without the orchestrator role. (The embedded database
+ * is {@link EmbeddedDatabaseConfiguration}.) Explicit settings always win.
  */
 public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor {
 
   @Override
   public void postProcessEnvironment(ConfigurableEnvironment env, SpringApplication application) {
+    // Placeholders, not computed values: settings added after this runs (tests' dynamic
+    // properties, for one) must still flow into what is derived from them.
     Map<String, Object> derived = new HashMap<>();
-    String dataDir = env.getProperty("gantry.data-dir");
-    if (dataDir == null || dataDir.isBlank()) {
-      dataDir = Path.of(System.getProperty("user.home"), ".gantry").toString();
-      derived.put("gantry.data-dir", dataDir);
-    }
-    Path data = Path.of(dataDir).toAbsolutePath().normalize();
-
-    String url = env.getProperty("spring.datasource.url");
-    if (url == null || url.isBlank()) {
-      derived.put("spring.datasource.url", EmbeddedDatabase.fileUrl(data));
-      derived.put("spring.datasource.username", "sa");
-      derived.put("spring.datasource.password", "");
-    }
-
-    String target = env.getProperty("gantry.temporal.target");
-    if (target == null || target.isBlank()) {
-      String port = env.getProperty("gantry.temporal.embedded-port", "7233");
-      derived.put("spring.temporal.connection.target", "127.0.0.1:" + port);
-    } else {
-      derived.put("spring.temporal.connection.target", target);
-    }
+    derived.put("gantry.data-dir", Path.of(System.getProperty("user.home"), ".gantry").toString());
+    derived.put(
+        "spring.temporal.connection.target",
+        "${gantry.temporal.target:127.0.0.1:${gantry.temporal.embedded-port:7233}}");
+    derived.put("logging.file.name", "${gantry.data-dir}/logs/gantry.log");
 
     String roles = env.getProperty("gantry.roles", "gateway,orchestrator");
-    if (!roles.toLowerCase(java.util.Locale.ROOT).contains("orchestrator")) {
+    if (!roles.toLowerCase(Locale.ROOT).contains("orchestrator")) {
       derived.put("spring.temporal.start-workers", "false");
     }
-    if (env.getProperty("logging.file.name") == null) {
-      derived.put("logging.file.name", data.resolve("logs").resolve("gantry.log").toString());
-    }
-    // Explicit settings are consulted before these, so a user's value is never overridden.
+    // Last in precedence, so any explicit setting wins over these defaults.
     env.getPropertySources().addLast(new MapPropertySource("gantryDerivedDefaults", derived));
   }
 }

@@ -11,6 +11,9 @@ public final class EmbeddedDatabase {
   private EmbeddedDatabase() {}
 
   public static String fileUrl(Path dataDir) {
-    return "jdbc:h2:file:" + dataDir.resolve("db").resolve("gantry") + POSTGRES_COMPATIBILITY;
+    return "jdbc:h2:file:"
+        + dataDir.resolve("db").resolve("gantry")
+        + POSTGRES_COMPATIBILITY
+        + ";USER=sa";
   }
 }

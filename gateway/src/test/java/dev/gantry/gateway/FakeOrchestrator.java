@@ -1,0 +1,65 @@
+package dev.gantry.gateway;
+
+import dev.gantry.api.deployment.DeleteRequest;
+import dev.gantry.api.deployment.DeploymentState;
+import dev.gantry.api.deployment.DeploymentStatus;
+import dev.gantry.api.deployment.DeploymentWorkflowInput;
+import dev.gantry.api.deployment.EditRequest;
+import dev.gantry.gateway.deployment.DeploymentOrchestrator;
+import dev.gantry.infra.db.DeploymentRepository;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * Stands in for the workflows: records what the API asked for and writes the states a workflow
+ * would, so API tests see a deployment reach {@code running} and {@code deleted}.
+ */
+public class FakeOrchestrator implements DeploymentOrchestrator {
+  final List<DeploymentWorkflowInput> started = new CopyOnWriteArrayList<>();
+  final List<String> deleted = new CopyOnWriteArrayList<>();
+  volatile boolean failStarts;
+  private final DeploymentRepository repository;
+
+  public FakeOrchestrator(DeploymentRepository repository) {
+    this.repository = repository;
+  }
+
+  void reset() {
+    started.clear();
+    deleted.clear();
+    failStarts = false;
+  }
+
+  @Override
+  public void start(DeploymentWorkflowInput input) {
+    if (failStarts) {
+      throw new IllegalStateException("temporal is down");
+    }
+    started.add(input);
+    repository.updateStatus(input.deploymentId(), DeploymentStatus.RUNNING, null);
+  }
+
+  @Override
+  public void requestDelete(DeploymentWorkflowInput input, DeleteRequest request) {
+    deleted.add(input.deploymentId());
+    repository.updateStatus(input.deploymentId(), DeploymentStatus.DELETED, null);
+  }
+
+  @Override
+  public DeploymentState edit(String deploymentId, EditRequest request) {
+    var current = repository.findById(deploymentId).orElseThrow();
+    var spec =
+        current
+            .spec()
+            .withEdit(
+                request.name() != null ? request.name() : current.spec().name(),
+                request.idleTimeoutSeconds() != null
+                    ? request.idleTimeoutSeconds()
+                    : current.spec().idleTimeoutSeconds(),
+                request.waitTimeSeconds() != null
+                    ? request.waitTimeSeconds()
+                    : current.spec().waitTimeSeconds());
+    repository.updateSpec(deploymentId, spec);
+    return new DeploymentState(current.status(), null, spec);
+  }
+}

@@ -1,0 +1,20 @@
+package dev.gantry.gateway;
+
+import dev.gantry.gateway.deployment.TemporalDeploymentOrchestrator;
+import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.context.annotation.ComponentScan;
+import org.springframework.context.annotation.FilterType;
+import org.springframework.context.annotation.Import;
+
+/** The gateway and infra beans, with a fake orchestrator in place of Temporal. */
+@SpringBootConfiguration
+@EnableAutoConfiguration
+@ComponentScan(
+    basePackages = "dev.gantry",
+    excludeFilters =
+        @ComponentScan.Filter(
+            type = FilterType.ASSIGNABLE_TYPE,
+            classes = TemporalDeploymentOrchestrator.class))
+@Import(FakeOrchestrator.class)
+class GatewayTestApplication {}

@@ -1,0 +1,614 @@
+package dev.gantry.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gantry.api.deployment.DeploymentStatus;
+import dev.gantry.infra.auth.ApiKeyRepository;
+import dev.gantry.infra.auth.ApiKeys;
+import dev.gantry.infra.db.DeploymentRepository;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.http.MediaType;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.test.web.reactive.server.WebTestClient;
+
+@SpringBootTest(
+    classes = GatewayTestApplication.class,
+    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+class ManagementApiTest {
+  static final String SECRET = "hf_thisMustNeverBeReturned42";
+
+  @DynamicPropertySource
+  static void properties(DynamicPropertyRegistry registry) throws IOException {
+    Path dir = Files.createTempDirectory("gantry-gw-test");
+    registry.add("gantry.data-dir", dir::toString);
+    registry.add(
+        "spring.datasource.url",
+        () ->
+            "jdbc:h2:mem:gw;DB_CLOSE_DELAY=-1"
+                + dev.gantry.infra.db.EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+  }
+
+  @LocalServerPort int port;
+  @Autowired ApiKeys apiKeys;
+  @Autowired ApiKeyRepository keyRepository;
+  @Autowired DeploymentRepository deployments;
+  @Autowired FakeOrchestrator orchestrator;
+  @Autowired JdbcClient jdbc;
+
+  WebTestClient http;
+  String admin;
+  String acme;
+  String globex;
+
+  @BeforeEach
+  void setUp() {
+    jdbc.sql("delete from workers").update();
+    jdbc.sql("delete from deployments").update();
+    jdbc.sql("delete from secrets").update();
+    orchestrator.reset();
+    http = WebTestClient.bindToServer().baseUrl("http://localhost:" + port).build();
+    admin = apiKeys.issue("default", "admin", true).key();
+    acme = apiKeys.issue("acme", "acme", false).key();
+    globex = apiKeys.issue("globex", "globex", false).key();
+  }
+
+  static Map<String, Object> validSim() {
+    return Map.of(
+        "name", "chat",
+        "model", "tiny-llama",
+        "framework", "sim",
+        "env", Map.of("HF_TOKEN", SECRET),
+        "framework_args", List.of("--max-model-len=2048"));
+  }
+
+  WebTestClient.ResponseSpec create(String key, Object body) {
+    return http.post()
+        .uri("/api/v1/deployments")
+        .header("Authorization", "Bearer " + key)
+        .contentType(MediaType.APPLICATION_JSON)
+        .bodyValue(body)
+        .exchange();
+  }
+
+  String createdId(String key) {
+    var body =
+        create(key, validSim())
+            .expectStatus()
+            .isCreated()
+            .expectBody(Map.class)
+            .returnResult()
+            .getResponseBody();
+    return (String) body.get("id");
+  }
+
+  @Test
+  void createReturnsTheDeploymentWithDefaultsAndMaskedEnv() {
+    var raw =
+        create(acme, validSim())
+            .expectStatus()
+            .isCreated()
+            .expectBody(String.class)
+            .returnResult()
+            .getResponseBody();
+    assertThat(raw).doesNotContain(SECRET);
+
+    create(acme, validSim())
+        .expectStatus()
+        .isCreated()
+        .expectBody()
+        .jsonPath("$.id")
+        .value(id -> assertThat((String) id).startsWith("dep_"))
+        .jsonPath("$.status")
+        .isEqualTo("starting")
+        .jsonPath("$.status_reason")
+        .doesNotExist()
+        .jsonPath("$.framework")
+        .isEqualTo("sim")
+        .jsonPath("$.min_workers")
+        .isEqualTo(0)
+        .jsonPath("$.max_workers")
+        .isEqualTo(1)
+        .jsonPath("$.concurrency")
+        .isEqualTo(8)
+        .jsonPath("$.idle_timeout_seconds")
+        .isEqualTo(300)
+        .jsonPath("$.wait_time_seconds")
+        .isEqualTo(60)
+        .jsonPath("$.storage_gb")
+        .isEqualTo(50)
+        .jsonPath("$.env.HF_TOKEN")
+        .isEqualTo("***")
+        .jsonPath("$.framework_args[0]")
+        .isEqualTo("--max-model-len=2048")
+        .jsonPath("$.workers.total")
+        .isEqualTo(0)
+        .jsonPath("$.openai_base_url")
+        .value(u -> assertThat((String) u).matches("http://localhost:\\d+/openai/dep_\\w+/v1"));
+
+    var input = orchestrator.started.get(0);
+    assertThat(input.secretRef()).startsWith("sec_");
+    assertThat(input.spec().envNames()).containsExactly("HF_TOKEN");
+    assertThat(input.toString()).doesNotContain(SECRET);
+  }
+
+  @Test
+  void getAndListShowTheStateTheWorkflowWrote() {
+    String id = createdId(acme);
+    http.get()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectStatus()
+        .isOk()
+        .expectBody()
+        .jsonPath("$.status")
+        .isEqualTo("running");
+    createdId(acme);
+    http.get()
+        .uri("/api/v1/deployments")
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectStatus()
+        .isOk()
+        .expectBody()
+        .jsonPath("$.length()")
+        .isEqualTo(2)
+        .jsonPath("$[1].id")
+        .isEqualTo(id);
+    http.get()
+        .uri("/api/v1/deployments")
+        .header("Authorization", "Bearer " + globex)
+        .exchange()
+        .expectStatus()
+        .isOk()
+        .expectBody()
+        .jsonPath("$.length()")
+        .isEqualTo(0);
+  }
+
+  @Test
+  void anotherTenantGets404ExactlyLikeAnUnknownId() {
+    String id = createdId(acme);
+    for (var request :
+        List.of(
+            http.get().uri("/api/v1/deployments/" + id),
+            http.get().uri("/api/v1/deployments/" + id + "/workers"),
+            http.delete().uri("/api/v1/deployments/" + id))) {
+      request
+          .header("Authorization", "Bearer " + globex)
+          .exchange()
+          .expectStatus()
+          .isNotFound()
+          .expectHeader()
+          .contentType(MediaType.APPLICATION_PROBLEM_JSON);
+    }
+    http.patch()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + globex)
+        .contentType(MediaType.APPLICATION_JSON)
+        .bodyValue(Map.of("name", "x"))
+        .exchange()
+        .expectStatus()
+        .isNotFound();
+    http.get()
+        .uri("/api/v1/deployments/dep_doesnotexist000000")
+        .header("Authorization", "Bearer " + globex)
+        .exchange()
+        .expectStatus()
+        .isNotFound();
+    assertThat(orchestrator.deleted).isEmpty();
+    assertThat(deployments.findById(id).orElseThrow().status()).isEqualTo(DeploymentStatus.RUNNING);
+  }
+
+  static Stream<Arguments> invalidBodies() {
+    return Stream.of(
+        Arguments.of(Map.of("name", "x", "model", "m", "framework", "tgi"), "framework"),
+        Arguments.of(
+            Map.of(
+                "name",
+                "x",
+                "model",
+                "not a repo",
+                "framework",
+                "vllm",
+                "gpu",
+                Map.of("type", "H100")),
+            "model"),
+        Arguments.of(
+            Map.of(
+                "name",
+                "x",
+                "model",
+                "Qwen:7b",
+                "framework",
+                "ollama",
+                "gpu",
+                Map.of("type", "H100")),
+            "model"),
+        Arguments.of(Map.of("name", "x", "model", "Qwen/Qwen2.5-7B", "framework", "vllm"), "gpu"),
+        Arguments.of(
+            Map.of(
+                "name",
+                "x",
+                "model",
+                "Qwen/Qwen2.5-7B",
+                "framework",
+                "vllm",
+                "gpu",
+                Map.of("type", "B999")),
+            "gpu.type"),
+        Arguments.of(
+            Map.of(
+                "name",
+                "x",
+                "model",
+                "m",
+                "framework",
+                "sim",
+                "gpu",
+                Map.of("type", "H100", "fallback_types", List.of("nope"))),
+            "gpu.fallback_types[0]"),
+        Arguments.of(
+            Map.of("name", "x", "model", "m", "framework", "sim", "min_workers", -1),
+            "min_workers"),
+        Arguments.of(
+            Map.of("name", "x", "model", "m", "framework", "sim", "max_workers", 0), "max_workers"),
+        Arguments.of(
+            Map.of(
+                "name", "x", "model", "m", "framework", "sim", "min_workers", 3, "max_workers", 2),
+            "max_workers"),
+        Arguments.of(
+            Map.of("name", "x", "model", "m", "framework", "sim", "concurrency", 0), "concurrency"),
+        Arguments.of(
+            Map.of("name", "x", "model", "m", "framework", "sim", "idle_timeout_seconds", 0),
+            "idle_timeout_seconds"),
+        Arguments.of(
+            Map.of("name", "x", "model", "m", "framework", "sim", "wait_time_seconds", -5),
+            "wait_time_seconds"),
+        Arguments.of(
+            Map.of("name", "x", "model", "m", "framework", "sim", "storage_gb", 0), "storage_gb"),
+        Arguments.of(
+            Map.of("name", "x", "model", "m", "framework", "sim", "concurrency", 1.5),
+            "concurrency"),
+        Arguments.of(
+            Map.of("name", "x", "model", "m", "framework", "sim", "env", Map.of("hf-token", "v")),
+            "env.hf-token"),
+        Arguments.of(
+            Map.of(
+                "name",
+                "x",
+                "model",
+                "m",
+                "framework",
+                "sim",
+                "framework_args",
+                List.of("--port=9000")),
+            "framework_args[0]"),
+        Arguments.of(
+            Map.of(
+                "name", "x", "model", "m", "framework", "sim", "framework_args", List.of("--host")),
+            "framework_args[0]"),
+        Arguments.of(
+            Map.of(
+                "name",
+                "x",
+                "model",
+                "m",
+                "framework",
+                "sim",
+                "framework_args",
+                List.of("--a=$(reboot)")),
+            "framework_args[0]"),
+        Arguments.of(
+            Map.of(
+                "name", "x", "model", "m", "framework", "sim", "framework_args", List.of("--a b")),
+            "framework_args[0]"),
+        Arguments.of(
+            Map.of(
+                "name",
+                "x",
+                "model",
+                "m",
+                "framework",
+                "sim",
+                "framework_args",
+                List.of("--a=\u0007")),
+            "framework_args[0]"),
+        Arguments.of(
+            Map.of("name", "x", "model", "m", "framework", "sim", "framework_args", List.of("-x")),
+            "framework_args[0]"),
+        Arguments.of(
+            Map.of(
+                "name",
+                "x",
+                "model",
+                "m",
+                "framework",
+                "sim",
+                "framework_args",
+                List.of("--trust-remote-code")),
+            "framework_args[0]"),
+        Arguments.of(Map.of("name", "x".repeat(101), "model", "m", "framework", "sim"), "name"),
+        Arguments.of(Map.of("model", "m", "framework", "sim"), "name"),
+        Arguments.of(
+            Map.of("name", "x", "model", "m", "framework", "sim", "replicas", 3), "replicas"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("invalidBodies")
+  void invalidInputIs400WithTheFieldAndCreatesNothing(Map<String, Object> body, String field) {
+    create(acme, body)
+        .expectStatus()
+        .isBadRequest()
+        .expectHeader()
+        .contentType(MediaType.APPLICATION_PROBLEM_JSON)
+        .expectBody()
+        .jsonPath("$.status")
+        .isEqualTo(400)
+        .jsonPath("$.title")
+        .isEqualTo("Bad Request")
+        .jsonPath("$.errors[?(@.field == '" + field + "')]")
+        .exists();
+    assertThat(deployments.list("acme")).isEmpty();
+    assertThat(orchestrator.started).isEmpty();
+    assertThat(jdbc.sql("select count(*) from secrets").query(Long.class).single()).isZero();
+  }
+
+  @Test
+  void trustRemoteCodeIsForAdminsOnly() {
+    var body =
+        Map.of(
+            "name",
+            "x",
+            "model",
+            "m",
+            "framework",
+            "sim",
+            "framework_args",
+            List.of("--trust-remote-code"));
+    create(acme, body).expectStatus().isBadRequest();
+    create(admin, body).expectStatus().isCreated();
+  }
+
+  @Test
+  void malformedJsonIs400Problem() {
+    http.post()
+        .uri("/api/v1/deployments")
+        .header("Authorization", "Bearer " + acme)
+        .contentType(MediaType.APPLICATION_JSON)
+        .bodyValue("{\"name\":")
+        .exchange()
+        .expectStatus()
+        .isBadRequest()
+        .expectHeader()
+        .contentType(MediaType.APPLICATION_PROBLEM_JSON);
+    assertThat(deployments.list("acme")).isEmpty();
+  }
+
+  @Test
+  void aFailedWorkflowStartLeavesNothingBehind() {
+    orchestrator.failStarts = true;
+    create(acme, validSim()).expectStatus().isEqualTo(503);
+    assertThat(deployments.list("acme")).isEmpty();
+    assertThat(jdbc.sql("select count(*) from secrets").query(Long.class).single()).isZero();
+  }
+
+  @Test
+  void everyAuthenticationFailureLooksTheSame() {
+    String revoked = apiKeys.issue("acme", "old", false).key();
+    keyRepository.revoke(keyRepository.findActiveByHash(ApiKeys.hash(revoked)).orElseThrow().id());
+    var bodies = new java.util.HashSet<String>();
+    for (String header :
+        List.of(
+            "",
+            "Bearer",
+            "Bearer nonsense",
+            "Basic Zm9vOmJhcg==",
+            "Bearer " + ApiKeys.newKey(),
+            "Bearer " + revoked)) {
+      var spec = http.get().uri("/api/v1/deployments");
+      if (!header.isEmpty()) {
+        spec.header("Authorization", header);
+      }
+      bodies.add(
+          spec.exchange()
+              .expectStatus()
+              .isUnauthorized()
+              .expectBody(String.class)
+              .returnResult()
+              .getResponseBody());
+    }
+    assertThat(bodies).hasSize(1);
+    assertThat(bodies.iterator().next()).contains("Invalid API key");
+
+    http.post()
+        .uri("/openai/dep_x/v1/chat/completions")
+        .exchange()
+        .expectStatus()
+        .isUnauthorized()
+        .expectBody()
+        .jsonPath("$.error.message")
+        .isEqualTo("Invalid API key")
+        .jsonPath("$.error.code")
+        .isEqualTo(401);
+  }
+
+  @Test
+  void healthIsOpenButTheApiIsNot() {
+    http.get().uri("/api/v1/api-keys").exchange().expectStatus().isUnauthorized();
+  }
+
+  @Test
+  void editChangesOnlyTheEditableFields() {
+    String id = createdId(acme);
+    http.patch()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .contentType(MediaType.APPLICATION_JSON)
+        .bodyValue(Map.of("max_workers", 3, "name", "y"))
+        .exchange()
+        .expectStatus()
+        .isEqualTo(422)
+        .expectBody()
+        .jsonPath("$.detail")
+        .value(d -> assertThat((String) d).contains("create a new deployment"));
+    http.patch()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .contentType(MediaType.APPLICATION_JSON)
+        .bodyValue(Map.of("idle_timeout_seconds", 0))
+        .exchange()
+        .expectStatus()
+        .isBadRequest();
+    assertThat(deployments.findById(id).orElseThrow().spec().name()).isEqualTo("chat");
+
+    http.patch()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .contentType(MediaType.APPLICATION_JSON)
+        .bodyValue(Map.of("name", "renamed", "wait_time_seconds", 30))
+        .exchange()
+        .expectStatus()
+        .isOk()
+        .expectBody()
+        .jsonPath("$.name")
+        .isEqualTo("renamed")
+        .jsonPath("$.wait_time_seconds")
+        .isEqualTo(30);
+  }
+
+  @Test
+  void editOfADeploymentThatIsNotRunningIsAConflict() {
+    String id = createdId(acme);
+    deployments.updateStatus(id, DeploymentStatus.FAILED, "model download failed");
+    http.patch()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .contentType(MediaType.APPLICATION_JSON)
+        .bodyValue(Map.of("name", "x"))
+        .exchange()
+        .expectStatus()
+        .isEqualTo(409);
+  }
+
+  @Test
+  void deleteIsAcceptedAndIdempotent() {
+    String id = createdId(acme);
+    http.delete()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectStatus()
+        .isAccepted();
+    http.delete()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectStatus()
+        .isAccepted()
+        .expectBody()
+        .jsonPath("$.status")
+        .isEqualTo("deleted");
+    assertThat(orchestrator.deleted).containsExactly(id);
+  }
+
+  @Test
+  void apiKeysAreAdminIssuedShownOnceAndRevocable() {
+    http.post()
+        .uri("/api/v1/api-keys")
+        .header("Authorization", "Bearer " + acme)
+        .contentType(MediaType.APPLICATION_JSON)
+        .bodyValue(Map.of("tenant", "acme", "name", "x"))
+        .exchange()
+        .expectStatus()
+        .isForbidden();
+    http.post()
+        .uri("/api/v1/api-keys")
+        .header("Authorization", "Bearer " + admin)
+        .contentType(MediaType.APPLICATION_JSON)
+        .bodyValue(Map.of("tenant", "Not Valid", "name", ""))
+        .exchange()
+        .expectStatus()
+        .isBadRequest()
+        .expectBody()
+        .jsonPath("$.errors.length()")
+        .isEqualTo(2);
+
+    var created =
+        http.post()
+            .uri("/api/v1/api-keys")
+            .header("Authorization", "Bearer " + admin)
+            .contentType(MediaType.APPLICATION_JSON)
+            .bodyValue(Map.of("tenant", "initech", "name", "ci"))
+            .exchange()
+            .expectStatus()
+            .isCreated()
+            .expectBody(Map.class)
+            .returnResult()
+            .getResponseBody();
+    String key = (String) created.get("key");
+    assertThat(key).startsWith((String) created.get("prefix"));
+    assertThat(created.get("tenant")).isEqualTo("initech");
+
+    var listed =
+        http.get()
+            .uri("/api/v1/api-keys")
+            .header("Authorization", "Bearer " + admin)
+            .exchange()
+            .expectStatus()
+            .isOk()
+            .expectBody(String.class)
+            .returnResult()
+            .getResponseBody();
+    assertThat(listed).contains((String) created.get("id")).doesNotContain(key);
+    http.get()
+        .uri("/api/v1/api-keys")
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectStatus()
+        .isOk()
+        .expectBody()
+        .jsonPath("$[*].tenant")
+        .value(t -> assertThat((List<Object>) t).containsOnly("acme"));
+
+    http.delete()
+        .uri("/api/v1/api-keys/" + created.get("id"))
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectStatus()
+        .isNotFound();
+    http.get()
+        .uri("/api/v1/deployments")
+        .header("Authorization", "Bearer " + key)
+        .exchange()
+        .expectStatus()
+        .isOk();
+    http.delete()
+        .uri("/api/v1/api-keys/" + created.get("id"))
+        .header("Authorization", "Bearer " + admin)
+        .exchange()
+        .expectStatus()
+        .isNoContent();
+    http.get()
+        .uri("/api/v1/deployments")
+        .header("Authorization", "Bearer " + key)
+        .exchange()
+        .expectStatus()
+        .isUnauthorized();
+  }
+}
