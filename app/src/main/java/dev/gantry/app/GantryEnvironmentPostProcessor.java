@@ -12,8 +12,8 @@ import org.springframework.core.env.MapPropertySource;
 /**
  * Derives the embedded default from the few settings a user gives: a data dir under the home
  * directory, the embedded Temporal server unless {@code gantry.temporal.target} is set, a log file
- * in the data dir, and no Temporal workers without the orchestrator role. (The embedded database
- * is {@link EmbeddedDatabaseConfiguration}.) Explicit settings always win.
+ * in the data dir, and no Temporal workers without the orchestrator role. (The embedded database is
+ * {@link EmbeddedDatabaseConfiguration}.) Explicit settings always win.
  */
 public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor {
 

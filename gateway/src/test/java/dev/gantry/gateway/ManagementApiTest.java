@@ -396,7 +396,12 @@ class ManagementApiTest {
         .expectStatus()
         .isBadRequest()
         .expectHeader()
-        .contentType(MediaType.APPLICATION_PROBLEM_JSON);
+        .contentType(MediaType.APPLICATION_PROBLEM_JSON)
+        .expectBody()
+        .jsonPath("$.type")
+        .isEqualTo("about:blank")
+        .jsonPath("$.status")
+        .isEqualTo(400);
     assertThat(deployments.list("acme")).isEmpty();
   }
 

@@ -20,7 +20,6 @@ public class ProblemHandler {
   ResponseEntity<ProblemDetail> apiProblem(ApiProblem problem) {
     var body = ProblemDetail.forStatusAndDetail(problem.status(), problem.getMessage());
     body.setTitle(problem.status().getReasonPhrase());
-    body.setType(URI.create("about:blank"));
     if (!problem.errors().isEmpty()) {
       body.setProperty("errors", problem.errors());
     }
@@ -53,6 +52,7 @@ public class ProblemHandler {
   }
 
   private static ResponseEntity<ProblemDetail> respond(HttpStatus status, ProblemDetail body) {
+    body.setType(URI.create("about:blank"));
     return ResponseEntity.status(status).contentType(MediaType.APPLICATION_PROBLEM_JSON).body(body);
   }
 }

@@ -1,11 +1,8 @@
 package dev.gantry.infra.auth;
 
-import java.sql.ResultSet;
-import java.sql.SQLException;
+import dev.gantry.infra.db.Timestamps;
 import java.time.Clock;
-import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Optional;
 import org.springframework.jdbc.core.RowMapper;
@@ -24,8 +21,8 @@ public class ApiKeyRepository {
               rs.getString("prefix"),
               rs.getString("key_hash"),
               rs.getBoolean("admin"),
-              instant(rs, "created_at"),
-              instant(rs, "revoked_at"));
+              Timestamps.read(rs, "created_at"),
+              Timestamps.read(rs, "revoked_at"));
 
   private final JdbcClient jdbc;
   private final Clock clock;
@@ -35,13 +32,8 @@ public class ApiKeyRepository {
     this.clock = clock;
   }
 
-  private static Instant instant(ResultSet rs, String column) throws SQLException {
-    OffsetDateTime value = rs.getObject(column, OffsetDateTime.class);
-    return value == null ? null : value.toInstant();
-  }
-
   private OffsetDateTime now() {
-    return clock.instant().atOffset(ZoneOffset.UTC);
+    return Timestamps.utc(clock.instant());
   }
 
   /** Creates the tenant if it does not exist yet; safe to call concurrently and repeatedly. */
@@ -76,7 +68,7 @@ public class ApiKeyRepository {
         .param("prefix", key.prefix())
         .param("hash", key.keyHash())
         .param("admin", key.admin())
-        .param("created", key.createdAt().atOffset(ZoneOffset.UTC))
+        .param("created", Timestamps.utc(key.createdAt()))
         .update();
   }
 

@@ -7,14 +7,14 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 
 /** Instants go to the database as UTC {@code OffsetDateTime}, which both drivers support. */
-final class Timestamps {
+public final class Timestamps {
   private Timestamps() {}
 
-  static OffsetDateTime utc(Instant instant) {
+  public static OffsetDateTime utc(Instant instant) {
     return instant == null ? null : instant.atOffset(ZoneOffset.UTC);
   }
 
-  static Instant read(ResultSet rs, String column) throws SQLException {
+  public static Instant read(ResultSet rs, String column) throws SQLException {
     OffsetDateTime value = rs.getObject(column, OffsetDateTime.class);
     return value == null ? null : value.toInstant();
   }
