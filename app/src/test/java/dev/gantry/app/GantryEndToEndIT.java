@@ -34,7 +34,7 @@ import org.springframework.test.web.reactive.server.WebTestClient;
     properties = "gantry.data-dir=" + GantryEndToEndIT.DATA_DIR)
 class GantryEndToEndIT {
   static final String ADMIN_KEY = ApiKeys.newKey();
-  static final String SECRET = "hf_e2eSecretThatMustStayEncrypted";
+  static final String SECRET = "hf_e2e-secret-that-must-stay-encrypted";
   static final String DATA_DIR = "target/e2e-data";
   static final Path dataDir = Path.of(DATA_DIR).toAbsolutePath();
 
