@@ -24,11 +24,6 @@ public enum DeploymentStatus {
     return valueOf(value.toUpperCase(Locale.ROOT));
   }
 
-  /** True once the deployment can never serve again. */
-  public boolean terminal() {
-    return this == DELETED;
-  }
-
   /** True while deletion was asked for or has finished. */
   public boolean goingAway() {
     return this == DELETING || this == DELETED;

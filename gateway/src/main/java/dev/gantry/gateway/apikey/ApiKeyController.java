@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.error.ApiProblem;
 import dev.gantry.gateway.error.FieldError;
+import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.auth.ApiKeyRecord;
 import dev.gantry.infra.auth.ApiKeyRepository;
 import dev.gantry.infra.auth.ApiKeys;
@@ -29,6 +30,7 @@ import reactor.core.scheduler.Schedulers;
  * {@code /api/v1/api-keys}. Admin keys create keys for any tenant and see all keys; other keys see
  * and revoke only their own tenant's.
  */
+@ConditionalOnGatewayRole
 @RestController
 @RequestMapping("/api/v1/api-keys")
 public class ApiKeyController {

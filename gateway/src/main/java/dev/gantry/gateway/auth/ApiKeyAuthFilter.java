@@ -1,6 +1,7 @@
 package dev.gantry.gateway.auth;
 
 import dev.gantry.gateway.error.ErrorBodies;
+import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.auth.ApiKeys;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
@@ -17,6 +18,7 @@ import reactor.core.scheduler.Schedulers;
  * First step of every protected route: a bearer key that is well formed, known and not revoked.
  * Every failure answers the same 401 body, so a caller learns nothing about which part was wrong.
  */
+@ConditionalOnGatewayRole
 @Component
 @Order(Ordered.HIGHEST_PRECEDENCE + 10)
 public class ApiKeyAuthFilter implements WebFilter {

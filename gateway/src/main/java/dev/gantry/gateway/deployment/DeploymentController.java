@@ -2,6 +2,7 @@ package dev.gantry.gateway.deployment;
 
 import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.web.BaseUrl;
+import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -20,6 +21,7 @@ import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 
 /** {@code /api/v1/deployments}: translates HTTP to one {@link DeploymentService} call and back. */
+@ConditionalOnGatewayRole
 @RestController
 @RequestMapping("/api/v1/deployments")
 public class DeploymentController {

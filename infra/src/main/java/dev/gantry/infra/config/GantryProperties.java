@@ -39,7 +39,6 @@ public record GantryProperties(
     @Valid @DefaultValue Limits limits,
     @Valid @DefaultValue Billing billing) {
 
-  public static final String ROLE_GATEWAY = "gateway";
   public static final String ROLE_ORCHESTRATOR = "orchestrator";
 
   public GantryProperties {

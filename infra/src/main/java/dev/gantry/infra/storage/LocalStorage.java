@@ -23,10 +23,6 @@ public class LocalStorage {
     this.root = properties.dataDir().resolve("storage").toAbsolutePath().normalize();
   }
 
-  public Path root() {
-    return root;
-  }
-
   public Path directoryOf(String deploymentId) {
     if (!SAFE_ID.matcher(deploymentId).matches()) {
       // Ids come from us, but a path built from one must never escape the storage root.
