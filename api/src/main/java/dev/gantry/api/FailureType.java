@@ -15,6 +15,12 @@ public enum FailureType {
   STORAGE_FULL(true),
   /** A capability this platform build does not offer yet. */
   UNSUPPORTED(true),
+  /** No GPU of the requested type or its fallbacks is free for a new worker. */
+  NO_GPU_CAPACITY(true),
+  /** The engine's binary is not installed on the host. */
+  ENGINE_NOT_FOUND(true),
+  /** The engine exited or did not become healthy in time; the deployment decides on a retry. */
+  ENGINE_FAILED(true),
   /** Anything transient: network errors, a busy disk. Retried with backoff. */
   TRANSIENT(false);
 

@@ -9,6 +9,7 @@ import org.springframework.boot.autoconfigure.SpringBootApplication;
  * gantry.jar sim --port N --model NAME} runs the bundled engine simulator on its own.
  */
 @SpringBootApplication(scanBasePackages = "dev.gantry")
+@org.springframework.scheduling.annotation.EnableScheduling
 public class GantryApplication {
 
   public static void main(String[] args) throws Exception {

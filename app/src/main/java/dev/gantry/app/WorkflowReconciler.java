@@ -5,6 +5,7 @@ import dev.gantry.api.deployment.DeploymentWorkflowInput;
 import dev.gantry.gateway.deployment.DeploymentOrchestrator;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.db.DeploymentRepository;
+import dev.gantry.infra.db.WorkerRepository;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
@@ -23,20 +24,31 @@ class WorkflowReconciler {
   private final DeploymentRepository deployments;
   private final DeploymentOrchestrator orchestrator;
   private final GantryProperties properties;
+  private final WorkerRepository workers;
+  private final WorkerSweeper sweeper;
 
   WorkflowReconciler(
       DeploymentRepository deployments,
+      WorkerRepository workers,
+      WorkerSweeper sweeper,
       DeploymentOrchestrator orchestrator,
       GantryProperties properties) {
     this.deployments = deployments;
     this.orchestrator = orchestrator;
     this.properties = properties;
+    this.workers = workers;
+    this.sweeper = sweeper;
   }
 
   @EventListener(ApplicationReadyEvent.class)
   void reconcile() {
     if (!properties.hasRole(GantryProperties.ROLE_ORCHESTRATOR)) {
       return;
+    }
+    // Engines and worker rows nobody owns go first, so restarted deployments count only theirs.
+    int orphans = sweeper.sweep();
+    if (orphans > 0) {
+      log.info("Stopped {} engine(s) left without an owning workflow", orphans);
     }
     int count = 0;
     for (var d : deployments.listNotDeleted()) {
@@ -48,7 +60,10 @@ class WorkflowReconciler {
                 d.spec(),
                 d.secretId(),
                 d.status() == DeploymentStatus.STARTING ? null : d.status(),
-                d.statusReason()));
+                d.statusReason(),
+                workers.nextOrdinal(d.id()),
+                null,
+                0));
         count++;
       } catch (RuntimeException e) {
         log.error("Could not resume the workflow of deployment {}", d.id(), e);

@@ -1,10 +1,12 @@
 package dev.gantry.gateway;
 
 import dev.gantry.api.deployment.DeleteRequest;
+import dev.gantry.api.deployment.DemandReport;
 import dev.gantry.api.deployment.DeploymentState;
 import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.DeploymentWorkflowInput;
 import dev.gantry.api.deployment.EditRequest;
+import dev.gantry.api.worker.ActivityReport;
 import dev.gantry.gateway.deployment.DeploymentOrchestrator;
 import dev.gantry.infra.db.DeploymentRepository;
 import java.util.List;
@@ -17,6 +19,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public class FakeOrchestrator implements DeploymentOrchestrator {
   final List<DeploymentWorkflowInput> started = new CopyOnWriteArrayList<>();
   final List<String> deleted = new CopyOnWriteArrayList<>();
+  final List<DemandReport> demand = new CopyOnWriteArrayList<>();
+  final List<String> activeWorkers = new CopyOnWriteArrayList<>();
   volatile boolean failStarts;
   private final DeploymentRepository repository;
 
@@ -27,6 +31,8 @@ public class FakeOrchestrator implements DeploymentOrchestrator {
   void reset() {
     started.clear();
     deleted.clear();
+    demand.clear();
+    activeWorkers.clear();
     failStarts = false;
   }
 
@@ -60,6 +66,16 @@ public class FakeOrchestrator implements DeploymentOrchestrator {
                     ? request.waitTimeSeconds()
                     : current.spec().waitTimeSeconds());
     repository.updateSpec(deploymentId, spec);
-    return new DeploymentState(current.status(), null, spec);
+    return new DeploymentState(current.status(), null, spec, java.util.List.of(), 0);
+  }
+
+  @Override
+  public void reportDemand(String deploymentId, DemandReport report) {
+    demand.add(report);
+  }
+
+  @Override
+  public void reportWorkerActivity(String workerId, ActivityReport report) {
+    activeWorkers.add(workerId);
   }
 }

@@ -1,5 +1,6 @@
 package dev.gantry.api.deployment;
 
+import dev.gantry.api.worker.WorkerEvent;
 import io.temporal.workflow.QueryMethod;
 import io.temporal.workflow.SignalMethod;
 import io.temporal.workflow.UpdateMethod;
@@ -23,6 +24,14 @@ public interface DeploymentWorkflow {
 
   @SignalMethod
   void requestDelete(DeleteRequest request);
+
+  /** The gateway's coalesced demand: requests in flight and queued for this deployment. */
+  @SignalMethod
+  void reportDemand(DemandReport report);
+
+  /** A worker became healthy, started draining, or ended. */
+  @SignalMethod
+  void workerChanged(WorkerEvent event);
 
   @UpdateMethod
   DeploymentState applyEdit(EditRequest request);

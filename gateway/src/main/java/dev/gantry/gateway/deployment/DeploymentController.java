@@ -81,4 +81,19 @@ public class DeploymentController {
     var caller = Caller.of(exchange);
     return blocking(() -> service.workers(caller, id));
   }
+
+  /**
+   * Reports demand for a deployment, as the inference gateway does: lets operators and tests drive
+   * the autoscaler directly.
+   */
+  @PostMapping("/{id}/demand")
+  Mono<ResponseEntity<Void>> demand(
+      @PathVariable String id, @RequestBody Map<String, Object> body, ServerWebExchange exchange) {
+    var caller = Caller.of(exchange);
+    return blocking(
+        () -> {
+          service.reportDemand(caller, id, body);
+          return ResponseEntity.accepted().<Void>build();
+        });
+  }
 }

@@ -1,5 +1,6 @@
 package dev.gantry.gateway.deployment;
 
+import dev.gantry.api.deployment.DemandReport;
 import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.deployment.EditRequest;
 import dev.gantry.api.deployment.Framework;
@@ -311,4 +312,21 @@ public class DeploymentRequestValidator {
     }
     return new EditRequest(name == null ? null : name.strip(), idle, wait);
   }
+
+  /** A demand report: {@code in_flight} and {@code queued} counts, optional worker ids. */
+  public DemandCommand validateDemand(Map<String, Object> body) {
+    var in = new RequestReader(body);
+    int inFlight = in.integer("in_flight", 0, 0, MAX_DEMAND, "must be between 0 and " + MAX_DEMAND);
+    int queued = in.integer("queued", 0, 0, MAX_DEMAND, "must be between 0 and " + MAX_DEMAND);
+    List<String> active = in.strings("active_workers", limits.maxWorkers(), 100);
+    if (!in.errors.isEmpty()) {
+      throw ApiProblem.validation(in.errors);
+    }
+    return new DemandCommand(new DemandReport(inFlight, queued), active);
+  }
+
+  private static final int MAX_DEMAND = 1_000_000;
+
+  /** A validated demand report and the workers it marks as used. */
+  public record DemandCommand(DemandReport report, List<String> activeWorkers) {}
 }

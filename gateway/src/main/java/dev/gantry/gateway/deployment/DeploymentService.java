@@ -4,6 +4,7 @@ import dev.gantry.api.deployment.DeleteRequest;
 import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.DeploymentWorkflowInput;
 import dev.gantry.api.deployment.EditRequest;
+import dev.gantry.api.worker.ActivityReport;
 import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.error.ApiProblem;
 import dev.gantry.infra.Ids;
@@ -13,6 +14,7 @@ import dev.gantry.infra.db.DeploymentRepository;
 import dev.gantry.infra.db.WorkerRecord;
 import dev.gantry.infra.db.WorkerRepository;
 import dev.gantry.infra.secrets.SecretStore;
+import java.time.Clock;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,6 +40,7 @@ public class DeploymentService {
   private final DeploymentOrchestrator orchestrator;
   private final CostCalculator costs;
   private final TransactionTemplate tx;
+  private final Clock clock;
 
   public DeploymentService(
       DeploymentRequestValidator validator,
@@ -46,7 +49,8 @@ public class DeploymentService {
       SecretStore secrets,
       DeploymentOrchestrator orchestrator,
       CostCalculator costs,
-      TransactionTemplate tx) {
+      TransactionTemplate tx,
+      Clock clock) {
     this.validator = validator;
     this.deployments = deployments;
     this.workers = workers;
@@ -54,6 +58,7 @@ public class DeploymentService {
     this.orchestrator = orchestrator;
     this.costs = costs;
     this.tx = tx;
+    this.clock = clock;
   }
 
   public DeploymentView create(Caller caller, Map<String, Object> body, String baseUrl) {
@@ -126,6 +131,37 @@ public class DeploymentService {
       log.info("Deletion of deployment {} requested by key {}", id, caller.keyId());
     }
     return get(caller, id, baseUrl);
+  }
+
+  /**
+   * Reports {@code in_flight} and {@code queued} requests to the deployment's autoscaler, and marks
+   * {@code active_workers} (ids of its workers) as just used.
+   */
+  public void reportDemand(Caller caller, String id, Map<String, Object> body) {
+    var record = find(caller, id);
+    var demand = validator.validateDemand(body);
+    if (record.status() != DeploymentStatus.RUNNING) {
+      throw new ApiProblem(
+          HttpStatus.CONFLICT,
+          "Only a running deployment takes demand; this one is "
+              + record.status().wireName()
+              + ".");
+    }
+    var current =
+        workers.listVisible(id).stream()
+            .filter(w -> w.status().current())
+            .map(WorkerRecord::id)
+            .collect(java.util.stream.Collectors.toSet());
+    for (String workerId : demand.activeWorkers()) {
+      if (!current.contains(workerId)) {
+        throw new ApiProblem(
+            HttpStatus.UNPROCESSABLE_CONTENT,
+            "Worker " + workerId + " is not a current worker of deployment " + id + ".");
+      }
+    }
+    orchestrator.reportDemand(id, demand.report());
+    var now = new ActivityReport(clock.millis());
+    demand.activeWorkers().forEach(w -> orchestrator.reportWorkerActivity(w, now));
   }
 
   private DeploymentRecord find(Caller caller, String id) {

@@ -2,10 +2,13 @@ package dev.gantry.gateway.deployment;
 
 import dev.gantry.api.TaskQueues;
 import dev.gantry.api.deployment.DeleteRequest;
+import dev.gantry.api.deployment.DemandReport;
 import dev.gantry.api.deployment.DeploymentState;
 import dev.gantry.api.deployment.DeploymentWorkflow;
 import dev.gantry.api.deployment.DeploymentWorkflowInput;
 import dev.gantry.api.deployment.EditRequest;
+import dev.gantry.api.worker.ActivityReport;
+import dev.gantry.api.worker.WorkerWorkflow;
 import io.temporal.api.enums.v1.WorkflowIdConflictPolicy;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowExecutionAlreadyStarted;
@@ -67,5 +70,19 @@ public class TemporalDeploymentOrchestrator implements DeploymentOrchestrator {
           cause instanceof ApplicationFailure app ? app.getOriginalMessage() : e.getMessage();
       throw new EditRejectedException(message);
     }
+  }
+
+  @Override
+  public void reportDemand(String deploymentId, DemandReport report) {
+    client
+        .newWorkflowStub(DeploymentWorkflow.class, DeploymentWorkflow.workflowId(deploymentId))
+        .reportDemand(report);
+  }
+
+  @Override
+  public void reportWorkerActivity(String workerId, ActivityReport report) {
+    client
+        .newWorkflowStub(WorkerWorkflow.class, WorkerWorkflow.workflowIdOf(workerId))
+        .reportActivity(report);
   }
 }

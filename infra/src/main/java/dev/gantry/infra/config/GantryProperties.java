@@ -8,6 +8,7 @@ import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Positive;
 import java.math.BigDecimal;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -26,6 +27,7 @@ import org.springframework.validation.annotation.Validated;
  * @param gpuCatalog GPU types users may ask for, with memory and hourly price
  * @param limits bounds on user input beyond the API's validation rules
  * @param billing prices that are not per GPU
+ * @param runtime where and how workers' engines run
  */
 @Validated
 @ConfigurationProperties("gantry")
@@ -37,7 +39,8 @@ public record GantryProperties(
     @Valid @DefaultValue Secrets secrets,
     @Valid List<GpuType> gpuCatalog,
     @Valid @DefaultValue Limits limits,
-    @Valid @DefaultValue Billing billing) {
+    @Valid @DefaultValue Billing billing,
+    @Valid @DefaultValue Runtime runtime) {
 
   public static final String ROLE_ORCHESTRATOR = "orchestrator";
 
@@ -109,4 +112,47 @@ public record GantryProperties(
    * @param storageGbMonthUsd price of one GB of deployment storage for a month (730 hours)
    */
   public record Billing(@DefaultValue("0.10") @NotNull BigDecimal storageGbMonthUsd) {}
+
+  /**
+   * @param local the local runtime: engines as child processes of this host
+   */
+  public record Runtime(@Valid @DefaultValue Local local) {}
+
+  /**
+   * @param gpus GPU types and counts on this host; none by default (no real GPU is assumed)
+   * @param virtualSlots slots for {@code sim} workers, which need no GPU; one per worker
+   * @param simStartTimeout how long a {@code sim} engine may take to become healthy
+   * @param engineStartTimeout how long a real engine (vLLM, SGLang, Ollama) may take to become
+   *     healthy; loading weights onto a GPU takes minutes
+   * @param drainTimeout how long a draining worker waits for its in-flight requests
+   * @param stopGrace time between SIGTERM and SIGKILL
+   * @param logMaxBytes size at which a worker's log file is rotated (one older file is kept)
+   * @param simCommand command that starts the simulator, before its flags; derived from this JVM
+   *     when empty
+   * @param simJvmOptions JVM options for {@code sim} workers
+   */
+  public record Local(
+      @Valid List<GpuSlot> gpus,
+      @DefaultValue("16") @Min(0) int virtualSlots,
+      @DefaultValue("60s") @NotNull Duration simStartTimeout,
+      @DefaultValue("30m") @NotNull Duration engineStartTimeout,
+      @DefaultValue("30s") @NotNull Duration drainTimeout,
+      @DefaultValue("10s") @NotNull Duration stopGrace,
+      @DefaultValue("10485760") @Positive long logMaxBytes,
+      List<String> simCommand,
+      @DefaultValue({"-XX:+UseSerialGC", "-Xmx192m", "-XX:TieredStopAtLevel=1", "-Xshare:auto"})
+          List<String> simJvmOptions) {
+
+    public Local {
+      gpus = gpus == null ? List.of() : List.copyOf(gpus);
+      simCommand = simCommand == null ? List.of() : List.copyOf(simCommand);
+      simJvmOptions = simJvmOptions == null ? List.of() : List.copyOf(simJvmOptions);
+    }
+  }
+
+  /**
+   * @param type a GPU type of the catalog
+   * @param count how many of them this host has
+   */
+  public record GpuSlot(@NotEmpty String type, @Min(0) int count) {}
 }

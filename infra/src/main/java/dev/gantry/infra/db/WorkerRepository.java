@@ -47,4 +47,107 @@ public class WorkerRepository {
         .query(MAPPER)
         .list();
   }
+
+  /**
+   * Records a worker's transition: inserts the row when it is new, else moves its status. A worker
+   * that already ended stays ended, so a retried or late write cannot bring it back.
+   */
+  public void record(WorkerTransition t) {
+    var now = Timestamps.utc(clock.instant());
+    boolean ended = t.status() == WorkerStatus.STOPPED || t.status() == WorkerStatus.FAILED;
+    int updated =
+        jdbc.sql(
+                """
+                update workers set status = :status,
+                  gpu_type = coalesce(:gpuType, gpu_type),
+                  gpu_count = :gpuCount,
+                  endpoint = coalesce(:endpoint, endpoint),
+                  failure_reason = :reason,
+                  healthy_at = case when :healthy and healthy_at is null then :now else healthy_at end,
+                  stopped_at = case when :ended then :now else stopped_at end
+                where id = :id and stopped_at is null
+                """)
+            .param("status", t.status().wireName())
+            .param("gpuType", t.gpuType())
+            .param("gpuCount", t.gpuCount())
+            .param("endpoint", t.endpoint())
+            .param("reason", t.reason())
+            .param("healthy", t.status() == WorkerStatus.HEALTHY)
+            .param("ended", ended)
+            .param("now", now)
+            .param("id", t.workerId())
+            .update();
+    if (updated > 0 || exists(t.workerId())) {
+      return;
+    }
+    jdbc.sql(
+            """
+            insert into workers (id, deployment_id, ordinal, status, gpu_type, gpu_count, endpoint,
+              failure_reason, created_at, healthy_at, stopped_at)
+            values (:id, :dep, :ordinal, :status, :gpuType, :gpuCount, :endpoint, :reason, :now,
+              :healthyAt, :stoppedAt)
+            """)
+        .param("id", t.workerId())
+        .param("dep", t.deploymentId())
+        .param("ordinal", t.ordinal())
+        .param("status", t.status().wireName())
+        .param("gpuType", t.gpuType())
+        .param("gpuCount", t.gpuCount())
+        .param("endpoint", t.endpoint())
+        .param("reason", t.reason())
+        .param("now", now)
+        .param("healthyAt", t.status() == WorkerStatus.HEALTHY ? now : null)
+        .param("stoppedAt", ended ? now : null)
+        .update();
+  }
+
+  private boolean exists(String workerId) {
+    return jdbc.sql("select count(*) from workers where id = :id")
+            .param("id", workerId)
+            .query(Integer.class)
+            .single()
+        > 0;
+  }
+
+  /** Every worker that has not ended, across deployments, for the orphan sweeper. */
+  public List<WorkerRecord> listCurrent() {
+    return jdbc.sql("select * from workers where stopped_at is null order by created_at, id")
+        .query(MAPPER)
+        .list();
+  }
+
+  /** Closes a worker whose owner is gone (e.g. the platform restarted); ended ones are kept. */
+  public void markStopped(String workerId, String reason) {
+    jdbc.sql(
+            """
+            update workers set status = 'stopped', failure_reason = :reason, stopped_at = :now
+            where id = :id and stopped_at is null
+            """)
+        .param("reason", reason)
+        .param("now", Timestamps.utc(clock.instant()))
+        .param("id", workerId)
+        .update();
+  }
+
+  /** The next unused worker ordinal of a deployment. */
+  public int nextOrdinal(String deploymentId) {
+    Integer max =
+        jdbc.sql("select max(ordinal) from workers where deployment_id = :dep")
+            .param("dep", deploymentId)
+            .query(Integer.class)
+            .optional()
+            .orElse(null);
+    return max == null ? 1 : max + 1;
+  }
+
+  /** One transition of a worker, as its workflow reports it. */
+  public record WorkerTransition(
+      String deploymentId,
+      String workerId,
+      int ordinal,
+      WorkerStatus status,
+      String gpuType,
+      int gpuCount,
+      String endpoint,
+      String reason) {}
 }

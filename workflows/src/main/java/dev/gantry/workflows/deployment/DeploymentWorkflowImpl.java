@@ -2,6 +2,7 @@ package dev.gantry.workflows.deployment;
 
 import dev.gantry.api.FailureType;
 import dev.gantry.api.deployment.DeleteRequest;
+import dev.gantry.api.deployment.DemandReport;
 import dev.gantry.api.deployment.DeploymentActivities;
 import dev.gantry.api.deployment.DeploymentActivities.RecordSpecInput;
 import dev.gantry.api.deployment.DeploymentActivities.RecordStatusInput;
@@ -13,31 +14,56 @@ import dev.gantry.api.deployment.DeploymentWorkflowInput;
 import dev.gantry.api.deployment.EditRequest;
 import dev.gantry.api.deployment.ModelActivities;
 import dev.gantry.api.deployment.ModelActivities.PrepareModelInput;
+import dev.gantry.api.deployment.ServingState;
+import dev.gantry.api.deployment.ServingState.WorkerSlot;
 import dev.gantry.api.deployment.StorageActivities;
 import dev.gantry.api.deployment.StorageActivities.StorageRequest;
+import dev.gantry.api.worker.DrainRequest;
+import dev.gantry.api.worker.WorkerEvent;
+import dev.gantry.api.worker.WorkerSettings;
+import dev.gantry.api.worker.WorkerStatus;
+import dev.gantry.api.worker.WorkerWorkflow;
+import dev.gantry.api.worker.WorkerWorkflowInput;
 import io.temporal.activity.ActivityCancellationType;
 import io.temporal.activity.ActivityOptions;
+import io.temporal.api.common.v1.WorkflowExecution;
+import io.temporal.api.enums.v1.ParentClosePolicy;
 import io.temporal.common.RetryOptions;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.failure.CanceledFailure;
+import io.temporal.failure.ChildWorkflowFailure;
 import io.temporal.failure.TimeoutFailure;
+import io.temporal.workflow.Async;
+import io.temporal.workflow.ChildWorkflowOptions;
+import io.temporal.workflow.Promise;
 import io.temporal.workflow.Saga;
+import io.temporal.workflow.SignalExternalWorkflowException;
 import io.temporal.workflow.Workflow;
 import io.temporal.workflow.WorkflowInit;
 import io.temporal.workflow.WorkflowLock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
 import org.slf4j.Logger;
 
 /**
  * Owns one deployment. Provisioning is a saga whose compensations are registered before the step
  * they undo and run in a detached scope, so cleanup also happens when the deployment is deleted
- * mid-way. Workers (issue 2) will be started from the serving loop, between {@code running} and
- * deletion.
+ * mid-way. While running, the serving loop keeps {@code min_workers} up, scales out on demand
+ * reports, and replaces failed workers with backoff; workers reap themselves when idle.
  */
 public class DeploymentWorkflowImpl implements DeploymentWorkflow {
   private static final Logger log = Workflow.getLogger(DeploymentWorkflowImpl.class);
+
+  private static final int DEFAULT_HISTORY_LIMIT = 5_000;
+  private static final Duration FIRST_BACKOFF = Duration.ofSeconds(5);
+  private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
+  private static final Duration DRAIN_BOUND = Duration.ofMinutes(10);
 
   private static final String[] PERMANENT_FAILURES =
       Arrays.stream(FailureType.values())
@@ -93,43 +119,333 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
               .build());
 
   private final WorkflowLock lock = Workflow.newWorkflowLock();
+  private final DeploymentWorkflowInput input;
   private final String deploymentId;
+  private final int historyLimit;
   private DeploymentSpec spec;
   private DeploymentStatus status = DeploymentStatus.STARTING;
   private String statusReason;
   private DeleteRequest deleteRequest;
 
+  // The autoscaler's state; see ServingState for what each field means.
+  private final Map<Integer, Slot> workers = new TreeMap<>();
+  private final List<Promise<WorkflowExecution>> childStarts = new ArrayList<>();
+  private int nextOrdinal;
+  private int wanted;
+  private int consecutiveFailures;
+  private long notBeforeMillis;
+  private String scaleUpBlockedReason;
+  private String lastFailureReason;
+  private boolean changed;
+
+  /** A current worker: its ordinal, last reported status and whether it is a min worker. */
+  private static final class Slot {
+    final int ordinal;
+    WorkerStatus status;
+    boolean keepWarm;
+
+    Slot(int ordinal, WorkerStatus status, boolean keepWarm) {
+      this.ordinal = ordinal;
+      this.status = status;
+      this.keepWarm = keepWarm;
+    }
+
+    boolean live() {
+      return status == WorkerStatus.PROVISIONING || status == WorkerStatus.HEALTHY;
+    }
+  }
+
   @WorkflowInit
   public DeploymentWorkflowImpl(DeploymentWorkflowInput input) {
+    this.input = input;
     this.deploymentId = input.deploymentId();
     this.spec = input.spec();
+    this.nextOrdinal = Math.max(1, input.nextWorkerOrdinal());
+    this.historyLimit = input.historyLimit() > 0 ? input.historyLimit() : DEFAULT_HISTORY_LIMIT;
+    var carried = input.serving();
+    if (carried != null) {
+      status = carried.status();
+      statusReason = carried.statusReason();
+      carried
+          .workers()
+          .forEach(w -> workers.put(w.ordinal(), new Slot(w.ordinal(), w.status(), w.keepWarm())));
+      wanted = carried.wanted();
+      consecutiveFailures = carried.consecutiveFailures();
+      notBeforeMillis = carried.notBeforeEpochMillis();
+      scaleUpBlockedReason = carried.scaleUpBlockedReason();
+      lastFailureReason = carried.lastFailureReason();
+    }
   }
 
   @Override
   public DeploymentState run(DeploymentWorkflowInput input) {
-    var recovered = input.recoveredStatus();
-    if (recovered == DeploymentStatus.FAILED || recovered == DeploymentStatus.CLEANING) {
-      // Failed before the restart: finish the clean-up (idempotent) and stay failed.
-      status = DeploymentStatus.FAILED;
-      statusReason = input.recoveredReason();
-      Workflow.newDetachedCancellationScope(
-              () -> {
-                storage.removeStorage(new StorageRequest(deploymentId, spec.storageGb()));
-                transition(DeploymentStatus.FAILED, input.recoveredReason());
-              })
-          .run();
-    } else if (recovered == DeploymentStatus.DELETING) {
-      requestDelete(new DeleteRequest("recovery"));
-    } else if (deleteRequest == null) {
-      // New, or interrupted while provisioning or running: every step is idempotent.
-      provision(input);
+    if (input.serving() != null) {
+      // Continued as new while serving: the workers are still running under this deployment.
+      serve();
+    } else {
+      var recovered = input.recoveredStatus();
+      if (recovered == DeploymentStatus.FAILED || recovered == DeploymentStatus.CLEANING) {
+        // Failed before the restart: finish the clean-up (idempotent) and stay failed.
+        status = DeploymentStatus.FAILED;
+        statusReason = input.recoveredReason();
+        Workflow.newDetachedCancellationScope(
+                () -> {
+                  storage.removeStorage(new StorageRequest(deploymentId, spec.storageGb()));
+                  transition(DeploymentStatus.FAILED, input.recoveredReason());
+                })
+            .run();
+      } else if (recovered == DeploymentStatus.DELETING) {
+        requestDelete(new DeleteRequest("recovery"));
+      } else if (deleteRequest == null) {
+        // New, or interrupted while provisioning or running: every step is idempotent.
+        provision(input);
+      }
+      if (status == DeploymentStatus.RUNNING) {
+        serve();
+      }
     }
-    // Serving loop: issue 2 adds demand-driven workers here. Until then a running (or failed)
-    // deployment waits for nothing but its deletion, which costs Temporal no timers.
+    // A failed deployment waits for nothing but its deletion, which costs Temporal no timers.
     Workflow.await(() -> deleteRequest != null);
     Workflow.await(Workflow::isEveryHandlerFinished);
     tearDown();
     return state();
+  }
+
+  /**
+   * The serving loop: starts workers up to what demand wants, replaces failed ones after a backoff,
+   * and otherwise sleeps until a signal changes something. Scale-in happens only through workers
+   * reaping themselves when idle. It sets no timer of its own except a pending backoff.
+   */
+  private void serve() {
+    wanted = clamp(wanted);
+    while (deleteRequest == null) {
+      reconcile();
+      if (continueAsNewDue()) {
+        continueAsNew();
+      }
+      changed = false;
+      long waitMillis = pendingStarts() > 0 ? notBeforeMillis - Workflow.currentTimeMillis() : 0;
+      if (waitMillis > 0) {
+        Workflow.await(Duration.ofMillis(waitMillis), () -> changed || deleteRequest != null);
+      } else {
+        Workflow.await(() -> changed || deleteRequest != null);
+      }
+    }
+  }
+
+  private void reconcile() {
+    int toStart = pendingStarts();
+    if (toStart > 0 && Workflow.currentTimeMillis() >= notBeforeMillis) {
+      for (int i = 0; i < toStart; i++) {
+        startWorker();
+      }
+    }
+    assignKeepWarm();
+    String reason = servingReason();
+    if (!Objects.equals(reason, statusReason)) {
+      transition(DeploymentStatus.RUNNING, reason);
+    }
+  }
+
+  private int pendingStarts() {
+    return wanted - liveWorkers();
+  }
+
+  private int liveWorkers() {
+    return (int) workers.values().stream().filter(Slot::live).count();
+  }
+
+  private int clamp(int count) {
+    return Math.max(spec.minWorkers(), Math.min(spec.maxWorkers(), count));
+  }
+
+  private void startWorker() {
+    int ordinal = nextOrdinal++;
+    var slot = new Slot(ordinal, WorkerStatus.PROVISIONING, false);
+    workers.put(ordinal, slot);
+    slot.keepWarm = keepWarmOrdinals().contains(ordinal);
+    var child =
+        Workflow.newChildWorkflowStub(
+            WorkerWorkflow.class,
+            ChildWorkflowOptions.newBuilder()
+                .setWorkflowId(WorkerWorkflow.workflowId(deploymentId, ordinal))
+                // Workers outlive this run when it continues as new; they report by signal.
+                .setParentClosePolicy(ParentClosePolicy.PARENT_CLOSE_POLICY_ABANDON)
+                .build());
+    Async.function(
+        child::run,
+        new WorkerWorkflowInput(
+            deploymentId,
+            ordinal,
+            spec.framework(),
+            spec.model(),
+            spec.gpu(),
+            spec.frameworkArgs(),
+            input.secretRef(),
+            new WorkerSettings(spec.idleTimeoutSeconds(), slot.keepWarm),
+            null));
+    childStarts.add(Workflow.getWorkflowExecution(child));
+  }
+
+  /** The oldest live workers are the min workers: the ones never reaped. */
+  private List<Integer> keepWarmOrdinals() {
+    return workers.values().stream()
+        .filter(Slot::live)
+        .map(w -> w.ordinal)
+        .limit(spec.minWorkers())
+        .toList();
+  }
+
+  private void assignKeepWarm() {
+    var keep = keepWarmOrdinals();
+    for (Slot w : List.copyOf(workers.values())) {
+      boolean shouldKeep = keep.contains(w.ordinal);
+      if (w.live() && w.keepWarm != shouldKeep) {
+        w.keepWarm = shouldKeep;
+        signalWorker(w, stub -> stub.configure(settingsOf(w)));
+      }
+    }
+  }
+
+  private WorkerSettings settingsOf(Slot w) {
+    return new WorkerSettings(spec.idleTimeoutSeconds(), w.keepWarm);
+  }
+
+  /** Signals a worker; one that already ended is forgotten instead. */
+  private void signalWorker(Slot w, java.util.function.Consumer<WorkerWorkflow> signal) {
+    awaitChildStarts();
+    try {
+      signal.accept(
+          Workflow.newExternalWorkflowStub(
+              WorkerWorkflow.class, WorkerWorkflow.workflowId(deploymentId, w.ordinal)));
+    } catch (SignalExternalWorkflowException e) {
+      log.info("Worker {} of {} has already ended", w.ordinal, deploymentId);
+      workers.remove(w.ordinal);
+      changed = true;
+    }
+  }
+
+  /** Waits until every child started so far exists, so it can be signalled. */
+  private void awaitChildStarts() {
+    for (var started : childStarts) {
+      try {
+        started.get();
+      } catch (ChildWorkflowFailure e) {
+        log.warn("A worker of {} could not be started: {}", deploymentId, e.getMessage());
+      }
+    }
+    childStarts.clear();
+  }
+
+  /** What a running deployment's status reason says: refused scale-ups and repeated failures. */
+  private String servingReason() {
+    if (scaleUpBlockedReason != null) {
+      return scaleUpBlockedReason;
+    }
+    if (consecutiveFailures >= 2) {
+      return "workers keep failing (%d in a row), retrying with backoff; last: %s"
+          .formatted(consecutiveFailures, lastFailureReason);
+    }
+    return null;
+  }
+
+  private boolean continueAsNewDue() {
+    var info = Workflow.getInfo();
+    return info.isContinueAsNewSuggested() || info.getHistoryLength() > historyLimit;
+  }
+
+  private void continueAsNew() {
+    awaitChildStarts();
+    Workflow.await(Workflow::isEveryHandlerFinished);
+    var carried =
+        new ServingState(
+            status,
+            statusReason,
+            workers.values().stream()
+                .map(w -> new WorkerSlot(w.ordinal, w.status, w.keepWarm))
+                .toList(),
+            nextOrdinal,
+            wanted,
+            consecutiveFailures,
+            notBeforeMillis,
+            scaleUpBlockedReason,
+            lastFailureReason);
+    Workflow.continueAsNew(input.continued(spec, carried));
+  }
+
+  @Override
+  public void reportDemand(DemandReport report) {
+    if (status != DeploymentStatus.RUNNING || deleteRequest != null) {
+      return;
+    }
+    int needed = clamp(ceilDiv(report.total(), spec.concurrency()));
+    if (needed > wanted) {
+      // A burst scales straight to what it needs, not one worker per report.
+      wanted = needed;
+      changed = true;
+    }
+  }
+
+  private static int ceilDiv(int a, int b) {
+    return (a + b - 1) / b;
+  }
+
+  @Override
+  public void workerChanged(WorkerEvent event) {
+    Slot w = workers.get(event.ordinal());
+    if (w == null) {
+      return;
+    }
+    boolean wasLive = w.live();
+    switch (event.status()) {
+      case HEALTHY -> {
+        w.status = WorkerStatus.HEALTHY;
+        consecutiveFailures = 0;
+        notBeforeMillis = 0;
+        scaleUpBlockedReason = null;
+        lastFailureReason = null;
+      }
+      case DRAINING -> w.status = WorkerStatus.DRAINING;
+      case STOPPED, FAILED -> {
+        w.status = event.status();
+        workers.remove(event.ordinal());
+      }
+      default -> {}
+    }
+    if (wasLive && !w.live()) {
+      left(event);
+    }
+    changed = true;
+  }
+
+  /** A live worker left: reaped ones lower the target, failed ones are replaced after a backoff. */
+  private void left(WorkerEvent event) {
+    if (event.cause() == null) {
+      return;
+    }
+    switch (event.cause()) {
+      case IDLE -> wanted = clamp(wanted - 1);
+      case NO_CAPACITY -> {
+        // The demand it was for is answered 503 by the gateway and comes back as new demand.
+        wanted = clamp(wanted - 1);
+        scaleUpBlockedReason = event.reason();
+        backOff();
+      }
+      case ENGINE_FAILED -> {
+        lastFailureReason = event.reason();
+        backOff();
+      }
+      case DRAIN_REQUESTED -> {}
+    }
+  }
+
+  private void backOff() {
+    consecutiveFailures++;
+    long delay =
+        Math.min(
+            MAX_BACKOFF.toMillis(),
+            FIRST_BACKOFF.toMillis() << Math.min(16, consecutiveFailures - 1));
+    notBeforeMillis = Workflow.currentTimeMillis() + delay;
   }
 
   private void provision(DeploymentWorkflowInput input) {
@@ -180,10 +496,26 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
     Workflow.newDetachedCancellationScope(
             () -> {
               transition(DeploymentStatus.DELETING, null);
+              drainAll();
               storage.removeStorage(new StorageRequest(deploymentId, spec.storageGb()));
               transition(DeploymentStatus.DELETED, null);
             })
         .run();
+  }
+
+  /**
+   * Drains every worker and waits until each has stopped, so storage is never removed under a
+   * running engine. Bounded: a worker that never answers is left to the runtime's orphan sweeper.
+   */
+  private void drainAll() {
+    for (Slot w : List.copyOf(workers.values())) {
+      if (w.status != WorkerStatus.DRAINING) {
+        signalWorker(w, stub -> stub.drain(new DrainRequest("the deployment is being deleted")));
+      }
+    }
+    if (!Workflow.await(DRAIN_BOUND, workers::isEmpty)) {
+      log.warn("Workers {} of {} did not report stopping", workers.keySet(), deploymentId);
+    }
   }
 
   private void transition(DeploymentStatus next, String reason) {
@@ -253,6 +585,14 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
                   : spec.waitTimeSeconds());
       deployments.recordSpec(new RecordSpecInput(deploymentId, edited));
       spec = edited;
+      if (request.idleTimeoutSeconds() != null) {
+        // Running workers take the new idle timeout without a restart.
+        for (Slot w : List.copyOf(workers.values())) {
+          if (w.live()) {
+            signalWorker(w, stub -> stub.configure(settingsOf(w)));
+          }
+        }
+      }
       return state();
     } finally {
       lock.unlock();
@@ -261,6 +601,13 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
 
   @Override
   public DeploymentState state() {
-    return new DeploymentState(status, statusReason, spec);
+    return new DeploymentState(
+        status,
+        statusReason,
+        spec,
+        workers.values().stream()
+            .map(w -> new WorkerSlot(w.ordinal, w.status, w.keepWarm))
+            .toList(),
+        wanted);
   }
 }

@@ -1,0 +1,164 @@
+package dev.gantry.activities.worker;
+
+import dev.gantry.api.FailureType;
+import dev.gantry.api.deployment.Framework;
+import dev.gantry.api.worker.WorkerActivities;
+import dev.gantry.api.worker.WorkerStatus;
+import dev.gantry.api.worker.WorkerWorkflow;
+import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.db.WorkerRepository;
+import dev.gantry.infra.db.WorkerRepository.WorkerTransition;
+import dev.gantry.infra.runtime.RunningWorker;
+import dev.gantry.infra.runtime.WorkerLaunchRequest;
+import dev.gantry.infra.runtime.WorkerRuntime;
+import dev.gantry.infra.runtime.WorkerRuntimeException;
+import dev.gantry.infra.secrets.SecretStore;
+import dev.gantry.infra.storage.LocalStorage;
+import io.temporal.activity.Activity;
+import io.temporal.failure.ApplicationFailure;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
+
+/** A worker's side effects over the {@link WorkerRuntime}; failures carry a {@link FailureType}. */
+@Component("workerActivities")
+public class WorkerActivitiesImpl implements WorkerActivities {
+  private static final Logger log = LoggerFactory.getLogger(WorkerActivitiesImpl.class);
+  private static final int LOG_LINES_IN_REASONS = 15;
+
+  private final WorkerRuntime runtime;
+  private final LocalStorage storage;
+  private final SecretStore secrets;
+  private final WorkerRepository workers;
+  private final EngineWatcher watcher;
+  private final GantryProperties.Local settings;
+
+  public WorkerActivitiesImpl(
+      WorkerRuntime runtime,
+      LocalStorage storage,
+      SecretStore secrets,
+      WorkerRepository workers,
+      EngineWatcher watcher,
+      GantryProperties properties) {
+    this.runtime = runtime;
+    this.storage = storage;
+    this.secrets = secrets;
+    this.workers = workers;
+    this.watcher = watcher;
+    this.settings = properties.runtime().local();
+  }
+
+  @Override
+  public StartedWorker startWorker(StartWorkerInput input) {
+    String workerId = WorkerWorkflow.workerId(input.deploymentId(), input.ordinal());
+    // Resolved here and handed straight to the process: secret values never leave this call.
+    Map<String, String> env =
+        input.secretRef() == null ? Map.of() : secrets.resolve(input.secretRef()).orElse(Map.of());
+    RunningWorker running;
+    try {
+      running =
+          runtime.start(
+              new WorkerLaunchRequest(
+                  input.deploymentId(),
+                  workerId,
+                  input.framework(),
+                  input.model(),
+                  storage.directoryOf(input.deploymentId()),
+                  env,
+                  input.frameworkArgs(),
+                  input.gpu()));
+    } catch (WorkerRuntimeException e) {
+      throw failure(e.type(), e.getMessage());
+    }
+    workers.record(
+        new WorkerTransition(
+            input.deploymentId(),
+            workerId,
+            input.ordinal(),
+            WorkerStatus.PROVISIONING,
+            running.gpuType(),
+            running.gpuCount(),
+            running.endpoint(),
+            null));
+    log.info("Worker {} started its engine at {}", workerId, running.endpoint());
+    return new StartedWorker(running.endpoint(), running.gpuType(), running.gpuCount());
+  }
+
+  @Override
+  public void awaitHealthy(WorkerRef worker) {
+    Duration timeout = startTimeout(worker.framework());
+    Instant deadline = Instant.now().plus(timeout);
+    long pauseNanos = Duration.ofMillis(100).toNanos();
+    var context = Activity.getExecutionContext();
+    while (true) {
+      var running = runtime.find(worker.workerId());
+      if (running.isEmpty()) {
+        var exit = runtime.onExit(worker.workerId()).join();
+        throw failure(
+            FailureType.ENGINE_FAILED, "the engine exited while starting: " + exit.reason());
+      }
+      if (runtime.probe(running.get())) {
+        watcher.watch(worker.workerId());
+        return;
+      }
+      if (Instant.now().isAfter(deadline)) {
+        throw failure(
+            FailureType.ENGINE_FAILED,
+            "the engine did not become healthy within %d s; last log lines:%n%s"
+                .formatted(
+                    timeout.toSeconds(), runtime.logTail(worker.workerId(), LOG_LINES_IN_REASONS)));
+      }
+      context.heartbeat(null);
+      LockSupport.parkNanos(pauseNanos);
+      pauseNanos = Math.min(pauseNanos * 2, Duration.ofSeconds(1).toNanos());
+    }
+  }
+
+  @Override
+  public void stopEngine(StopEngineInput input) {
+    String workerId = input.worker().workerId();
+    var context = Activity.getExecutionContext();
+    if (input.drain()) {
+      var running = runtime.find(workerId);
+      Instant deadline = Instant.now().plus(settings.drainTimeout());
+      while (running.isPresent() && Instant.now().isBefore(deadline)) {
+        int inFlight = runtime.inFlight(running.get()).orElse(0);
+        if (inFlight == 0) {
+          break;
+        }
+        context.heartbeat(inFlight);
+        LockSupport.parkNanos(Duration.ofMillis(250).toNanos());
+      }
+    }
+    context.heartbeat(null);
+    runtime.stop(workerId, settings.stopGrace());
+  }
+
+  @Override
+  public void recordWorker(RecordWorkerInput input) {
+    workers.record(
+        new WorkerTransition(
+            input.deploymentId(),
+            input.workerId(),
+            input.ordinal(),
+            input.status(),
+            input.gpuType(),
+            input.gpuCount(),
+            input.endpoint(),
+            input.reason()));
+  }
+
+  private Duration startTimeout(Framework framework) {
+    return framework == Framework.SIM ? settings.simStartTimeout() : settings.engineStartTimeout();
+  }
+
+  private static ApplicationFailure failure(FailureType type, String message) {
+    return type.permanent()
+        ? ApplicationFailure.newNonRetryableFailure(message, type.name())
+        : ApplicationFailure.newFailure(message, type.name());
+  }
+}

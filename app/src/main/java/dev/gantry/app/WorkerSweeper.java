@@ -1,0 +1,78 @@
+package dev.gantry.app;
+
+import dev.gantry.api.worker.WorkerWorkflow;
+import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.db.WorkerRepository;
+import dev.gantry.infra.runtime.WorkerRuntime;
+import io.temporal.api.enums.v1.WorkflowExecutionStatus;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowNotFoundException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.scheduling.annotation.Scheduled;
+import org.springframework.stereotype.Component;
+
+/**
+ * The backstop behind compensation: stops every engine, and closes every worker row, that no
+ * running worker workflow owns. After {@code kill -9} of the platform with the embedded Temporal
+ * server (whose state was in memory) that is every engine left behind; with an external cluster,
+ * running workflows keep theirs and re-adopt them. Ownership is asked of Temporal, never assumed.
+ */
+@Component
+class WorkerSweeper {
+  private static final Logger log = LoggerFactory.getLogger(WorkerSweeper.class);
+  static final String LOST_REASON =
+      "the platform restarted and no longer owned this worker; it was stopped and is replaced if"
+          + " still needed";
+
+  private final WorkerRuntime runtime;
+  private final WorkerRepository workers;
+  private final WorkflowClient client;
+  private final GantryProperties properties;
+
+  WorkerSweeper(
+      WorkerRuntime runtime,
+      WorkerRepository workers,
+      WorkflowClient client,
+      GantryProperties properties) {
+    this.runtime = runtime;
+    this.workers = workers;
+    this.client = client;
+    this.properties = properties;
+  }
+
+  @Scheduled(initialDelay = 60_000, fixedDelay = 60_000)
+  void periodically() {
+    if (properties.hasRole(GantryProperties.ROLE_ORCHESTRATOR)) {
+      sweep();
+    }
+  }
+
+  /** Returns how many engines it stopped. */
+  int sweep() {
+    int stopped = 0;
+    for (String workerId : runtime.knownWorkers()) {
+      if (!owned(workerId)) {
+        log.warn("Stopping engine of worker {}: no workflow owns it", workerId);
+        runtime.stop(workerId, properties.runtime().local().stopGrace());
+        stopped++;
+      }
+    }
+    for (var row : workers.listCurrent()) {
+      if (!owned(row.id())) {
+        workers.markStopped(row.id(), LOST_REASON);
+      }
+    }
+    return stopped;
+  }
+
+  private boolean owned(String workerId) {
+    try {
+      var description =
+          client.newUntypedWorkflowStub(WorkerWorkflow.workflowIdOf(workerId)).describe();
+      return description.getStatus() == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
+    } catch (WorkflowNotFoundException e) {
+      return false;
+    }
+  }
+}

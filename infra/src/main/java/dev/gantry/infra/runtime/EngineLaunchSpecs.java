@@ -1,0 +1,132 @@
+package dev.gantry.infra.runtime;
+
+import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.gpu.GpuInventory.Allocation;
+import java.io.File;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.springframework.stereotype.Component;
+
+/**
+ * Turns a worker's launch request into the command line of its engine. Engines bind to loopback
+ * only: the gateway on this host is their sole client, and nothing else should reach a model server
+ * that has no authentication of its own.
+ */
+@Component
+public class EngineLaunchSpecs {
+  static final String HOST = "127.0.0.1";
+  static final String SIM_MAIN_CLASS = "dev.gantry.sim.SimMain";
+
+  /**
+   * Keeps JDK 22+ from warning that Netty loads native code; the simulator runs on the platform's
+   * JVM, which is 21 or later, and 21 already accepts the flag.
+   */
+  static final String NATIVE_ACCESS = "--enable-native-access=ALL-UNNAMED";
+
+  private final List<String> simPrefix;
+
+  public EngineLaunchSpecs(GantryProperties properties) {
+    var local = properties.runtime().local();
+    this.simPrefix =
+        simPrefix(
+            local.simCommand(),
+            local.simJvmOptions(),
+            currentJavaBinary(),
+            System.getProperty("java.class.path", ""));
+  }
+
+  /**
+   * The engine's command line and environment.
+   *
+   * @param port the loopback port the engine must listen on
+   * @param allocation the worker's GPUs; a virtual slot sets no {@code CUDA_VISIBLE_DEVICES}
+   */
+  public EngineLaunchSpec build(WorkerLaunchRequest request, int port, Allocation allocation) {
+    Path modelDir = modelDir(request.storageDir());
+    String portArg = Integer.toString(port);
+    Map<String, String> env = new LinkedHashMap<>();
+    if (!allocation.isVirtual()) {
+      // Without PCI_BUS_ID, CUDA numbers GPUs fastest-first and the indices would not be the
+      // nvidia-smi ones the inventory is configured with.
+      env.put("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
+      env.put(
+          "CUDA_VISIBLE_DEVICES",
+          allocation.indices().stream().map(String::valueOf).collect(Collectors.joining(",")));
+    }
+    List<String> command = new ArrayList<>();
+    return switch (request.framework()) {
+      case SIM -> {
+        command.addAll(simPrefix);
+        command.addAll(List.of("--host", HOST, "--port", portArg, "--model", request.model()));
+        command.addAll(request.frameworkArgs());
+        yield new EngineLaunchSpec(command, env, "/health", "/metrics");
+      }
+      case VLLM -> {
+        command.addAll(List.of("vllm", "serve", modelDir.toString()));
+        command.addAll(servingFlags(portArg, request.model()));
+        command.addAll(request.frameworkArgs());
+        yield new EngineLaunchSpec(command, env, "/health", "/metrics");
+      }
+      case SGLANG -> {
+        command.addAll(
+            List.of("python3", "-m", "sglang.launch_server", "--model-path", modelDir.toString()));
+        command.addAll(servingFlags(portArg, request.model()));
+        command.addAll(request.frameworkArgs());
+        yield new EngineLaunchSpec(command, env, "/health", "/metrics");
+      }
+      case OLLAMA -> {
+        // Ollama takes its address and model store from the environment, not from flags.
+        command.addAll(List.of("ollama", "serve"));
+        command.addAll(request.frameworkArgs());
+        env.put("OLLAMA_HOST", HOST + ":" + portArg);
+        env.put("OLLAMA_MODELS", request.storageDir().resolve("ollama").toString());
+        yield new EngineLaunchSpec(command, env, "/api/version", null);
+      }
+    };
+  }
+
+  /** Where {@code ModelPreparer} puts a deployment's weights. */
+  static Path modelDir(Path storageDir) {
+    return storageDir.resolve("model");
+  }
+
+  private static List<String> servingFlags(String port, String model) {
+    return List.of("--host", HOST, "--port", port, "--served-model-name", model);
+  }
+
+  /**
+   * The command that starts the simulator, before its flags. A configured {@code sim-command} is
+   * used as is. Otherwise the simulator runs on this very JVM and its code: from the Spring Boot
+   * fat jar ({@code java -jar gantry.jar sim}, whose main hands {@code sim} over to {@link
+   * #SIM_MAIN_CLASS}), or from the class path when Gantry runs unpacked (an IDE, the tests).
+   */
+  static List<String> simPrefix(
+      List<String> simCommand, List<String> jvmOptions, String javaBinary, String classPath) {
+    if (!simCommand.isEmpty()) {
+      return List.copyOf(simCommand);
+    }
+    List<String> prefix = new ArrayList<>();
+    prefix.add(javaBinary);
+    prefix.addAll(jvmOptions);
+    if (!jvmOptions.contains(NATIVE_ACCESS)) {
+      prefix.add(NATIVE_ACCESS);
+    }
+    if (!classPath.contains(File.pathSeparator) && classPath.endsWith(".jar")) {
+      prefix.addAll(List.of("-jar", classPath, "sim"));
+    } else {
+      prefix.addAll(List.of("-cp", classPath, SIM_MAIN_CLASS));
+    }
+    return List.copyOf(prefix);
+  }
+
+  private static String currentJavaBinary() {
+    return ProcessHandle.current()
+        .info()
+        .command()
+        .orElseGet(() -> Path.of(System.getProperty("java.home"), "bin", "java").toString());
+  }
+}

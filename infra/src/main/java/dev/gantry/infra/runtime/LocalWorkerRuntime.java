@@ -1,0 +1,714 @@
+package dev.gantry.infra.runtime;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gantry.api.FailureType;
+import dev.gantry.api.deployment.Framework;
+import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.gpu.GpuInventory;
+import dev.gantry.infra.gpu.GpuInventory.Allocation;
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.PreDestroy;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
+
+/**
+ * The {@code local} runtime: each worker's engine is a child process of this host.
+ *
+ * <p>Engines outlive the platform on purpose when it dies hard: their output goes straight to a log
+ * file opened in append mode (no pipe through this JVM that could break), and a pid file under
+ * {@code <data dir>/run/workers} lets the next platform process find, re-adopt and stop them. A pid
+ * file also records the process's start instant, so a pid the OS has since given to another process
+ * is never mistaken for the engine, and never killed.
+ *
+ * <p>Calls for one worker are serialized by a per-worker lock, so concurrent retries of a start
+ * cannot launch two engines; calls for different workers run in parallel.
+ */
+@Component
+public class LocalWorkerRuntime implements WorkerRuntime {
+  private static final Logger log = LoggerFactory.getLogger(LocalWorkerRuntime.class);
+
+  /** {@code <deployment id>-w<ordinal>}; strict, because the id becomes a file name. */
+  private static final Pattern WORKER_ID = Pattern.compile("[a-z]{2,8}_[a-z0-9]{6,40}-w[0-9]{1,9}");
+
+  private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(2);
+
+  /** How long to wait for processes to vanish after SIGKILL before calling them unkillable. */
+  private static final Duration KILL_WAIT = Duration.ofSeconds(5);
+
+  /** Upper bound of the SIGTERM grace at platform shutdown, which must not take minutes. */
+  private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(5);
+
+  private static final Duration ROTATION_INTERVAL = Duration.ofSeconds(10);
+
+  private static final int LOG_TAIL_BYTES = 1024 * 1024;
+
+  /** Gauges of requests running and queued, of vLLM (and the simulator) and of SGLang. */
+  private static final Set<String> IN_FLIGHT_GAUGES =
+      Set.of(
+          "vllm:num_requests_running",
+          "vllm:num_requests_waiting",
+          "sglang:num_running_reqs",
+          "sglang:num_queue_reqs");
+
+  /**
+   * Environment variables of the platform that engines must not inherit: they configure Gantry and
+   * can hold its secrets (the env encryption key, database passwords), and an engine runs
+   * user-chosen code.
+   */
+  private static final List<String> PLATFORM_ENV_PREFIXES = List.of("GANTRY_", "SPRING_");
+
+  /**
+   * The errno of a failed exec in ProcessBuilder's message: {@code error=2, ...} up to JDK 21,
+   * {@code Exec failed, error: 2 (...)} in later JDKs.
+   */
+  private static final Pattern EXEC_ERRNO = Pattern.compile("error(?:=|: )(\\d+)");
+
+  private static final int ENOENT = 2;
+  private static final int EACCES = 13;
+
+  private static final Map<Integer, String> SIGNALS =
+      Map.of(1, "SIGHUP", 2, "SIGINT", 6, "SIGABRT", 9, "SIGKILL", 11, "SIGSEGV", 15, "SIGTERM");
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final GpuInventory inventory;
+  private final EngineLaunchSpecs specs;
+  private final Path dataDir;
+  private final Path pidDir;
+  private final Duration stopGrace;
+  private final WorkerLogs logs;
+  private final HttpClient http;
+  private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+
+  /** Engines this JVM started: only for those does the OS tell us the exit code. */
+  private final Map<String, Process> children = new ConcurrentHashMap<>();
+
+  /** Workers this JVM started or re-adopted; stopped when the platform shuts down. */
+  private final Set<String> watched = ConcurrentHashMap.newKeySet();
+
+  /**
+   * Rotates logs. A plain daemon thread rather than Spring's {@code @Scheduled}, which would need
+   * scheduling enabled application-wide for one ten-second job.
+   */
+  private final ScheduledExecutorService rotation =
+      Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().daemon().name("gantry-log-rotation").factory());
+
+  public LocalWorkerRuntime(
+      GantryProperties properties, GpuInventory inventory, EngineLaunchSpecs specs) {
+    this.inventory = inventory;
+    this.specs = specs;
+    this.dataDir = properties.dataDir().toAbsolutePath().normalize();
+    this.pidDir = dataDir.resolve("run").resolve("workers");
+    this.stopGrace = properties.runtime().local().stopGrace();
+    this.logs =
+        new WorkerLogs(
+            dataDir.resolve("logs").resolve("workers"), properties.runtime().local().logMaxBytes());
+    // HTTP/1.1: engines are plain-HTTP servers; an h2c upgrade attempt gains nothing.
+    this.http =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(PROBE_TIMEOUT)
+            .build();
+  }
+
+  @PostConstruct
+  void startLogRotation() {
+    long every = ROTATION_INTERVAL.toMillis();
+    rotation.scheduleWithFixedDelay(
+        () -> {
+          try {
+            rotateLogs();
+          } catch (RuntimeException e) {
+            // an escaping exception would cancel the schedule for good
+            log.warn("worker log rotation failed", e);
+          }
+        },
+        every,
+        every,
+        TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Stops every engine this process started or re-adopted, so a graceful platform stop leaves no
+   * orphans. The grace is short: shutdown must not hang on a slow engine.
+   */
+  @PreDestroy
+  public void shutdown() {
+    rotation.shutdownNow();
+    List<String> running = List.copyOf(watched);
+    if (!running.isEmpty()) {
+      Duration grace = stopGrace.compareTo(SHUTDOWN_GRACE) < 0 ? stopGrace : SHUTDOWN_GRACE;
+      log.info("stopping {} engine(s) before Gantry exits", running.size());
+      try (var executor = Executors.newVirtualThreadPerTaskExecutor()) {
+        for (String workerId : running) {
+          executor.execute(
+              () -> {
+                try {
+                  stop(workerId, grace);
+                } catch (RuntimeException e) {
+                  log.warn("could not stop the engine of worker {} at shutdown", workerId, e);
+                }
+              });
+        }
+      }
+    }
+    http.shutdownNow();
+  }
+
+  @Override
+  public RunningWorker start(WorkerLaunchRequest request) {
+    String workerId = checkWorkerId(request.workerId());
+    return locked(
+        workerId,
+        () -> {
+          Optional<RunningWorker> running = findLocked(workerId);
+          if (running.isPresent()) {
+            log.info(
+                "worker {} already runs its engine (pid {}); not starting another",
+                workerId,
+                running.get().pid());
+            return running.get();
+          }
+          Allocation allocation = inventory.allocate(workerId, request.framework(), request.gpu());
+          try {
+            return launch(request, allocation);
+          } catch (RuntimeException e) {
+            inventory.release(workerId);
+            throw e;
+          }
+        });
+  }
+
+  private RunningWorker launch(WorkerLaunchRequest request, Allocation allocation) {
+    String workerId = request.workerId();
+    int port = freePort();
+    EngineLaunchSpec spec = specs.build(request, port, allocation);
+    Path logFile = logs.fileOf(workerId);
+    try {
+      Files.createDirectories(pidDir);
+      logs.appendHeader(request, spec);
+    } catch (IOException e) {
+      throw new WorkerRuntimeException(
+          FailureType.TRANSIENT, "cannot write to " + pidDir + " or " + logFile + ": " + e, e);
+    }
+    ProcessBuilder builder =
+        new ProcessBuilder(spec.command())
+            .directory(workingDir(request).toFile())
+            .redirectErrorStream(true)
+            // Appending, not a pipe: the engine keeps writing when this JVM is gone, and the
+            // copy-truncate rotation works because every write lands at the current end.
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
+    Map<String, String> env = builder.environment();
+    env.keySet().removeIf(LocalWorkerRuntime::isPlatformVariable);
+    env.putAll(request.env());
+    // The platform's own variables win: they bind the engine to its port and its GPUs.
+    env.putAll(spec.env());
+
+    Process process;
+    try {
+      process = builder.start();
+    } catch (IOException e) {
+      throw startFailure(request.framework(), spec.command().getFirst(), e);
+    }
+    closeStdin(process);
+
+    String endpoint = "http://" + EngineLaunchSpecs.HOST + ":" + port;
+    Optional<Instant> started = process.toHandle().info().startInstant();
+    if (started.isEmpty()) {
+      log.warn(
+          "the OS reports no start time for pid {}; worker {} cannot be re-adopted after a restart",
+          process.pid(),
+          workerId);
+    }
+    PidFile record =
+        new PidFile(
+            workerId,
+            request.deploymentId(),
+            request.framework().wireName(),
+            process.pid(),
+            started.map(Instant::toString).orElse(null),
+            port,
+            endpoint,
+            allocation.gpuType(),
+            allocation.indices(),
+            spec.healthPath(),
+            spec.metricsPath(),
+            logFile.toString());
+    try {
+      writePidFile(record);
+    } catch (IOException e) {
+      // An engine without a pid file could never be found or stopped again.
+      process.destroyForcibly();
+      throw new WorkerRuntimeException(
+          FailureType.TRANSIENT, "cannot record the engine of worker " + workerId + ": " + e, e);
+    }
+    children.put(workerId, process);
+    watched.add(workerId);
+    log.info(
+        "started {} engine for worker {}: pid {}, {}, {}, env {}",
+        request.framework().wireName(),
+        workerId,
+        process.pid(),
+        endpoint,
+        describe(allocation),
+        new TreeSet<>(request.env().keySet()));
+    return record.toRunningWorker();
+  }
+
+  @Override
+  public Optional<RunningWorker> find(String workerId) {
+    checkWorkerId(workerId);
+    return locked(workerId, () -> findLocked(workerId));
+  }
+
+  private Optional<RunningWorker> findLocked(String workerId) {
+    Optional<PidFile> record = readPidFile(workerId);
+    if (record.isEmpty() || record.get().liveProcess().isEmpty()) {
+      return Optional.empty();
+    }
+    // After a restart the inventory is empty; the engine still holds its GPUs.
+    inventory.adopt(workerId, record.get().allocation());
+    watched.add(workerId);
+    return Optional.of(record.get().toRunningWorker());
+  }
+
+  @Override
+  public boolean probe(RunningWorker worker) {
+    try {
+      HttpResponse<Void> response =
+          http.send(get(worker, worker.healthPath()), HttpResponse.BodyHandlers.discarding());
+      return response.statusCode() / 100 == 2;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  @Override
+  public Optional<Integer> inFlight(RunningWorker worker) {
+    if (worker.metricsPath() == null) {
+      return Optional.empty();
+    }
+    try {
+      HttpResponse<String> response =
+          http.send(get(worker, worker.metricsPath()), HttpResponse.BodyHandlers.ofString());
+      return response.statusCode() / 100 == 2 ? inFlightFrom(response.body()) : Optional.empty();
+    } catch (IOException e) {
+      return Optional.empty();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Optional.empty();
+    }
+  }
+
+  private static HttpRequest get(RunningWorker worker, String path) {
+    return HttpRequest.newBuilder(URI.create(worker.endpoint() + path))
+        .timeout(PROBE_TIMEOUT)
+        .GET()
+        .build();
+  }
+
+  /**
+   * Sums the in-flight gauges of a Prometheus text exposition; empty when it has none of them.
+   * Label values may hold spaces and braces, so the label set is skipped quote-aware.
+   */
+  static Optional<Integer> inFlightFrom(String exposition) {
+    double sum = 0;
+    boolean found = false;
+    for (String raw : exposition.split("\n")) {
+      String line = raw.strip();
+      if (line.isEmpty() || line.startsWith("#")) {
+        continue;
+      }
+      int nameEnd = 0;
+      while (nameEnd < line.length()
+          && line.charAt(nameEnd) != '{'
+          && !Character.isWhitespace(line.charAt(nameEnd))) {
+        nameEnd++;
+      }
+      if (!IN_FLIGHT_GAUGES.contains(line.substring(0, nameEnd))) {
+        continue;
+      }
+      int valueStart =
+          nameEnd < line.length() && line.charAt(nameEnd) == '{'
+              ? labelsEnd(line, nameEnd)
+              : nameEnd;
+      if (valueStart < 0) {
+        continue;
+      }
+      String value = line.substring(valueStart).strip().split("\\s+")[0];
+      try {
+        double parsed = Double.parseDouble(value);
+        if (Double.isFinite(parsed)) {
+          sum += parsed;
+          found = true;
+        }
+      } catch (NumberFormatException e) {
+        // not a sample line we understand; the other gauges still count
+      }
+    }
+    return found ? Optional.of((int) Math.round(sum)) : Optional.empty();
+  }
+
+  private static int labelsEnd(String line, int open) {
+    boolean quoted = false;
+    for (int i = open + 1; i < line.length(); i++) {
+      char c = line.charAt(i);
+      if (quoted && c == '\\') {
+        i++;
+      } else if (c == '"') {
+        quoted = !quoted;
+      } else if (c == '}' && !quoted) {
+        return i + 1;
+      }
+    }
+    return -1;
+  }
+
+  @Override
+  public CompletableFuture<EngineExit> onExit(String workerId) {
+    checkWorkerId(workerId);
+    Process child = children.get(workerId);
+    Optional<PidFile> record = readPidFile(workerId);
+    if (child != null && record.isPresent() && record.get().pid() == child.pid()) {
+      return child.onExit().thenApplyAsync(p -> exited(workerId, p.exitValue()));
+    }
+    Optional<ProcessHandle> adopted = find(workerId).flatMap(w -> ProcessHandle.of(w.pid()));
+    if (adopted.isPresent()) {
+      // Not our child: the OS keeps its exit code from us.
+      return adopted.get().onExit().thenApplyAsync(p -> exited(workerId, -1));
+    }
+    return CompletableFuture.completedFuture(
+        new EngineExit(
+            -1,
+            withLogTail(
+                "engine is not running (it ended while Gantry was not watching it)", workerId)));
+  }
+
+  private EngineExit exited(String workerId, int code) {
+    String head =
+        code < 0
+            ? "engine exited (its exit code is unknown: it was started before this Gantry process)"
+            : "engine exited with code " + code + signalNote(code);
+    return new EngineExit(code, withLogTail(head, workerId));
+  }
+
+  /** Exit codes above 128 mean death by signal 128+N, the JVM's and the shells' convention. */
+  private static String signalNote(int code) {
+    if (code <= 128 || code > 128 + 64) {
+      return "";
+    }
+    int signal = code - 128;
+    return " (killed by " + SIGNALS.getOrDefault(signal, "signal " + signal) + ")";
+  }
+
+  private String withLogTail(String head, String workerId) {
+    String excerpt;
+    try {
+      excerpt = logs.excerpt(workerId);
+    } catch (IOException e) {
+      return head + "; its log cannot be read: " + e;
+    }
+    return excerpt.isEmpty() ? head + "; its log is empty" : head + "; last log lines:\n" + excerpt;
+  }
+
+  @Override
+  public void stop(String workerId, Duration grace) {
+    checkWorkerId(workerId);
+    locked(
+        workerId,
+        () -> {
+          Optional<ProcessHandle> process = readPidFile(workerId).flatMap(PidFile::liveProcess);
+          if (process.isPresent()) {
+            terminate(workerId, process.get(), grace);
+          }
+          children.remove(workerId);
+          watched.remove(workerId);
+          inventory.release(workerId);
+          try {
+            Files.deleteIfExists(pidFile(workerId));
+          } catch (IOException e) {
+            throw new WorkerRuntimeException(
+                FailureType.TRANSIENT, "cannot remove the pid file of worker " + workerId, e);
+          }
+          return null;
+        });
+  }
+
+  /**
+   * SIGTERM to the engine and everything it spawned (vLLM and SGLang run worker processes), SIGKILL
+   * to whatever outlives the grace. The tree is collected first: once the engine is gone its
+   * children are re-parented and can no longer be found from it.
+   */
+  private void terminate(String workerId, ProcessHandle engine, Duration grace) {
+    List<ProcessHandle> tree = new ArrayList<>();
+    tree.add(engine);
+    engine.descendants().forEach(tree::add);
+    log.info(
+        "stopping worker {}: SIGTERM to pid {} and {} descendant(s), SIGKILL after {}",
+        workerId,
+        engine.pid(),
+        tree.size() - 1,
+        grace);
+    tree.forEach(ProcessHandle::destroy);
+    List<ProcessHandle> alive = awaitExit(tree, grace);
+    if (alive.isEmpty()) {
+      return;
+    }
+    log.warn(
+        "worker {}: pid(s) {} still running after the grace; sending SIGKILL",
+        workerId,
+        pids(alive));
+    alive.forEach(ProcessHandle::destroyForcibly);
+    alive = awaitExit(alive, KILL_WAIT);
+    if (!alive.isEmpty()) {
+      // Releasing the GPUs now would hand them to a new engine while this one may still hold them.
+      throw new WorkerRuntimeException(
+          FailureType.TRANSIENT,
+          "the engine of worker %s (pid(s) %s) did not exit after SIGKILL; its GPUs stay taken"
+              .formatted(workerId, pids(alive)));
+    }
+  }
+
+  /** Waits until all the processes are gone or the timeout passes; returns the ones still alive. */
+  private static List<ProcessHandle> awaitExit(List<ProcessHandle> processes, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try {
+      for (ProcessHandle process : processes) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        process.onExit().get(left, TimeUnit.NANOSECONDS);
+      }
+    } catch (TimeoutException | ExecutionException e) {
+      // whoever is still alive is reported below
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return processes.stream().filter(ProcessHandle::isAlive).toList();
+  }
+
+  private static String pids(List<ProcessHandle> processes) {
+    return processes.stream().map(p -> Long.toString(p.pid())).collect(Collectors.joining(","));
+  }
+
+  @Override
+  public List<String> knownWorkers() {
+    if (!Files.isDirectory(pidDir)) {
+      return List.of();
+    }
+    List<String> ids = new ArrayList<>();
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(pidDir, "*.json")) {
+      for (Path file : files) {
+        String name = file.getFileName().toString();
+        String id = name.substring(0, name.length() - ".json".length());
+        if (WORKER_ID.matcher(id).matches()) {
+          ids.add(id);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + pidDir, e);
+    }
+    ids.sort(null);
+    return List.copyOf(ids);
+  }
+
+  /**
+   * The last lines of the worker's log, continuing into the rotated file when the current one was
+   * just truncated.
+   */
+  @Override
+  public String logTail(String workerId, int lines) {
+    checkWorkerId(workerId);
+    try {
+      return String.join("\n", logs.tail(workerId, lines, LOG_TAIL_BYTES));
+    } catch (IOException e) {
+      throw new WorkerRuntimeException(
+          FailureType.TRANSIENT, "cannot read the log of worker " + workerId + ": " + e, e);
+    }
+  }
+
+  /**
+   * Rotates the logs of running workers that outgrew {@code log-max-bytes}; see {@link
+   * WorkerLogs#rotate}.
+   */
+  public void rotateLogs() {
+    logs.rotate(knownWorkers());
+  }
+
+  // ---------------------------------------------------------------- files
+
+  private Path pidFile(String workerId) {
+    return pidDir.resolve(workerId + ".json");
+  }
+
+  private Optional<PidFile> readPidFile(String workerId) {
+    Path file = pidFile(workerId);
+    try {
+      return Optional.of(JSON.readValue(Files.readAllBytes(file), PidFile.class));
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    } catch (IOException e) {
+      log.warn("ignoring the unreadable pid file {}: {}", file, e.toString());
+      return Optional.empty();
+    }
+  }
+
+  /** Writes to a temporary file and renames it, so a crash never leaves half a record. */
+  private void writePidFile(PidFile record) throws IOException {
+    Path target = pidFile(record.workerId());
+    Path tmp = Files.createTempFile(pidDir, "." + record.workerId(), ".tmp");
+    try {
+      Files.write(tmp, JSON.writeValueAsBytes(record));
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Runs the action under the worker's lock; drops the lock once the worker has no pid file. */
+  private <T> T locked(String workerId, Supplier<T> action) {
+    while (true) {
+      ReentrantLock lock = locks.computeIfAbsent(workerId, id -> new ReentrantLock());
+      lock.lock();
+      try {
+        if (locks.get(workerId) != lock) {
+          continue; // the previous holder retired this lock; take the current one
+        }
+        try {
+          return action.get();
+        } finally {
+          if (!Files.exists(pidFile(workerId))) {
+            locks.remove(workerId, lock);
+          }
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  private static String checkWorkerId(String workerId) {
+    if (workerId == null || !WORKER_ID.matcher(workerId).matches()) {
+      throw new IllegalArgumentException("not a worker id: " + workerId);
+    }
+    return workerId;
+  }
+
+  private Path workingDir(WorkerLaunchRequest request) {
+    Path storage = request.storageDir();
+    return storage != null && Files.isDirectory(storage) ? storage : dataDir;
+  }
+
+  /**
+   * A port that was free a moment ago. Another process can take it before the engine binds it; the
+   * engine then exits, and the workflow's retry starts it on another port.
+   */
+  private static int freePort() {
+    try (ServerSocket socket =
+        new ServerSocket(0, 1, InetAddress.getByName(EngineLaunchSpecs.HOST))) {
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new WorkerRuntimeException(
+          FailureType.TRANSIENT, "no free TCP port on " + EngineLaunchSpecs.HOST + ": " + e, e);
+    }
+  }
+
+  /** The engine gets no input: an engine that reads stdin sees end-of-file at once. */
+  private static void closeStdin(Process process) {
+    try {
+      process.getOutputStream().close();
+    } catch (IOException e) {
+      log.debug("closing the stdin of pid {} failed", process.pid(), e);
+    }
+  }
+
+  private static boolean isPlatformVariable(String name) {
+    return PLATFORM_ENV_PREFIXES.stream().anyMatch(name::startsWith);
+  }
+
+  private static WorkerRuntimeException startFailure(
+      Framework framework, String binary, IOException e) {
+    String detail = String.valueOf(e.getMessage());
+    Matcher errno = EXEC_ERRNO.matcher(detail);
+    int code = errno.find() ? Integer.parseInt(errno.group(1)) : 0;
+    if (code == ENOENT) {
+      String where = binary.contains("/") ? "does not exist" : "was not found on this host's PATH";
+      return new WorkerRuntimeException(
+          FailureType.ENGINE_NOT_FOUND,
+          "engine binary '%s' %s; %s".formatted(binary, where, installHint(framework)),
+          e);
+    }
+    if (code == EACCES) {
+      return new WorkerRuntimeException(
+          FailureType.ENGINE_NOT_FOUND,
+          "engine binary '%s' is not executable by the user Gantry runs as; %s"
+              .formatted(binary, installHint(framework)),
+          e);
+    }
+    return new WorkerRuntimeException(
+        FailureType.TRANSIENT,
+        "engine binary '%s' could not be started: %s".formatted(binary, detail),
+        e);
+  }
+
+  private static String installHint(Framework framework) {
+    return switch (framework) {
+      case VLLM -> "install vLLM or use another framework";
+      case SGLANG -> "install Python 3 with SGLang or use another framework";
+      case OLLAMA -> "install Ollama or use another framework";
+      case SIM -> "check gantry.runtime.local.sim-command";
+    };
+  }
+
+  private static String describe(Allocation allocation) {
+    if (allocation.isVirtual()) {
+      return "virtual slot " + allocation.indices().getFirst();
+    }
+    return "%d × %s (devices %s)"
+        .formatted(
+            allocation.count(),
+            allocation.gpuType(),
+            allocation.indices().stream().map(String::valueOf).collect(Collectors.joining(",")));
+  }
+}

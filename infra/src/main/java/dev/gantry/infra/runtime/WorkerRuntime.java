@@ -1,0 +1,51 @@
+package dev.gantry.infra.runtime;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Where workers' engines run. The {@code local} adapter starts child processes on this host; a
+ * Kubernetes adapter would create pods. Every method is idempotent per worker id, because
+ * activities that call it are retried.
+ */
+public interface WorkerRuntime {
+
+  /**
+   * Takes GPUs for the worker and starts its engine. Calling it again for a worker whose engine is
+   * still running returns that engine instead of starting a second one.
+   *
+   * @throws WorkerRuntimeException {@code NO_GPU_CAPACITY} when no GPU of the type or its fallbacks
+   *     is free, {@code ENGINE_NOT_FOUND} when the engine's binary is missing
+   */
+  RunningWorker start(WorkerLaunchRequest request);
+
+  /** The worker's engine if it is still running, including one started before a restart. */
+  Optional<RunningWorker> find(String workerId);
+
+  /** One health probe of the engine's health path; false on any error or non-2xx answer. */
+  boolean probe(RunningWorker worker);
+
+  /** Requests the engine is running or queuing, from its metrics; empty when it has none. */
+  Optional<Integer> inFlight(RunningWorker worker);
+
+  /**
+   * Completes when the worker's engine exits, with its exit code and the end of its log. Completes
+   * at once when the engine is not running.
+   */
+  CompletableFuture<EngineExit> onExit(String workerId);
+
+  /**
+   * Stops the engine and everything it spawned: SIGTERM, then SIGKILL after {@code grace}; waits
+   * for the exit, releases the GPUs and forgets the worker. A worker that is not running is a
+   * no-op.
+   */
+  void stop(String workerId, Duration grace);
+
+  /** Workers this runtime has records of (running or not), e.g. to sweep orphans. */
+  List<String> knownWorkers();
+
+  /** The last {@code lines} lines of the worker's engine log. */
+  String logTail(String workerId, int lines);
+}

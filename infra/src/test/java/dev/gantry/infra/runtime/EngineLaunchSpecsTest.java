@@ -1,0 +1,183 @@
+package dev.gantry.infra.runtime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gantry.api.deployment.Framework;
+import dev.gantry.api.deployment.GpuSpec;
+import dev.gantry.infra.gpu.GpuInventory.Allocation;
+import java.io.File;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class EngineLaunchSpecsTest {
+  private static final Allocation TWO_H100 = new Allocation("H100", List.of(2, 3));
+  private static final Allocation VIRTUAL = new Allocation(null, List.of(0));
+
+  @TempDir Path dataDir;
+
+  private final Path storage = Path.of("/data/storage/dep_abcdef");
+
+  private EngineLaunchSpecs specs(Map<String, String> settings) {
+    return new EngineLaunchSpecs(TestProperties.bind(dataDir, settings));
+  }
+
+  private WorkerLaunchRequest request(Framework framework, List<String> args) {
+    return new WorkerLaunchRequest(
+        "dep_abcdef",
+        "dep_abcdef-w0",
+        framework,
+        "org/model; rm -rf /",
+        storage,
+        Map.of("HF_TOKEN", "secret"),
+        args,
+        new GpuSpec("H100", 2, List.of()));
+  }
+
+  @Test
+  void vllmServesTheModelDirectoryUnderTheDeploymentName() {
+    EngineLaunchSpec spec =
+        specs(Map.of())
+            .build(
+                request(Framework.VLLM, List.of("--max-model-len", "4096 $(id)")), 41000, TWO_H100);
+
+    assertThat(spec.command())
+        .containsExactly(
+            "vllm",
+            "serve",
+            "/data/storage/dep_abcdef/model",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "41000",
+            "--served-model-name",
+            "org/model; rm -rf /",
+            "--max-model-len",
+            "4096 $(id)");
+    assertThat(spec.env())
+        .containsExactlyInAnyOrderEntriesOf(
+            Map.of("CUDA_VISIBLE_DEVICES", "2,3", "CUDA_DEVICE_ORDER", "PCI_BUS_ID"));
+    assertThat(spec.healthPath()).isEqualTo("/health");
+    assertThat(spec.metricsPath()).isEqualTo("/metrics");
+  }
+
+  @Test
+  void sglangRunsTheLaunchServerModule() {
+    EngineLaunchSpec spec =
+        specs(Map.of()).build(request(Framework.SGLANG, List.of("--tp", "2")), 41001, TWO_H100);
+
+    assertThat(spec.command())
+        .containsExactly(
+            "python3",
+            "-m",
+            "sglang.launch_server",
+            "--model-path",
+            "/data/storage/dep_abcdef/model",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "41001",
+            "--served-model-name",
+            "org/model; rm -rf /",
+            "--tp",
+            "2");
+    assertThat(spec.env()).containsEntry("CUDA_VISIBLE_DEVICES", "2,3");
+    assertThat(spec.healthPath()).isEqualTo("/health");
+    assertThat(spec.metricsPath()).isEqualTo("/metrics");
+  }
+
+  @Test
+  void ollamaTakesItsAddressAndModelStoreFromTheEnvironment() {
+    EngineLaunchSpec spec =
+        specs(Map.of()).build(request(Framework.OLLAMA, List.of()), 41002, TWO_H100);
+
+    assertThat(spec.command()).containsExactly("ollama", "serve");
+    assertThat(spec.env())
+        .containsExactlyInAnyOrderEntriesOf(
+            Map.of(
+                "OLLAMA_HOST", "127.0.0.1:41002",
+                "OLLAMA_MODELS", "/data/storage/dep_abcdef/ollama",
+                "CUDA_VISIBLE_DEVICES", "2,3",
+                "CUDA_DEVICE_ORDER", "PCI_BUS_ID"));
+    assertThat(spec.healthPath()).isEqualTo("/api/version");
+    assertThat(spec.metricsPath()).isNull();
+  }
+
+  @Test
+  void simUsesTheConfiguredCommandAndNoGpu() {
+    EngineLaunchSpec spec =
+        specs(
+                Map.of(
+                    "runtime.local.sim-command[0]", "/opt/gantry/bin/sim",
+                    "runtime.local.sim-command[1]", "--quiet"))
+            .build(request(Framework.SIM, List.of("--ttft-ms", "5")), 41003, VIRTUAL);
+
+    assertThat(spec.command())
+        .containsExactly(
+            "/opt/gantry/bin/sim",
+            "--quiet",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "41003",
+            "--model",
+            "org/model; rm -rf /",
+            "--ttft-ms",
+            "5");
+    assertThat(spec.env()).isEmpty();
+    assertThat(spec.healthPath()).isEqualTo("/health");
+    assertThat(spec.metricsPath()).isEqualTo("/metrics");
+  }
+
+  @Test
+  void simWithoutACommandRunsOnThisJvmAndClassPath() {
+    EngineLaunchSpec spec =
+        specs(Map.of()).build(request(Framework.SIM, List.of()), 41004, VIRTUAL);
+
+    List<String> command = spec.command();
+    assertThat(Path.of(command.getFirst()).getFileName().toString()).startsWith("java");
+    assertThat(command)
+        .containsSequence("-XX:+UseSerialGC", "-Xmx192m", "-XX:TieredStopAtLevel=1", "-Xshare:auto")
+        .contains(EngineLaunchSpecs.NATIVE_ACCESS)
+        .containsSequence(
+            "-cp",
+            System.getProperty("java.class.path"),
+            "dev.gantry.sim.SimMain",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "41004",
+            "--model");
+  }
+
+  @Test
+  void simFromTheFatJarPassesSimAsTheFirstArgument() {
+    assertThat(
+            EngineLaunchSpecs.simPrefix(
+                List.of(), List.of("-Xmx64m"), "/jdk/bin/java", "/opt/gantry/gantry.jar"))
+        .containsExactly(
+            "/jdk/bin/java",
+            "-Xmx64m",
+            EngineLaunchSpecs.NATIVE_ACCESS,
+            "-jar",
+            "/opt/gantry/gantry.jar",
+            "sim");
+  }
+
+  @Test
+  void simFromAClassPathRunsTheSimulatorsMainClass() {
+    String classPath = String.join(File.pathSeparator, "/app/classes", "/app/lib/sim.jar");
+
+    assertThat(
+            EngineLaunchSpecs.simPrefix(
+                List.of(), List.of(EngineLaunchSpecs.NATIVE_ACCESS), "/jdk/bin/java", classPath))
+        .containsExactly(
+            "/jdk/bin/java",
+            EngineLaunchSpecs.NATIVE_ACCESS,
+            "-cp",
+            classPath,
+            "dev.gantry.sim.SimMain");
+  }
+}

@@ -1,0 +1,341 @@
+package dev.gantry.workflows.worker;
+
+import dev.gantry.api.FailureType;
+import dev.gantry.api.deployment.DeploymentWorkflow;
+import dev.gantry.api.worker.ActivityReport;
+import dev.gantry.api.worker.DrainRequest;
+import dev.gantry.api.worker.EngineExited;
+import dev.gantry.api.worker.WorkerActivities;
+import dev.gantry.api.worker.WorkerActivities.RecordWorkerInput;
+import dev.gantry.api.worker.WorkerActivities.StartWorkerInput;
+import dev.gantry.api.worker.WorkerActivities.StartedWorker;
+import dev.gantry.api.worker.WorkerActivities.StopEngineInput;
+import dev.gantry.api.worker.WorkerActivities.WorkerRef;
+import dev.gantry.api.worker.WorkerEndCause;
+import dev.gantry.api.worker.WorkerEvent;
+import dev.gantry.api.worker.WorkerOutcome;
+import dev.gantry.api.worker.WorkerSettings;
+import dev.gantry.api.worker.WorkerState;
+import dev.gantry.api.worker.WorkerStatus;
+import dev.gantry.api.worker.WorkerWorkflow;
+import dev.gantry.api.worker.WorkerWorkflowInput;
+import io.temporal.activity.ActivityOptions;
+import io.temporal.common.RetryOptions;
+import io.temporal.failure.ActivityFailure;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.failure.TimeoutFailure;
+import io.temporal.workflow.Async;
+import io.temporal.workflow.Promise;
+import io.temporal.workflow.SignalExternalWorkflowException;
+import io.temporal.workflow.Workflow;
+import io.temporal.workflow.WorkflowInit;
+import java.time.Duration;
+import java.util.Arrays;
+import org.slf4j.Logger;
+
+/**
+ * One worker's life. While healthy it sleeps on a single timer set to when the worker would become
+ * idle; activity reports only move the deadline, so a busy worker costs one workflow task per
+ * report and an idle min worker costs none. The runtime signals it when the engine exits, so
+ * watching an engine costs no pending activity and no heartbeats.
+ */
+public class WorkerWorkflowImpl implements WorkerWorkflow {
+  private static final Logger log = Workflow.getLogger(WorkerWorkflowImpl.class);
+
+  private static final int HISTORY_LIMIT = 5_000;
+
+  private static final String[] PERMANENT_FAILURES =
+      Arrays.stream(FailureType.values())
+          .filter(FailureType::permanent)
+          .map(FailureType::name)
+          .toArray(String[]::new);
+
+  /** Database writes: retried until the database is back, because state must not be lost. */
+  private final WorkerActivities records =
+      Workflow.newActivityStub(
+          WorkerActivities.class,
+          ActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofSeconds(15))
+              .setRetryOptions(
+                  RetryOptions.newBuilder()
+                      .setInitialInterval(Duration.ofSeconds(1))
+                      .setMaximumInterval(Duration.ofSeconds(30))
+                      .build())
+              .build());
+
+  private final WorkerActivities lifecycle =
+      Workflow.newActivityStub(
+          WorkerActivities.class,
+          ActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofMinutes(2))
+              .setRetryOptions(
+                  RetryOptions.newBuilder()
+                      .setInitialInterval(Duration.ofSeconds(1))
+                      .setMaximumInterval(Duration.ofSeconds(10))
+                      .setMaximumAttempts(5)
+                      .setDoNotRetry(PERMANENT_FAILURES)
+                      .build())
+              .build());
+
+  /** The start deadline is enforced by the activity (it is per engine); this only bounds it. */
+  private final WorkerActivities health =
+      Workflow.newActivityStub(
+          WorkerActivities.class,
+          ActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofHours(2))
+              .setHeartbeatTimeout(Duration.ofSeconds(30))
+              .setRetryOptions(
+                  RetryOptions.newBuilder()
+                      .setInitialInterval(Duration.ofSeconds(1))
+                      .setMaximumAttempts(3)
+                      .setDoNotRetry(PERMANENT_FAILURES)
+                      .build())
+              .build());
+
+  /** Drain (bounded by the runtime's drain timeout) plus the SIGTERM grace. */
+  private final WorkerActivities stopping =
+      Workflow.newActivityStub(
+          WorkerActivities.class,
+          ActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofMinutes(10))
+              .setHeartbeatTimeout(Duration.ofSeconds(30))
+              .setRetryOptions(
+                  RetryOptions.newBuilder()
+                      .setInitialInterval(Duration.ofSeconds(1))
+                      .setMaximumInterval(Duration.ofSeconds(30))
+                      .setMaximumAttempts(10)
+                      .build())
+              .build());
+
+  private final WorkerWorkflowInput input;
+  private final WorkerRef ref;
+  private WorkerStatus status = WorkerStatus.PROVISIONING;
+  private String reason;
+  private String endpoint;
+  private String gpuType;
+  private int gpuCount;
+  private WorkerSettings settings;
+  private boolean settingsChanged;
+  private long lastActiveMillis;
+  private DrainRequest drainRequest;
+  private EngineExited engineExit;
+
+  @WorkflowInit
+  public WorkerWorkflowImpl(WorkerWorkflowInput input) {
+    this.input = input;
+    this.ref = new WorkerRef(input.deploymentId(), input.workerId(), input.framework());
+    this.settings = input.settings();
+  }
+
+  @Override
+  public WorkerOutcome run(WorkerWorkflowInput input) {
+    if (input.serving() != null) {
+      var carried = input.serving();
+      endpoint = carried.endpoint();
+      gpuType = carried.gpuType();
+      gpuCount = carried.gpuCount();
+      lastActiveMillis = carried.lastActiveEpochMillis();
+      status = WorkerStatus.HEALTHY;
+      return serveUntilEnd();
+    }
+    StartedWorker started;
+    try {
+      started =
+          lifecycle.startWorker(
+              new StartWorkerInput(
+                  input.deploymentId(),
+                  input.ordinal(),
+                  input.framework(),
+                  input.model(),
+                  input.gpu(),
+                  input.frameworkArgs(),
+                  input.secretRef()));
+    } catch (ActivityFailure e) {
+      if (FailureType.NO_GPU_CAPACITY.name().equals(failureType(e))) {
+        // Nothing started and nothing recorded: the deployment records why it could not scale.
+        return end(WorkerStatus.STOPPED, WorkerEndCause.NO_CAPACITY, messageOf(e));
+      }
+      return fail(messageOf(e));
+    }
+    endpoint = started.endpoint();
+    gpuType = started.gpuType();
+    gpuCount = started.gpuCount();
+
+    Promise<Void> healthy = Async.procedure(health::awaitHealthy, ref);
+    Workflow.await(() -> healthy.isCompleted() || drainRequest != null);
+    if (!healthy.isCompleted()) {
+      // Drained while starting: stopping the engine makes the health check end at once.
+      stopping.stopEngine(new StopEngineInput(ref, false));
+      ignoreFailure(healthy);
+      return end(WorkerStatus.STOPPED, WorkerEndCause.DRAIN_REQUESTED, drainRequest.reason());
+    }
+    try {
+      healthy.get();
+    } catch (ActivityFailure e) {
+      return fail(messageOf(e));
+    }
+
+    lastActiveMillis = Workflow.currentTimeMillis();
+    setStatus(WorkerStatus.HEALTHY, null);
+    notifyDeployment(WorkerStatus.HEALTHY, null);
+    return serveUntilEnd();
+  }
+
+  private WorkerOutcome serveUntilEnd() {
+    WorkerEndCause cause = serve();
+    if (cause == null) {
+      return fail(engineExit.reason());
+    }
+    setStatus(WorkerStatus.DRAINING, null);
+    notifyDeployment(WorkerStatus.DRAINING, cause);
+    stopping.stopEngine(new StopEngineInput(ref, true));
+    String why =
+        cause == WorkerEndCause.IDLE
+            ? "idle for %d s".formatted(settings.idleTimeoutSeconds())
+            : drainRequest.reason();
+    return end(WorkerStatus.STOPPED, cause, why);
+  }
+
+  /**
+   * Waits while the worker serves. Returns why it should drain, or null when the engine exited. The
+   * idle deadline is recomputed on every wake-up, so activity reports and edits take effect without
+   * arming a timer per report.
+   */
+  private WorkerEndCause serve() {
+    while (true) {
+      if (engineExit != null) {
+        return null;
+      }
+      if (drainRequest != null) {
+        return WorkerEndCause.DRAIN_REQUESTED;
+      }
+      if (Workflow.getInfo().isContinueAsNewSuggested()
+          || Workflow.getInfo().getHistoryLength() > HISTORY_LIMIT) {
+        Workflow.await(Workflow::isEveryHandlerFinished);
+        Workflow.continueAsNew(
+            input.continued(
+                settings,
+                new WorkerWorkflowInput.Serving(endpoint, gpuType, gpuCount, lastActiveMillis)));
+      }
+      settingsChanged = false;
+      if (settings.keepWarm()) {
+        Workflow.await(() -> engineExit != null || drainRequest != null || settingsChanged);
+        continue;
+      }
+      long idleAt = lastActiveMillis + settings.idleTimeoutSeconds() * 1000L;
+      long now = Workflow.currentTimeMillis();
+      if (now >= idleAt) {
+        return WorkerEndCause.IDLE;
+      }
+      Workflow.await(
+          Duration.ofMillis(idleAt - now),
+          () -> engineExit != null || drainRequest != null || settingsChanged);
+    }
+  }
+
+  private WorkerOutcome fail(String why) {
+    log.warn("Worker {} failed: {}", input.workerId(), why);
+    // Kill whatever is left (a hung engine) and give its GPUs back before reporting.
+    stopping.stopEngine(new StopEngineInput(ref, false));
+    return end(WorkerStatus.FAILED, WorkerEndCause.ENGINE_FAILED, why);
+  }
+
+  private WorkerOutcome end(WorkerStatus finalStatus, WorkerEndCause cause, String why) {
+    if (cause != WorkerEndCause.NO_CAPACITY) {
+      setStatus(finalStatus, finalStatus == WorkerStatus.FAILED ? why : null);
+    } else {
+      status = finalStatus;
+      reason = why;
+    }
+    notifyDeployment(finalStatus, cause, why);
+    return new WorkerOutcome(finalStatus, cause, why);
+  }
+
+  private void setStatus(WorkerStatus next, String why) {
+    status = next;
+    reason = why;
+    records.recordWorker(
+        new RecordWorkerInput(
+            input.deploymentId(),
+            input.workerId(),
+            input.ordinal(),
+            next,
+            gpuType,
+            gpuCount,
+            endpoint,
+            why));
+  }
+
+  private void notifyDeployment(WorkerStatus s, WorkerEndCause cause) {
+    notifyDeployment(s, cause, null);
+  }
+
+  private void notifyDeployment(WorkerStatus s, WorkerEndCause cause, String why) {
+    try {
+      Workflow.newExternalWorkflowStub(
+              DeploymentWorkflow.class, DeploymentWorkflow.workflowId(input.deploymentId()))
+          .workerChanged(new WorkerEvent(input.ordinal(), s, cause, why, gpuType));
+    } catch (SignalExternalWorkflowException e) {
+      // The deployment finished (deleted) and no longer tracks its workers.
+      log.info("Deployment {} no longer listens to worker events", input.deploymentId());
+    }
+  }
+
+  private static void ignoreFailure(Promise<?> promise) {
+    try {
+      promise.get();
+    } catch (ActivityFailure e) {
+      // Expected: the engine was stopped under the health check.
+    }
+  }
+
+  private static String failureType(ActivityFailure e) {
+    return e.getCause() instanceof ApplicationFailure app ? app.getType() : null;
+  }
+
+  private static String messageOf(ActivityFailure e) {
+    if (e.getCause() instanceof ApplicationFailure app) {
+      return app.getOriginalMessage();
+    }
+    if (e.getCause() instanceof TimeoutFailure) {
+      return "the platform lost track of the engine (activity "
+          + e.getActivityType()
+          + " timed out)";
+    }
+    return e.getCause() != null ? e.getCause().getMessage() : e.getMessage();
+  }
+
+  @Override
+  public void reportActivity(ActivityReport report) {
+    lastActiveMillis = Math.max(lastActiveMillis, report.lastActiveEpochMillis());
+  }
+
+  @Override
+  public void configure(WorkerSettings next) {
+    if (settings.keepWarm() && !next.keepWarm()) {
+      // No longer a min worker: it gets a full idle window from now, not from its last request.
+      lastActiveMillis = Math.max(lastActiveMillis, Workflow.currentTimeMillis());
+    }
+    settings = next;
+    settingsChanged = true;
+  }
+
+  @Override
+  public void engineExited(EngineExited exit) {
+    if (status == WorkerStatus.HEALTHY && engineExit == null) {
+      engineExit = exit;
+    }
+  }
+
+  @Override
+  public void drain(DrainRequest request) {
+    if (drainRequest == null) {
+      drainRequest = request;
+    }
+  }
+
+  @Override
+  public WorkerState state() {
+    return new WorkerState(input.workerId(), status, reason, endpoint, settings, lastActiveMillis);
+  }
+}

@@ -1,0 +1,294 @@
+package dev.gantry.workflows.deployment;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gantry.api.deployment.DeleteRequest;
+import dev.gantry.api.deployment.DemandReport;
+import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.api.deployment.DeploymentState;
+import dev.gantry.api.deployment.DeploymentStatus;
+import dev.gantry.api.deployment.DeploymentWorkflow;
+import dev.gantry.api.deployment.DeploymentWorkflowInput;
+import dev.gantry.api.deployment.EditRequest;
+import dev.gantry.api.deployment.Framework;
+import dev.gantry.api.deployment.ServingState.WorkerSlot;
+import dev.gantry.api.worker.ActivityReport;
+import dev.gantry.api.worker.WorkerStatus;
+import dev.gantry.api.worker.WorkerWorkflow;
+import dev.gantry.workflows.deployment.DeploymentWorkflowTest.Recorder;
+import dev.gantry.workflows.worker.WorkerWorkflowImpl;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.client.WorkflowStub;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.testing.TestWorkflowExtension;
+import io.temporal.worker.Worker;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The serving loop and worker lifecycles together, with fake engines and time skipping: minimum
+ * workers, burst scale-out, idle reaping, replacement with backoff, edits, deletion, refusal for
+ * lack of GPUs, and continue-as-new.
+ */
+@Timeout(60)
+class AutoscalingWorkflowTest {
+  static final String DEP = "dep_test";
+
+  @RegisterExtension
+  static final TestWorkflowExtension testWorkflow =
+      TestWorkflowExtension.newBuilder()
+          .registerWorkflowImplementationTypes(
+              DeploymentWorkflowImpl.class, WorkerWorkflowImpl.class)
+          .setDoNotStart(true)
+          .build();
+
+  final Recorder deployments = new Recorder();
+  final FakeWorkerActivities engines = new FakeWorkerActivities();
+
+  static DeploymentSpec spec(int min, int max, int idleSeconds) {
+    return new DeploymentSpec(
+        "chat", "tiny", Framework.SIM, null, min, max, 8, idleSeconds, 60, 5, List.of(), List.of());
+  }
+
+  DeploymentWorkflow start(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker, DeploymentSpec spec) {
+    return start(env, client, worker, DeploymentWorkflowInput.fresh(DEP, "t1", spec, null));
+  }
+
+  DeploymentWorkflow start(
+      TestWorkflowEnvironment env,
+      WorkflowClient client,
+      Worker worker,
+      DeploymentWorkflowInput input) {
+    worker.registerActivitiesImplementations(deployments, engines);
+    engines.client = client;
+    env.start();
+    var wf =
+        client.newWorkflowStub(
+            DeploymentWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(worker.getTaskQueue())
+                .setWorkflowId(DeploymentWorkflow.workflowId(DEP))
+                .build());
+    WorkflowClient.start(wf::run, input);
+    return wf;
+  }
+
+  /** Polls a condition while virtual time moves in small steps. */
+  static void await(TestWorkflowEnvironment env, String what, BooleanSupplier condition) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for " + what);
+      }
+      env.sleep(Duration.ofMillis(100));
+    }
+  }
+
+  static List<Integer> healthy(DeploymentWorkflow wf) {
+    return wf.state().workers().stream()
+        .filter(w -> w.status() == WorkerStatus.HEALTHY)
+        .map(WorkerSlot::ordinal)
+        .toList();
+  }
+
+  static List<Integer> current(DeploymentWorkflow wf) {
+    return wf.state().workers().stream().map(WorkerSlot::ordinal).toList();
+  }
+
+  @Test
+  void minWorkersStartWithTheDeploymentAndAreNeverReaped(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var wf = start(env, client, worker, spec(2, 3, 60));
+    await(env, "two healthy min workers", () -> healthy(wf).equals(List.of(1, 2)));
+    assertThat(wf.state().workers()).allMatch(WorkerSlot::keepWarm);
+
+    env.sleep(Duration.ofHours(3));
+
+    assertThat(healthy(wf)).containsExactly(1, 2);
+    assertThat(engines.count("start:")).isEqualTo(2);
+    assertThat(engines.count("drain:")).isZero();
+  }
+
+  @Test
+  void aBurstScalesStraightToWhatItNeedsAndIdleWorkersAreReapedBackToMin(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var wf = start(env, client, worker, spec(1, 5, 60));
+    await(env, "the min worker", () -> healthy(wf).equals(List.of(1)));
+
+    // 30 requests at concurrency 8 need 4 workers; one report, not one worker per report.
+    wf.reportDemand(new DemandReport(2, 28));
+    await(env, "four healthy workers", () -> healthy(wf).size() == 4);
+    assertThat(wf.state().wanted()).isEqualTo(4);
+    assertThat(engines.count("start:")).isEqualTo(4);
+
+    // Smaller demand never scales in; only idleness does.
+    wf.reportDemand(new DemandReport(1, 0));
+    env.sleep(Duration.ofSeconds(30));
+    assertThat(healthy(wf)).hasSize(4);
+
+    await(env, "reaping back to the min worker", () -> current(wf).equals(List.of(1)));
+    assertThat(engines.calls).contains("drain:w2", "drain:w3", "drain:w4");
+    assertThat(engines.calls).contains("record:w2:draining", "record:w2:stopped");
+    assertThat(engines.calls).doesNotContain("drain:w1");
+    assertThat(wf.state().wanted()).isEqualTo(1);
+
+    // At max the autoscaler clamps.
+    wf.reportDemand(new DemandReport(0, 1000));
+    await(env, "max workers", () -> healthy(wf).size() == 5);
+    env.sleep(Duration.ofSeconds(5));
+    assertThat(current(wf)).hasSize(5);
+  }
+
+  @Test
+  void aMinOfZeroEndsWithZeroWorkers(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var wf = start(env, client, worker, spec(0, 2, 30));
+    await(env, "running", () -> wf.state().status() == DeploymentStatus.RUNNING);
+    assertThat(engines.count("start:")).isZero();
+
+    wf.reportDemand(new DemandReport(0, 3));
+    await(env, "a cold-started worker", () -> healthy(wf).equals(List.of(1)));
+    await(env, "scale to zero", () -> current(wf).isEmpty());
+    assertThat(engines.running).isEmpty();
+  }
+
+  @Test
+  void activityReportsMoveTheIdleTimer(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var wf = start(env, client, worker, spec(0, 1, 60));
+    await(env, "running", () -> wf.state().status() == DeploymentStatus.RUNNING);
+    wf.reportDemand(new DemandReport(1, 0));
+    await(env, "a healthy worker", () -> healthy(wf).equals(List.of(1)));
+    var w1 = client.newWorkflowStub(WorkerWorkflow.class, WorkerWorkflow.workflowId(DEP, 1));
+
+    env.sleep(Duration.ofSeconds(45));
+    w1.reportActivity(new ActivityReport(env.currentTimeMillis()));
+    env.sleep(Duration.ofSeconds(45));
+    assertThat(healthy(wf)).as("used 45 s ago, idle timeout 60 s").containsExactly(1);
+
+    env.sleep(Duration.ofSeconds(20));
+    await(env, "reaped once idle", () -> current(wf).isEmpty());
+  }
+
+  @Test
+  void anEditedIdleTimeoutAppliesToRunningWorkers(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var wf = start(env, client, worker, spec(0, 1, 3600));
+    await(env, "running", () -> wf.state().status() == DeploymentStatus.RUNNING);
+    wf.reportDemand(new DemandReport(1, 0));
+    await(env, "a healthy worker", () -> healthy(wf).equals(List.of(1)));
+
+    wf.applyEdit(new EditRequest(null, 20, null));
+    var w1 = client.newWorkflowStub(WorkerWorkflow.class, WorkerWorkflow.workflowId(DEP, 1));
+    assertThat(w1.state().settings().idleTimeoutSeconds()).isEqualTo(20);
+
+    env.sleep(Duration.ofSeconds(25));
+    await(env, "reaped by the new timeout", () -> current(wf).isEmpty());
+    assertThat(engines.count("start:")).isEqualTo(1);
+  }
+
+  @Test
+  void aKilledEngineIsReplacedAndACrashLoopBacksOff(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var wf = start(env, client, worker, spec(1, 1, 60));
+    await(env, "the min worker", () -> healthy(wf).equals(List.of(1)));
+
+    engines.kill(DEP + "-w1");
+    await(env, "a replacement", () -> healthy(wf).equals(List.of(2)));
+    assertThat(engines.calls).contains("record:w1:failed");
+    long firstGap = engines.startTimes.get(1) - engines.startTimes.get(0);
+    assertThat(firstGap).as("replacement waits the first backoff").isGreaterThanOrEqualTo(5_000);
+
+    // Now every start crashes: replacements keep coming, each later than the last.
+    engines.failingStarts.set(3);
+    engines.kill(DEP + "-w2");
+    await(env, "a worker that survives", () -> healthy(wf).equals(List.of(6)));
+    var t = engines.startTimes;
+    long gap3 = t.get(3) - t.get(2);
+    long gap4 = t.get(4) - t.get(3);
+    long gap5 = t.get(5) - t.get(4);
+    assertThat(gap4).isGreaterThan(gap3);
+    assertThat(gap5).isGreaterThan(gap4);
+    assertThat(deployments.calls)
+        .anyMatch(c -> c.startsWith("status:running(workers keep failing"))
+        .as("the reason clears once a worker is healthy again")
+        .last()
+        .isEqualTo("status:running");
+  }
+
+  @Test
+  void deletionDrainsEveryWorkerBeforeRemovingStorage(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var wf = start(env, client, worker, spec(2, 2, 60));
+    await(env, "two healthy workers", () -> healthy(wf).size() == 2);
+
+    wf.requestDelete(new DeleteRequest("key_1"));
+    var result = WorkflowStub.fromTyped(wf).getResult(DeploymentState.class);
+
+    assertThat(result.status()).isEqualTo(DeploymentStatus.DELETED);
+    assertThat(engines.running).isEmpty();
+    int removed = deployments.calls.indexOf("removeStorage");
+    assertThat(removed).isPositive();
+    // Every worker recorded stopped (its engine drained) before storage went away.
+    assertThat(engines.calls).contains("drain:w1", "drain:w2");
+    assertThat(deployments.calls.subList(0, removed)).contains("status:deleting");
+    assertThat(engines.calls).contains("record:w1:stopped", "record:w2:stopped");
+    assertThat(engines.count("start:")).isEqualTo(2);
+  }
+
+  @Test
+  void aScaleUpWithoutGpusIsRefusedAndTheReasonRecorded(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    engines.slots = 1;
+    var wf = start(env, client, worker, spec(0, 3, 600));
+    await(env, "running", () -> wf.state().status() == DeploymentStatus.RUNNING);
+
+    wf.reportDemand(new DemandReport(0, 24));
+    await(env, "the refusals", () -> engines.count("refused:") == 2);
+    // Which of the three got the one slot is a race; exactly one did.
+    await(env, "one healthy worker", () -> healthy(wf).size() == 1);
+    await(
+        env,
+        "the reason",
+        () -> wf.state().statusReason() != null && wf.state().statusReason().contains("no GPU"));
+    assertThat(wf.state().wanted()).isEqualTo(1);
+    assertThat(engines.calls).noneMatch(c -> c.startsWith("record:") && c.endsWith(":failed"));
+    assertThat(current(wf)).hasSize(1);
+  }
+
+  @Test
+  void continuesAsNewAndKeepsManagingItsWorkers(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var input =
+        new DeploymentWorkflowInput(DEP, "t1", spec(1, 3, 60), null, null, null, 1, null, 40);
+    var wf = start(env, client, worker, input);
+    await(env, "the min worker", () -> healthy(wf).equals(List.of(1)));
+    String firstRun = WorkflowStub.fromTyped(wf).getExecution().getRunId();
+
+    for (int i = 0; i < 15; i++) {
+      wf.reportDemand(new DemandReport(0, 0));
+    }
+    await(
+        env,
+        "a new run",
+        () ->
+            !client
+                .newUntypedWorkflowStub(DeploymentWorkflow.workflowId(DEP))
+                .describe()
+                .getExecution()
+                .getRunId()
+                .equals(firstRun));
+    var next = client.newWorkflowStub(DeploymentWorkflow.class, DeploymentWorkflow.workflowId(DEP));
+    assertThat(healthy(next)).containsExactly(1);
+
+    engines.kill(DEP + "-w1");
+    await(env, "a replacement in the new run", () -> healthy(next).equals(List.of(2)));
+  }
+}

@@ -1,0 +1,97 @@
+package dev.gantry.workflows.deployment;
+
+import dev.gantry.api.FailureType;
+import dev.gantry.api.worker.EngineExited;
+import dev.gantry.api.worker.WorkerActivities;
+import dev.gantry.api.worker.WorkerWorkflow;
+import io.temporal.activity.Activity;
+import io.temporal.client.WorkflowClient;
+import io.temporal.failure.ApplicationFailure;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Engines without processes: each worker's engine "runs" from start until the test kills it (and,
+ * like the runtime's watcher, signals the worker's workflow) or the workflow stops it.
+ */
+final class FakeWorkerActivities implements WorkerActivities {
+  final List<String> calls = new CopyOnWriteArrayList<>();
+
+  /** Virtual (test server) time of each engine start, in order. */
+  final List<Long> startTimes = new CopyOnWriteArrayList<>();
+
+  final Set<String> running = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger slotsInUse = new AtomicInteger();
+  volatile int slots = Integer.MAX_VALUE;
+
+  /** Engines that crash while starting, counted down per start. */
+  final AtomicInteger failingStarts = new AtomicInteger();
+
+  volatile WorkflowClient client;
+
+  @Override
+  public StartedWorker startWorker(StartWorkerInput input) {
+    String id = input.deploymentId() + "-w" + input.ordinal();
+    if (running.contains(id)) {
+      return new StartedWorker("http://fake/" + id, null, 1);
+    }
+    if (slotsInUse.incrementAndGet() > slots) {
+      slotsInUse.decrementAndGet();
+      calls.add("refused:w" + input.ordinal());
+      throw ApplicationFailure.newNonRetryableFailure(
+          "no GPU free for scale-up: needs 1 × H100", FailureType.NO_GPU_CAPACITY.name());
+    }
+    calls.add("start:w" + input.ordinal());
+    startTimes.add(Activity.getExecutionContext().getInfo().getScheduledTimestamp());
+    running.add(id);
+    return new StartedWorker("http://fake/" + id, null, 1);
+  }
+
+  @Override
+  public void awaitHealthy(WorkerRef worker) {
+    if (failingStarts.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+      if (running.remove(worker.workerId())) {
+        slotsInUse.decrementAndGet();
+      }
+      throw ApplicationFailure.newNonRetryableFailure(
+          "the engine exited while starting: engine exited with code 1: CUDA out of memory",
+          FailureType.ENGINE_FAILED.name());
+    }
+    calls.add("healthy:" + shortId(worker.workerId()));
+  }
+
+  @Override
+  public void stopEngine(StopEngineInput input) {
+    String id = input.worker().workerId();
+    calls.add((input.drain() ? "drain:" : "stop:") + shortId(id));
+    if (running.remove(id)) {
+      slotsInUse.decrementAndGet();
+    }
+  }
+
+  @Override
+  public void recordWorker(RecordWorkerInput input) {
+    calls.add("record:w" + input.ordinal() + ":" + input.status().wireName());
+  }
+
+  /** SIGKILL from outside, as an operator or the OOM killer would; the watcher reports it. */
+  void kill(String workerId) {
+    if (running.remove(workerId)) {
+      slotsInUse.decrementAndGet();
+    }
+    client
+        .newWorkflowStub(WorkerWorkflow.class, WorkerWorkflow.workflowIdOf(workerId))
+        .engineExited(new EngineExited(137, "engine exited with code 137 (killed by SIGKILL)"));
+  }
+
+  private static String shortId(String workerId) {
+    return workerId.substring(workerId.lastIndexOf('-') + 1);
+  }
+
+  long count(String prefix) {
+    return calls.stream().filter(c -> c.startsWith(prefix)).count();
+  }
+}
