@@ -1,5 +1,8 @@
 package dev.gantry.app;
 
+import dev.gantry.activities.worker.EngineWatcher;
+import dev.gantry.api.worker.EngineExited;
+import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.api.worker.WorkerWorkflow;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.db.WorkerRepository;
@@ -16,7 +19,8 @@ import org.springframework.stereotype.Component;
  * The backstop behind compensation: stops every engine, and closes every worker row, that no
  * running worker workflow owns. After {@code kill -9} of the platform with the embedded Temporal
  * server (whose state was in memory) that is every engine left behind; with an external cluster,
- * running workflows keep theirs and re-adopt them. Ownership is asked of Temporal, never assumed.
+ * running workflows keep theirs, which are watched again (re-adopted), or reported gone if they
+ * died meanwhile. Ownership is asked of Temporal, never assumed.
  */
 @Component
 class WorkerSweeper {
@@ -24,14 +28,19 @@ class WorkerSweeper {
   static final String LOST_REASON =
       "the platform restarted and no longer owned this worker; it was stopped and is replaced if"
           + " still needed";
+  static final String ENGINE_GONE =
+      "the engine was no longer running when the platform checked on it (it exited while the"
+          + " platform was not watching)";
 
   private final WorkerRuntime runtime;
   private final WorkerRepository workers;
   private final WorkflowClient client;
   private final GantryProperties properties;
+  private final EngineWatcher watcher;
 
   WorkerSweeper(
       WorkerRuntime runtime,
+      EngineWatcher watcher,
       WorkerRepository workers,
       WorkflowClient client,
       GantryProperties properties) {
@@ -39,6 +48,7 @@ class WorkerSweeper {
     this.workers = workers;
     this.client = client;
     this.properties = properties;
+    this.watcher = watcher;
   }
 
   @Scheduled(initialDelay = 60_000, fixedDelay = 60_000)
@@ -61,6 +71,14 @@ class WorkerSweeper {
     for (var row : workers.listCurrent()) {
       if (!owned(row.id())) {
         workers.markStopped(row.id(), LOST_REASON);
+      } else if (row.status() == WorkerStatus.HEALTHY) {
+        // Owned and serving: watch its engine (after a restart this re-adopts it), or report it
+        // gone if it died while nobody watched.
+        if (runtime.find(row.id()).isPresent()) {
+          watcher.watch(row.id());
+        } else {
+          watcher.report(row.id(), new EngineExited(-1, ENGINE_GONE));
+        }
       }
     }
     return stopped;

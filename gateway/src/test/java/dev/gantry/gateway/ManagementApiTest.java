@@ -181,6 +181,54 @@ class ManagementApiTest {
         .isEqualTo(0);
   }
 
+  WebTestClient.ResponseSpec demand(String key, String id, Object body) {
+    return http.post()
+        .uri("/api/v1/deployments/" + id + "/demand")
+        .header("Authorization", "Bearer " + key)
+        .contentType(MediaType.APPLICATION_JSON)
+        .bodyValue(body)
+        .exchange();
+  }
+
+  @Test
+  void demandReportsReachTheAutoscalerOnlyWhenValidAndOwned() {
+    String id = createdId(acme);
+    jdbc.sql(
+            "insert into workers (id, deployment_id, ordinal, status, gpu_count, created_at)"
+                + " values (:id, :dep, 1, 'healthy', 1, current_timestamp)")
+        .param("id", id + "-w1")
+        .param("dep", id)
+        .update();
+
+    demand(acme, id, Map.of("in_flight", 3, "queued", 17, "active_workers", List.of(id + "-w1")))
+        .expectStatus()
+        .isAccepted();
+    assertThat(orchestrator.demand)
+        .containsExactly(new dev.gantry.api.deployment.DemandReport(3, 17));
+    assertThat(orchestrator.activeWorkers).containsExactly(id + "-w1");
+
+    demand(globex, id, Map.of("queued", 1)).expectStatus().isNotFound();
+    demand(acme, id, Map.of("queued", -1, "in_flight", "many"))
+        .expectStatus()
+        .isBadRequest()
+        .expectBody()
+        .jsonPath("$.errors.length()")
+        .isEqualTo(2);
+    demand(acme, id, Map.of("queued", 1, "active_workers", List.of("dep_other-w1")))
+        .expectStatus()
+        .isEqualTo(422);
+    assertThat(orchestrator.demand).hasSize(1);
+
+    http.delete()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectStatus()
+        .isAccepted();
+    demand(acme, id, Map.of("queued", 1)).expectStatus().isEqualTo(409);
+    assertThat(orchestrator.demand).hasSize(1);
+  }
+
   @Test
   void anotherTenantGets404ExactlyLikeAnUnknownId() {
     String id = createdId(acme);

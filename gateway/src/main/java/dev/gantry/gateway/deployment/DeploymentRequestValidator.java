@@ -316,8 +316,9 @@ public class DeploymentRequestValidator {
   /** A demand report: {@code in_flight} and {@code queued} counts, optional worker ids. */
   public DemandCommand validateDemand(Map<String, Object> body) {
     var in = new RequestReader(body);
-    int inFlight = in.integer("in_flight", 0, 0, MAX_DEMAND, "must be between 0 and " + MAX_DEMAND);
-    int queued = in.integer("queued", 0, 0, MAX_DEMAND, "must be between 0 and " + MAX_DEMAND);
+    Integer inFlight =
+        in.integer("in_flight", 0, 0, MAX_DEMAND, "must be between 0 and " + MAX_DEMAND);
+    Integer queued = in.integer("queued", 0, 0, MAX_DEMAND, "must be between 0 and " + MAX_DEMAND);
     List<String> active = in.strings("active_workers", limits.maxWorkers(), 100);
     if (!in.errors.isEmpty()) {
       throw ApiProblem.validation(in.errors);

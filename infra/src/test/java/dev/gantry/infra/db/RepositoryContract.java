@@ -7,6 +7,7 @@ import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.GpuSpec;
+import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.infra.auth.ApiKeyRepository;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.config.GantryProperties;
@@ -233,6 +234,57 @@ abstract class RepositoryContract {
     assertThat(workers.listVisible("dep_aaaaaaaa"))
         .extracting(WorkerRecord::id)
         .containsExactly("w-healthy", "w-old-stopped");
+  }
+
+  @Test
+  void workerTransitionsSetTimestampsOnceAndAnEndedWorkerStaysEnded() {
+    keyRepository.ensureTenant("a");
+    deployments.insert("dep_aaaaaaaa", "a", spec("x"), null);
+    assertThat(workers.nextOrdinal("dep_aaaaaaaa")).isEqualTo(1);
+    String id = "dep_aaaaaaaa-w3";
+    workers.record(transition(id, WorkerStatus.PROVISIONING, "http://127.0.0.1:4000", null));
+    Instant created = clock.instant();
+    clock.advanceSeconds(2);
+    workers.record(transition(id, WorkerStatus.HEALTHY, null, null));
+    clock.advanceSeconds(5);
+    // A retried write of the same transition must not move the timestamp.
+    workers.record(transition(id, WorkerStatus.HEALTHY, null, null));
+    var healthy = workers.listCurrent().getFirst();
+    assertThat(healthy.status()).isEqualTo(WorkerStatus.HEALTHY);
+    assertThat(healthy.endpoint()).isEqualTo("http://127.0.0.1:4000");
+    assertThat(healthy.createdAt()).isEqualTo(created);
+    assertThat(healthy.healthyAt()).isEqualTo(created.plusSeconds(2));
+    assertThat(workers.nextOrdinal("dep_aaaaaaaa")).isEqualTo(4);
+
+    workers.record(transition(id, WorkerStatus.FAILED, null, "engine exited with code 137"));
+    clock.advanceSeconds(5);
+    workers.record(transition(id, WorkerStatus.HEALTHY, null, null));
+    workers.markStopped(id, "swept");
+
+    var ended = workers.listVisible("dep_aaaaaaaa").getFirst();
+    assertThat(ended.status()).isEqualTo(WorkerStatus.FAILED);
+    assertThat(ended.failureReason()).isEqualTo("engine exited with code 137");
+    assertThat(ended.stoppedAt()).isEqualTo(created.plusSeconds(7));
+    assertThat(workers.listCurrent()).isEmpty();
+  }
+
+  @Test
+  void aWorkerWithoutOwnerIsMarkedStopped() {
+    keyRepository.ensureTenant("a");
+    deployments.insert("dep_aaaaaaaa", "a", spec("x"), null);
+    workers.record(transition("dep_aaaaaaaa-w1", WorkerStatus.HEALTHY, "http://x", null));
+    workers.markStopped("dep_aaaaaaaa-w1", "the platform restarted");
+    var w = workers.listVisible("dep_aaaaaaaa").getFirst();
+    assertThat(w.status()).isEqualTo(WorkerStatus.STOPPED);
+    assertThat(w.failureReason()).isEqualTo("the platform restarted");
+    assertThat(w.stoppedAt()).isNotNull();
+  }
+
+  private static WorkerRepository.WorkerTransition transition(
+      String id, WorkerStatus status, String endpoint, String reason) {
+    int ordinal = Integer.parseInt(id.substring(id.lastIndexOf("-w") + 2));
+    return new WorkerRepository.WorkerTransition(
+        "dep_aaaaaaaa", id, ordinal, status, null, 1, endpoint, reason);
   }
 
   private void insertWorker(String id, String status, Instant created, Instant stopped) {
