@@ -5,6 +5,7 @@ import dev.gantry.infra.gpu.GpuInventory.Allocation;
 import java.io.File;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,7 +37,7 @@ public class EngineLaunchSpecs {
             local.simCommand(),
             local.simJvmOptions(),
             currentJavaBinary(),
-            System.getProperty("java.class.path", ""));
+            absolute(System.getProperty("java.class.path", "")));
   }
 
   /**
@@ -46,7 +47,6 @@ public class EngineLaunchSpecs {
    * @param allocation the worker's GPUs; a virtual slot sets no {@code CUDA_VISIBLE_DEVICES}
    */
   public EngineLaunchSpec build(WorkerLaunchRequest request, int port, Allocation allocation) {
-    Path modelDir = modelDir(request.storageDir());
     String portArg = Integer.toString(port);
     Map<String, String> env = new LinkedHashMap<>();
     if (!allocation.isVirtual()) {
@@ -66,14 +66,19 @@ public class EngineLaunchSpecs {
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
       case VLLM -> {
-        command.addAll(List.of("vllm", "serve", modelDir.toString()));
+        command.addAll(List.of("vllm", "serve", modelDir(request).toString()));
         command.addAll(servingFlags(portArg, request.model()));
         command.addAll(request.frameworkArgs());
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
       case SGLANG -> {
         command.addAll(
-            List.of("python3", "-m", "sglang.launch_server", "--model-path", modelDir.toString()));
+            List.of(
+                "python3",
+                "-m",
+                "sglang.launch_server",
+                "--model-path",
+                modelDir(request).toString()));
         command.addAll(servingFlags(portArg, request.model()));
         command.addAll(request.frameworkArgs());
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
@@ -90,8 +95,8 @@ public class EngineLaunchSpecs {
   }
 
   /** Where {@code ModelPreparer} puts a deployment's weights. */
-  static Path modelDir(Path storageDir) {
-    return storageDir.resolve("model");
+  private static Path modelDir(WorkerLaunchRequest request) {
+    return request.storageDir().resolve("model");
   }
 
   private static List<String> servingFlags(String port, String model) {
@@ -121,6 +126,18 @@ public class EngineLaunchSpecs {
       prefix.addAll(List.of("-cp", classPath, SIM_MAIN_CLASS));
     }
     return List.copyOf(prefix);
+  }
+
+  /**
+   * The class path with every entry made absolute: {@code ./gantry} runs {@code java -jar
+   * app/target/gantry.jar}, and the simulator starts in the deployment's storage directory, where
+   * that relative path leads nowhere.
+   */
+  static String absolute(String classPath) {
+    return Arrays.stream(classPath.split(File.pathSeparator))
+        .filter(entry -> !entry.isEmpty())
+        .map(entry -> Path.of(entry).toAbsolutePath().normalize().toString())
+        .collect(Collectors.joining(File.pathSeparator));
   }
 
   private static String currentJavaBinary() {

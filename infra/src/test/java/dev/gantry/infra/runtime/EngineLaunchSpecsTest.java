@@ -143,7 +143,7 @@ class EngineLaunchSpecsTest {
         .contains(EngineLaunchSpecs.NATIVE_ACCESS)
         .containsSequence(
             "-cp",
-            System.getProperty("java.class.path"),
+            EngineLaunchSpecs.absolute(System.getProperty("java.class.path")),
             "dev.gantry.sim.SimMain",
             "--host",
             "127.0.0.1",
@@ -164,6 +164,16 @@ class EngineLaunchSpecsTest {
             "-jar",
             "/opt/gantry/gantry.jar",
             "sim");
+  }
+
+  @Test
+  void classPathEntriesBecomeAbsoluteBecauseTheSimulatorRunsInAnotherDirectory() {
+    Path cwd = Path.of("").toAbsolutePath();
+
+    assertThat(EngineLaunchSpecs.absolute("app/target/gantry.jar"))
+        .isEqualTo(cwd.resolve("app/target/gantry.jar").toString());
+    assertThat(EngineLaunchSpecs.absolute("/opt/a.jar" + File.pathSeparator + "./classes"))
+        .isEqualTo("/opt/a.jar" + File.pathSeparator + cwd.resolve("classes"));
   }
 
   @Test

@@ -284,7 +284,9 @@ class LocalWorkerRuntimeTest {
   void secretsReachTheEngineButNeverItsLog() throws Exception {
     String secret = "hf-test-value-7f3a9c";
     Fixture f = fixture();
-    RunningWorker worker = f.runtime().start(sim(WORKER, Map.of("HF_TOKEN", secret)));
+    WorkerLaunchRequest request = sim(WORKER, Map.of("HF_TOKEN", secret));
+    Files.createDirectories(request.storageDir());
+    RunningWorker worker = f.runtime().start(request);
     awaitListeningLine(f.runtime(), worker);
 
     Path environ = Path.of("/proc", Long.toString(worker.pid()), "environ");
@@ -292,6 +294,9 @@ class LocalWorkerRuntimeTest {
     List<String> env =
         Arrays.asList(new String(Files.readAllBytes(environ), StandardCharsets.UTF_8).split("\0"));
     assertThat(env).contains("HF_TOKEN=" + secret);
+    // the engine runs in the deployment's storage directory
+    assertThat(Files.readSymbolicLink(Path.of("/proc", Long.toString(worker.pid()), "cwd")))
+        .isEqualTo(request.storageDir().toRealPath());
     String logText = Files.readString(worker.logFile());
     assertThat(logText)
         .startsWith("[gantry] ")
