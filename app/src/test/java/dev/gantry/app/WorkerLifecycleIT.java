@@ -154,6 +154,7 @@ class WorkerLifecycleIT {
     assertThat(endpoint).startsWith(dep + "-w");
 
     // A burst of 20 queued requests at concurrency 8 needs 3 workers: straight to 3.
+    Instant decided = Instant.now();
     var demand = post("/api/v1/deployments/" + dep + "/demand", Map.of("queued", 20));
     assertThat(demand.statusCode()).isEqualTo(202);
     await().atMost(Duration.ofSeconds(60)).until(() -> withStatus(dep, "healthy").size() == 3);

@@ -1,6 +1,7 @@
 package dev.gantry.activities.deployment;
 
 import dev.gantry.api.deployment.StorageActivities;
+import dev.gantry.infra.runtime.WorkerRuntime;
 import dev.gantry.infra.storage.LocalStorage;
 import org.springframework.stereotype.Component;
 
@@ -8,9 +9,11 @@ import org.springframework.stereotype.Component;
 @Component("storageActivities")
 public class StorageActivitiesImpl implements StorageActivities {
   private final LocalStorage storage;
+  private final WorkerRuntime runtime;
 
-  public StorageActivitiesImpl(LocalStorage storage) {
+  public StorageActivitiesImpl(LocalStorage storage, WorkerRuntime runtime) {
     this.storage = storage;
+    this.runtime = runtime;
   }
 
   @Override
@@ -21,5 +24,7 @@ public class StorageActivitiesImpl implements StorageActivities {
   @Override
   public void removeStorage(StorageRequest request) {
     storage.remove(request.deploymentId());
+    // Workers have stopped by now (deletion drains them first); their logs go with the storage.
+    runtime.removeLogs(request.deploymentId());
   }
 }

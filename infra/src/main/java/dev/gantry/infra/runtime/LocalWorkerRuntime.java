@@ -711,4 +711,13 @@ public class LocalWorkerRuntime implements WorkerRuntime {
             allocation.gpuType(),
             allocation.indices().stream().map(String::valueOf).collect(Collectors.joining(",")));
   }
+
+  @Override
+  public void removeLogs(String deploymentId) {
+    try {
+      logs.removeDeployment(deploymentId);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot remove the worker logs of " + deploymentId, e);
+    }
+  }
 }

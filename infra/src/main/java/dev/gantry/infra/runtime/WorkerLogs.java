@@ -47,6 +47,19 @@ final class WorkerLogs {
     return dir.resolve(workerId + ".log");
   }
 
+  /** Deletes every log (and rotated log) of the deployment's workers. */
+  void removeDeployment(String deploymentId) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    String prefix = deploymentId + "-w";
+    try (var files = Files.list(dir)) {
+      for (Path f : files.filter(f -> f.getFileName().toString().startsWith(prefix)).toList()) {
+        Files.deleteIfExists(f);
+      }
+    }
+  }
+
   private static Path rotated(Path file) {
     return file.resolveSibling(file.getFileName() + ".1");
   }

@@ -48,4 +48,7 @@ public interface WorkerRuntime {
 
   /** The last {@code lines} lines of the worker's engine log. */
   String logTail(String workerId, int lines);
+
+  /** Removes the logs of a deployment's workers, once the deployment is gone. */
+  void removeLogs(String deploymentId);
 }

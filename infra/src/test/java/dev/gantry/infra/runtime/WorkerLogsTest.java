@@ -44,6 +44,21 @@ class WorkerLogsTest {
   }
 
   @Test
+  void removingADeploymentsLogsKeepsOtherDeployments() throws Exception {
+    WorkerLogs logs = new WorkerLogs(dir, 16);
+    Files.writeString(logs.fileOf(WORKER), "a\n");
+    Files.writeString(logs.fileOf("dep_abcdef-w2"), "b\n");
+    logs.rotate(List.of("dep_abcdef-w2"));
+    Files.writeString(logs.fileOf("dep_abcdefgh-w1"), "keep\n");
+
+    logs.removeDeployment("dep_abcdef");
+
+    try (var left = Files.list(dir)) {
+      assertThat(left.map(p -> p.getFileName().toString())).containsExactly("dep_abcdefgh-w1.log");
+    }
+  }
+
+  @Test
   void aMissingOrEmptyLogHasNoLines() throws Exception {
     WorkerLogs logs = new WorkerLogs(dir, 16);
     assertThat(logs.tail(WORKER, 5, 4096)).isEmpty();
