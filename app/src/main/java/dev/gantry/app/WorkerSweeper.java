@@ -10,6 +10,7 @@ import dev.gantry.infra.runtime.WorkerRuntime;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowNotFoundException;
+import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.scheduling.annotation.Scheduled;
@@ -28,6 +29,9 @@ class WorkerSweeper {
   static final String LOST_REASON =
       "the platform restarted and no longer owned this worker; it was stopped and is replaced if"
           + " still needed";
+  static final String SHUTDOWN_REASON =
+      "the platform shut down; the worker is replaced when it starts again, if still needed";
+  private static final java.time.Duration SHUTDOWN_GRACE = java.time.Duration.ofSeconds(5);
   static final String ENGINE_GONE =
       "the engine was no longer running when the platform checked on it (it exited while the"
           + " platform was not watching)";
@@ -55,6 +59,27 @@ class WorkerSweeper {
   void periodically() {
     if (properties.hasRole(GantryProperties.ROLE_ORCHESTRATOR)) {
       sweep();
+    }
+  }
+
+  /**
+   * On a graceful stop, stops this host's engines and closes their rows at once, so billing ends
+   * now rather than when the platform next starts. Runs before the runtime's own shutdown.
+   */
+  @PreDestroy
+  void stopEnginesOnShutdown() {
+    if (!properties.hasRole(GantryProperties.ROLE_ORCHESTRATOR)) {
+      return;
+    }
+    watcher.stopReporting();
+    var grace = properties.runtime().local().stopGrace();
+    for (String workerId : runtime.knownWorkers()) {
+      runtime.stop(workerId, grace.compareTo(SHUTDOWN_GRACE) < 0 ? grace : SHUTDOWN_GRACE);
+      try {
+        workers.markStopped(workerId, SHUTDOWN_REASON);
+      } catch (RuntimeException e) {
+        log.warn("Could not close worker {}; the next start closes it", workerId, e);
+      }
     }
   }
 

@@ -75,8 +75,9 @@ public class EngineWatcher {
     return nl < 0 ? text : text.substring(0, nl);
   }
 
+  /** From now on engine exits are the platform's own doing (it is shutting down): not reported. */
   @PreDestroy
-  void shutdown() {
+  public void stopReporting() {
     shuttingDown = true;
   }
 }

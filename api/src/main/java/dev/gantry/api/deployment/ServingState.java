@@ -12,6 +12,7 @@ import java.util.List;
  * @param consecutiveFailures workers that failed in a row; drives the replacement backoff
  * @param notBeforeEpochMillis no worker is started before this time (backoff)
  * @param scaleUpBlockedReason why the last scale-up was refused, while it still applies
+ * @param scaleUpBlockedOrdinal the refused worker; a later one becoming healthy clears the reason
  * @param lastFailureReason the last worker failure, shown while failures repeat
  */
 public record ServingState(
@@ -23,6 +24,7 @@ public record ServingState(
     int consecutiveFailures,
     long notBeforeEpochMillis,
     String scaleUpBlockedReason,
+    int scaleUpBlockedOrdinal,
     String lastFailureReason) {
 
   public ServingState {

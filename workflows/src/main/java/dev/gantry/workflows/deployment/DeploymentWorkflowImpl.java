@@ -135,6 +135,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
   private int consecutiveFailures;
   private long notBeforeMillis;
   private String scaleUpBlockedReason;
+  private int scaleUpBlockedOrdinal;
   private String lastFailureReason;
   private boolean changed;
 
@@ -173,6 +174,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
       consecutiveFailures = carried.consecutiveFailures();
       notBeforeMillis = carried.notBeforeEpochMillis();
       scaleUpBlockedReason = carried.scaleUpBlockedReason();
+      scaleUpBlockedOrdinal = carried.scaleUpBlockedOrdinal();
       lastFailureReason = carried.lastFailureReason();
     }
   }
@@ -196,6 +198,11 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
             .run();
       } else if (recovered == DeploymentStatus.DELETING) {
         requestDelete(new DeleteRequest("recovery"));
+      } else if (recovered == DeploymentStatus.RUNNING) {
+        // Storage and model are in place; the deployment keeps serving without walking its
+        // provisioning states again, and its min workers are started anew.
+        status = DeploymentStatus.RUNNING;
+        statusReason = input.recoveredReason();
       } else if (deleteRequest == null) {
         // New, or interrupted while provisioning or running: every step is idempotent.
         provision(input);
@@ -369,6 +376,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
             consecutiveFailures,
             notBeforeMillis,
             scaleUpBlockedReason,
+            scaleUpBlockedOrdinal,
             lastFailureReason);
     Workflow.continueAsNew(input.continued(spec, carried));
   }
@@ -402,8 +410,11 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
         w.status = WorkerStatus.HEALTHY;
         consecutiveFailures = 0;
         notBeforeMillis = 0;
-        scaleUpBlockedReason = null;
         lastFailureReason = null;
+        if (event.ordinal() > scaleUpBlockedOrdinal) {
+          // Only a worker started after the refusal shows that GPUs are free again.
+          scaleUpBlockedReason = null;
+        }
       }
       case DRAINING -> w.status = WorkerStatus.DRAINING;
       case STOPPED, FAILED -> {
@@ -429,6 +440,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
         // The demand it was for is answered 503 by the gateway and comes back as new demand.
         wanted = clamp(wanted - 1);
         scaleUpBlockedReason = event.reason();
+        scaleUpBlockedOrdinal = Math.max(scaleUpBlockedOrdinal, event.ordinal());
         backOff();
       }
       case ENGINE_FAILED -> {

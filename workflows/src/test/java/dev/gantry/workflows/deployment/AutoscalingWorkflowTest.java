@@ -264,6 +264,21 @@ class AutoscalingWorkflowTest {
   }
 
   @Test
+  void aRecoveredRunningDeploymentKeepsServingWithFreshWorkerIds(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var input =
+        new DeploymentWorkflowInput(
+            DEP, "t1", spec(1, 2, 60), null, DeploymentStatus.RUNNING, null, 7, null, 0);
+    var wf = start(env, client, worker, input);
+
+    await(env, "the min worker, numbered after the old ones", () -> healthy(wf).equals(List.of(7)));
+    assertThat(wf.state().status()).isEqualTo(DeploymentStatus.RUNNING);
+    assertThat(deployments.calls)
+        .as("no provisioning states walked again")
+        .noneMatch(c -> c.equals("createStorage") || c.startsWith("status:downloading"));
+  }
+
+  @Test
   void continuesAsNewAndKeepsManagingItsWorkers(
       TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
     var input =
