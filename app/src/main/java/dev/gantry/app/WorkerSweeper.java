@@ -30,7 +30,7 @@ class WorkerSweeper {
       "the platform restarted and no longer owned this worker; it was stopped and is replaced if"
           + " still needed";
   static final String SHUTDOWN_REASON =
-      "the platform shut down; the worker is replaced when it starts again, if still needed";
+      "the platform shut down and stopped this worker's engine; it is replaced if still needed";
   private static final java.time.Duration SHUTDOWN_GRACE = java.time.Duration.ofSeconds(5);
   static final String ENGINE_GONE =
       "the engine was no longer running when the platform checked on it (it exited while the"
@@ -72,13 +72,21 @@ class WorkerSweeper {
       return;
     }
     watcher.stopReporting();
+    boolean embeddedTemporal =
+        properties.temporal().target() == null || properties.temporal().target().isBlank();
     var grace = properties.runtime().local().stopGrace();
     for (String workerId : runtime.knownWorkers()) {
       runtime.stop(workerId, grace.compareTo(SHUTDOWN_GRACE) < 0 ? grace : SHUTDOWN_GRACE);
       try {
-        workers.markStopped(workerId, SHUTDOWN_REASON);
+        if (embeddedTemporal) {
+          // Its workflow dies with this process; only the row is left to close.
+          workers.markStopped(workerId, SHUTDOWN_REASON);
+        } else {
+          // Its workflow lives on in the cluster: tell it, so it ends and is replaced.
+          watcher.report(workerId, new EngineExited(-1, SHUTDOWN_REASON));
+        }
       } catch (RuntimeException e) {
-        log.warn("Could not close worker {}; the next start closes it", workerId, e);
+        log.warn("Could not close worker {}; the next sweep does", workerId, e);
       }
     }
   }

@@ -12,6 +12,7 @@ import dev.gantry.api.worker.WorkerWorkflow;
 import io.temporal.api.enums.v1.WorkflowIdConflictPolicy;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowExecutionAlreadyStarted;
+import io.temporal.client.WorkflowNotFoundException;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowUpdateException;
 import io.temporal.failure.ApplicationFailure;
@@ -81,8 +82,12 @@ public class TemporalDeploymentOrchestrator implements DeploymentOrchestrator {
 
   @Override
   public void reportWorkerActivity(String workerId, ActivityReport report) {
-    client
-        .newWorkflowStub(WorkerWorkflow.class, WorkerWorkflow.workflowIdOf(workerId))
-        .reportActivity(report);
+    try {
+      client
+          .newWorkflowStub(WorkerWorkflow.class, WorkerWorkflow.workflowIdOf(workerId))
+          .reportActivity(report);
+    } catch (WorkflowNotFoundException e) {
+      // The worker ended since it was listed; activity on it no longer matters.
+    }
   }
 }

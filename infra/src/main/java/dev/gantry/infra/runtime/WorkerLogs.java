@@ -17,6 +17,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -96,13 +97,28 @@ final class WorkerLogs {
   List<String> tail(String workerId, int count, int readBytes) throws IOException {
     Path file = fileOf(workerId);
     List<String> lines = lastLines(file, count, readBytes);
-    if (lines.size() >= count) {
-      return lines;
+    if (lines.size() < count) {
+      List<String> joined =
+          new ArrayList<>(lastLines(rotated(file), count - lines.size(), readBytes));
+      joined.addAll(lines);
+      lines = joined;
     }
-    List<String> joined =
-        new ArrayList<>(lastLines(rotated(file), count - lines.size(), readBytes));
-    joined.addAll(lines);
-    return List.copyOf(joined);
+    return lines.stream().map(WorkerLogs::redact).toList();
+  }
+
+  private static final Pattern SECRET_ASSIGNMENT =
+      Pattern.compile(
+          "(?i)\\b([a-z0-9_.-]*(?:token|key|secret|password|passwd)[a-z0-9_.-]*)(\\s*[=:]\\s*)\"?[^\\s\",]+");
+  private static final Pattern SECRET_SHAPES =
+      Pattern.compile("(?i)\\b(hf_|sk-|gk_)[a-z0-9_-]{8,}|\\bbearer\\s+[^\\s\"]+");
+
+  /**
+   * Masks what looks like a credential. Log lines leave the host in failure reasons (the API, the
+   * workflow history), and an engine may print its env or a URL with a token in it.
+   */
+  static String redact(String line) {
+    String masked = SECRET_ASSIGNMENT.matcher(line).replaceAll("$1$2***");
+    return SECRET_SHAPES.matcher(masked).replaceAll("***");
   }
 
   /**

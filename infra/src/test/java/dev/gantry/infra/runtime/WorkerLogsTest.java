@@ -59,6 +59,25 @@ class WorkerLogsTest {
   }
 
   @Test
+  void credentialsAreMaskedInWhatLeavesTheHost() throws Exception {
+    WorkerLogs logs = new WorkerLogs(dir, 1024);
+    String token = "hf_" + "AbCdEf0123456789xyz";
+    Files.writeString(
+        logs.fileOf(WORKER),
+        String.join(
+                "\n",
+                "env HF_TOKEN=" + token + " loaded",
+                "GET https://hub/api with Authorization: Bearer " + token,
+                "api_key: \"s3cr3tvalue\"",
+                "loading weights 42%")
+            + "\n");
+
+    String excerpt = logs.excerpt(WORKER);
+    assertThat(excerpt).doesNotContain(token).doesNotContain("s3cr3tvalue");
+    assertThat(excerpt).contains("HF_TOKEN=***", "loading weights 42%");
+  }
+
+  @Test
   void aMissingOrEmptyLogHasNoLines() throws Exception {
     WorkerLogs logs = new WorkerLogs(dir, 16);
     assertThat(logs.tail(WORKER, 5, 4096)).isEmpty();

@@ -43,7 +43,6 @@ import io.temporal.workflow.Workflow;
 import io.temporal.workflow.WorkflowInit;
 import io.temporal.workflow.WorkflowLock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -129,7 +128,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
 
   // The autoscaler's state; see ServingState for what each field means.
   private final Map<Integer, Slot> workers = new TreeMap<>();
-  private final List<Promise<WorkflowExecution>> childStarts = new ArrayList<>();
+  private final Map<Integer, Promise<WorkflowExecution>> childStarts = new TreeMap<>();
   private int nextOrdinal;
   private int wanted;
   private int consecutiveFailures;
@@ -226,16 +225,24 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
   private void serve() {
     wanted = clamp(wanted);
     while (deleteRequest == null) {
+      // Cleared before reconciling: a signal that arrives while it runs activities must wake the
+      // next wait, not be forgotten.
+      changed = false;
       reconcile();
       if (continueAsNewDue()) {
         continueAsNew();
       }
-      changed = false;
       long waitMillis = pendingStarts() > 0 ? notBeforeMillis - Workflow.currentTimeMillis() : 0;
+      if (changed || pendingStarts() > 0 && waitMillis <= 0) {
+        continue;
+      }
+      // Signals that change nothing still add history; the length check keeps it bounded.
       if (waitMillis > 0) {
-        Workflow.await(Duration.ofMillis(waitMillis), () -> changed || deleteRequest != null);
+        Workflow.await(
+            Duration.ofMillis(waitMillis),
+            () -> changed || deleteRequest != null || continueAsNewDue());
       } else {
-        Workflow.await(() -> changed || deleteRequest != null);
+        Workflow.await(() -> changed || deleteRequest != null || continueAsNewDue());
       }
     }
   }
@@ -291,7 +298,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
             input.secretRef(),
             new WorkerSettings(spec.idleTimeoutSeconds(), slot.keepWarm),
             null));
-    childStarts.add(Workflow.getWorkflowExecution(child));
+    childStarts.put(ordinal, Workflow.getWorkflowExecution(child));
   }
 
   /** The oldest live workers are the min workers: the ones never reaped. */
@@ -334,14 +341,21 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
 
   /** Waits until every child started so far exists, so it can be signalled. */
   private void awaitChildStarts() {
-    for (var started : childStarts) {
-      try {
-        started.get();
-      } catch (ChildWorkflowFailure e) {
-        log.warn("A worker of {} could not be started: {}", deploymentId, e.getMessage());
-      }
-    }
-    childStarts.clear();
+    // A snapshot: an update handler may start or await children while this one waits.
+    var pending = Map.copyOf(childStarts);
+    childStarts.keySet().removeAll(pending.keySet());
+    pending.forEach(
+        (ordinal, started) -> {
+          try {
+            started.get();
+          } catch (ChildWorkflowFailure e) {
+            // It never ran, so it will never report: forget it, and let reconcile start another.
+            log.warn(
+                "Worker {} of {} could not be started: {}", ordinal, deploymentId, e.getMessage());
+            workers.remove(ordinal);
+            changed = true;
+          }
+        });
   }
 
   /** What a running deployment's status reason says: refused scale-ups and repeated failures. */

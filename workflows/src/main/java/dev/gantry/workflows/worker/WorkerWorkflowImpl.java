@@ -125,6 +125,10 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
     this.input = input;
     this.ref = new WorkerRef(input.deploymentId(), input.workerId(), input.framework());
     this.settings = input.settings();
+    if (input.serving() != null) {
+      // Set before the first signal is handled, so an exit reported right away is not ignored.
+      status = WorkerStatus.HEALTHY;
+    }
   }
 
   @Override
@@ -165,7 +169,7 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
     Workflow.await(() -> healthy.isCompleted() || drainRequest != null);
     if (!healthy.isCompleted()) {
       // Drained while starting: stopping the engine makes the health check end at once.
-      stopping.stopEngine(new StopEngineInput(ref, false));
+      stopEngine(false);
       ignoreFailure(healthy);
       return end(WorkerStatus.STOPPED, WorkerEndCause.DRAIN_REQUESTED, drainRequest.reason());
     }
@@ -188,7 +192,7 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
     }
     setStatus(WorkerStatus.DRAINING, null);
     notifyDeployment(WorkerStatus.DRAINING, cause);
-    stopping.stopEngine(new StopEngineInput(ref, true));
+    stopEngine(true);
     String why =
         cause == WorkerEndCause.IDLE
             ? "idle for %d s".formatted(settings.idleTimeoutSeconds())
@@ -209,8 +213,7 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
       if (drainRequest != null) {
         return WorkerEndCause.DRAIN_REQUESTED;
       }
-      if (Workflow.getInfo().isContinueAsNewSuggested()
-          || Workflow.getInfo().getHistoryLength() > HISTORY_LIMIT) {
+      if (continueAsNewDue()) {
         Workflow.await(Workflow::isEveryHandlerFinished);
         Workflow.continueAsNew(
             input.continued(
@@ -219,7 +222,12 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
       }
       settingsChanged = false;
       if (settings.keepWarm()) {
-        Workflow.await(() -> engineExit != null || drainRequest != null || settingsChanged);
+        Workflow.await(
+            () ->
+                engineExit != null
+                    || drainRequest != null
+                    || settingsChanged
+                    || continueAsNewDue());
         continue;
       }
       long idleAt = lastActiveMillis + settings.idleTimeoutSeconds() * 1000L;
@@ -229,15 +237,33 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
       }
       Workflow.await(
           Duration.ofMillis(idleAt - now),
-          () -> engineExit != null || drainRequest != null || settingsChanged);
+          () ->
+              engineExit != null || drainRequest != null || settingsChanged || continueAsNewDue());
     }
   }
 
   private WorkerOutcome fail(String why) {
     log.warn("Worker {} failed: {}", input.workerId(), why);
     // Kill whatever is left (a hung engine) and give its GPUs back before reporting.
-    stopping.stopEngine(new StopEngineInput(ref, false));
+    stopEngine(false);
     return end(WorkerStatus.FAILED, WorkerEndCause.ENGINE_FAILED, why);
+  }
+
+  /**
+   * Stops the engine; if even that fails, the worker still ends and reports, and the orphan sweeper
+   * stops the engine that no running workflow owns any more.
+   */
+  private void stopEngine(boolean drain) {
+    try {
+      stopping.stopEngine(new StopEngineInput(ref, drain));
+    } catch (ActivityFailure e) {
+      log.error("Worker {} could not stop its engine: {}", input.workerId(), messageOf(e));
+    }
+  }
+
+  private static boolean continueAsNewDue() {
+    var info = Workflow.getInfo();
+    return info.isContinueAsNewSuggested() || info.getHistoryLength() > HISTORY_LIMIT;
   }
 
   private WorkerOutcome end(WorkerStatus finalStatus, WorkerEndCause cause, String why) {
@@ -322,7 +348,8 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
 
   @Override
   public void engineExited(EngineExited exit) {
-    if (status == WorkerStatus.HEALTHY && engineExit == null) {
+    // Accepted while provisioning too: the exit may race the health check's completion.
+    if (status.current() && status != WorkerStatus.DRAINING && engineExit == null) {
       engineExit = exit;
     }
   }
