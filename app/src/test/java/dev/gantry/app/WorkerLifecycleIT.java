@@ -150,8 +150,8 @@ class WorkerLifecycleIT {
     // The min worker comes up on its own.
     await().atMost(Duration.ofSeconds(60)).until(() -> withStatus(dep, "healthy").size() == 1);
     assertThat(enginePids()).hasSize(1);
-    String endpoint = withStatus(dep, "healthy").getFirst().get("id").asText();
-    assertThat(endpoint).startsWith(dep + "-w");
+    String workerId = withStatus(dep, "healthy").getFirst().get("id").asText();
+    assertThat(workerId).startsWith(dep + "-w");
 
     // A burst of 20 queued requests at concurrency 8 needs 3 workers: straight to 3.
     Instant decided = Instant.now();

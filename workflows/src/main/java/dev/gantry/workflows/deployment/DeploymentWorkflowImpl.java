@@ -1,6 +1,8 @@
 package dev.gantry.workflows.deployment;
 
-import dev.gantry.api.FailureType;
+import static dev.gantry.workflows.ActivityPolicies.PERMANENT_FAILURES;
+import static dev.gantry.workflows.ActivityPolicies.continueAsNewDue;
+
 import dev.gantry.api.deployment.DeleteRequest;
 import dev.gantry.api.deployment.DemandReport;
 import dev.gantry.api.deployment.DeploymentActivities;
@@ -24,6 +26,7 @@ import dev.gantry.api.worker.WorkerSettings;
 import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.api.worker.WorkerWorkflow;
 import dev.gantry.api.worker.WorkerWorkflowInput;
+import dev.gantry.workflows.ActivityPolicies;
 import io.temporal.activity.ActivityCancellationType;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.api.common.v1.WorkflowExecution;
@@ -43,7 +46,6 @@ import io.temporal.workflow.Workflow;
 import io.temporal.workflow.WorkflowInit;
 import io.temporal.workflow.WorkflowLock;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -64,25 +66,12 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
   private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
   private static final Duration DRAIN_BOUND = Duration.ofMinutes(10);
 
-  private static final String[] PERMANENT_FAILURES =
-      Arrays.stream(FailureType.values())
-          .filter(FailureType::permanent)
-          .map(FailureType::name)
-          .toArray(String[]::new);
-
-  /** Database writes: retried until the database is back, because state must not be lost. */
   private final DeploymentActivities deployments =
       Workflow.newActivityStub(
           DeploymentActivities.class,
-          ActivityOptions.newBuilder()
-              .setStartToCloseTimeout(Duration.ofSeconds(15))
+          ActivityPolicies.databaseWrites()
               // Waiting keeps status writes in order when deletion cancels provisioning.
               .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
-              .setRetryOptions(
-                  RetryOptions.newBuilder()
-                      .setInitialInterval(Duration.ofSeconds(1))
-                      .setMaximumInterval(Duration.ofSeconds(30))
-                      .build())
               .build());
 
   private final StorageActivities storage =
@@ -229,7 +218,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
       // next wait, not be forgotten.
       changed = false;
       reconcile();
-      if (continueAsNewDue()) {
+      if (continueAsNewDue(historyLimit)) {
         continueAsNew();
       }
       long waitMillis = pendingStarts() > 0 ? notBeforeMillis - Workflow.currentTimeMillis() : 0;
@@ -240,9 +229,9 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
       if (waitMillis > 0) {
         Workflow.await(
             Duration.ofMillis(waitMillis),
-            () -> changed || deleteRequest != null || continueAsNewDue());
+            () -> changed || deleteRequest != null || continueAsNewDue(historyLimit));
       } else {
-        Workflow.await(() -> changed || deleteRequest != null || continueAsNewDue());
+        Workflow.await(() -> changed || deleteRequest != null || continueAsNewDue(historyLimit));
       }
     }
   }
@@ -368,11 +357,6 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
           .formatted(consecutiveFailures, lastFailureReason);
     }
     return null;
-  }
-
-  private boolean continueAsNewDue() {
-    var info = Workflow.getInfo();
-    return info.isContinueAsNewSuggested() || info.getHistoryLength() > historyLimit;
   }
 
   private void continueAsNew() {

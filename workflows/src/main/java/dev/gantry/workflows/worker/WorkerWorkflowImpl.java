@@ -1,5 +1,8 @@
 package dev.gantry.workflows.worker;
 
+import static dev.gantry.workflows.ActivityPolicies.PERMANENT_FAILURES;
+import static dev.gantry.workflows.ActivityPolicies.continueAsNewDue;
+
 import dev.gantry.api.FailureType;
 import dev.gantry.api.deployment.DeploymentWorkflow;
 import dev.gantry.api.worker.ActivityReport;
@@ -19,6 +22,7 @@ import dev.gantry.api.worker.WorkerState;
 import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.api.worker.WorkerWorkflow;
 import dev.gantry.api.worker.WorkerWorkflowInput;
+import dev.gantry.workflows.ActivityPolicies;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.common.RetryOptions;
 import io.temporal.failure.ActivityFailure;
@@ -30,7 +34,6 @@ import io.temporal.workflow.SignalExternalWorkflowException;
 import io.temporal.workflow.Workflow;
 import io.temporal.workflow.WorkflowInit;
 import java.time.Duration;
-import java.util.Arrays;
 import org.slf4j.Logger;
 
 /**
@@ -44,24 +47,8 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
 
   private static final int HISTORY_LIMIT = 5_000;
 
-  private static final String[] PERMANENT_FAILURES =
-      Arrays.stream(FailureType.values())
-          .filter(FailureType::permanent)
-          .map(FailureType::name)
-          .toArray(String[]::new);
-
-  /** Database writes: retried until the database is back, because state must not be lost. */
   private final WorkerActivities records =
-      Workflow.newActivityStub(
-          WorkerActivities.class,
-          ActivityOptions.newBuilder()
-              .setStartToCloseTimeout(Duration.ofSeconds(15))
-              .setRetryOptions(
-                  RetryOptions.newBuilder()
-                      .setInitialInterval(Duration.ofSeconds(1))
-                      .setMaximumInterval(Duration.ofSeconds(30))
-                      .build())
-              .build());
+      Workflow.newActivityStub(WorkerActivities.class, ActivityPolicies.databaseWrites().build());
 
   private final WorkerActivities lifecycle =
       Workflow.newActivityStub(
@@ -213,7 +200,7 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
       if (drainRequest != null) {
         return WorkerEndCause.DRAIN_REQUESTED;
       }
-      if (continueAsNewDue()) {
+      if (continueAsNewDue(HISTORY_LIMIT)) {
         Workflow.await(Workflow::isEveryHandlerFinished);
         Workflow.continueAsNew(
             input.continued(
@@ -227,7 +214,7 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
                 engineExit != null
                     || drainRequest != null
                     || settingsChanged
-                    || continueAsNewDue());
+                    || continueAsNewDue(HISTORY_LIMIT));
         continue;
       }
       long idleAt = lastActiveMillis + settings.idleTimeoutSeconds() * 1000L;
@@ -238,7 +225,10 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
       Workflow.await(
           Duration.ofMillis(idleAt - now),
           () ->
-              engineExit != null || drainRequest != null || settingsChanged || continueAsNewDue());
+              engineExit != null
+                  || drainRequest != null
+                  || settingsChanged
+                  || continueAsNewDue(HISTORY_LIMIT));
     }
   }
 
@@ -259,11 +249,6 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
     } catch (ActivityFailure e) {
       log.error("Worker {} could not stop its engine: {}", input.workerId(), messageOf(e));
     }
-  }
-
-  private static boolean continueAsNewDue() {
-    var info = Workflow.getInfo();
-    return info.isContinueAsNewSuggested() || info.getHistoryLength() > HISTORY_LIMIT;
   }
 
   private WorkerOutcome end(WorkerStatus finalStatus, WorkerEndCause cause, String why) {
@@ -300,7 +285,7 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
     try {
       Workflow.newExternalWorkflowStub(
               DeploymentWorkflow.class, DeploymentWorkflow.workflowId(input.deploymentId()))
-          .workerChanged(new WorkerEvent(input.ordinal(), s, cause, why, gpuType));
+          .workerChanged(new WorkerEvent(input.ordinal(), s, cause, why));
     } catch (SignalExternalWorkflowException e) {
       // The deployment finished (deleted) and no longer tracks its workers.
       log.info("Deployment {} no longer listens to worker events", input.deploymentId());
