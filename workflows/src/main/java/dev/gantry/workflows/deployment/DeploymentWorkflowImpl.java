@@ -438,7 +438,9 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
         // The demand it was for is answered 503 by the gateway and comes back as new demand.
         wanted = clamp(wanted - 1);
         scaleUpBlockedReason = event.reason();
-        scaleUpBlockedOrdinal = Math.max(scaleUpBlockedOrdinal, event.ordinal());
+        // Workers started before this refusal (some may still become healthy) say nothing about
+        // whether GPUs are free now; only one started after it does.
+        scaleUpBlockedOrdinal = Math.max(scaleUpBlockedOrdinal, nextOrdinal - 1);
         backOff();
       }
       case ENGINE_FAILED -> {

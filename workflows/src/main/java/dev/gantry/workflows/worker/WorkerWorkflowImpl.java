@@ -46,6 +46,8 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
   private static final Logger log = Workflow.getLogger(WorkerWorkflowImpl.class);
 
   private static final int HISTORY_LIMIT = 5_000;
+  private static final int NOTIFY_ATTEMPTS = 3;
+  private static final Duration NOTIFY_RETRY = Duration.ofSeconds(1);
 
   private final WorkerActivities records =
       Workflow.newActivityStub(WorkerActivities.class, ActivityPolicies.databaseWrites().build());
@@ -282,13 +284,23 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
   }
 
   private void notifyDeployment(WorkerStatus s, WorkerEndCause cause, String why) {
-    try {
-      Workflow.newExternalWorkflowStub(
-              DeploymentWorkflow.class, DeploymentWorkflow.workflowId(input.deploymentId()))
-          .workerChanged(new WorkerEvent(input.ordinal(), s, cause, why));
-    } catch (SignalExternalWorkflowException e) {
-      // The deployment finished (deleted) and no longer tracks its workers.
-      log.info("Deployment {} no longer listens to worker events", input.deploymentId());
+    var event = new WorkerEvent(input.ordinal(), s, cause, why);
+    for (int attempt = 1; ; attempt++) {
+      try {
+        Workflow.newExternalWorkflowStub(
+                DeploymentWorkflow.class, DeploymentWorkflow.workflowId(input.deploymentId()))
+            .workerChanged(event);
+        return;
+      } catch (SignalExternalWorkflowException e) {
+        if (attempt >= NOTIFY_ATTEMPTS) {
+          // The deployment finished (deleted) and no longer tracks its workers.
+          log.info("Deployment {} no longer listens to worker events", input.deploymentId());
+          return;
+        }
+        // Not found can also mean "between two runs" on servers whose continue-as-new is not
+        // atomic (the test server's is not); an event lost there would strand the deployment.
+        Workflow.sleep(NOTIFY_RETRY);
+      }
     }
   }
 

@@ -85,6 +85,7 @@ class AutoscalingWorkflowTest {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
+        System.err.println("DIAG " + env.getDiagnostics());
         throw new AssertionError("timed out waiting for " + what);
       }
       env.sleep(Duration.ofMillis(100));
@@ -217,10 +218,12 @@ class AutoscalingWorkflowTest {
     assertThat(gap4).isGreaterThan(gap3);
     assertThat(gap5).isGreaterThan(gap4);
     assertThat(deployments.calls)
-        .anyMatch(c -> c.startsWith("status:running(workers keep failing"))
-        .as("the reason clears once a worker is healthy again")
-        .last()
-        .isEqualTo("status:running");
+        .anyMatch(c -> c.startsWith("status:running(workers keep failing"));
+    // The status write follows the healthy event; wait for it rather than race it.
+    await(
+        env,
+        "the reason cleared once a worker is healthy again",
+        () -> deployments.calls.getLast().equals("status:running"));
   }
 
   @Test
