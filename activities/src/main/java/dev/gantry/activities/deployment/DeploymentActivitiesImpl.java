@@ -16,7 +16,8 @@ public class DeploymentActivitiesImpl implements DeploymentActivities {
 
   @Override
   public void recordStatus(RecordStatusInput input) {
-    if (!repository.updateStatus(input.deploymentId(), input.status(), input.reason())) {
+    if (!repository.updateStatus(
+        input.deploymentId(), input.status(), input.reason(), input.capacityBlocked())) {
       throw ApplicationFailure.newNonRetryableFailure(
           "deployment " + input.deploymentId() + " does not exist", "DeploymentMissing");
     }

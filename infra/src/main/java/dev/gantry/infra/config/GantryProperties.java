@@ -28,6 +28,7 @@ import org.springframework.validation.annotation.Validated;
  * @param limits bounds on user input beyond the API's validation rules
  * @param billing prices that are not per GPU
  * @param runtime where and how workers' engines run
+ * @param gateway the inference data plane: limits, queues, timeouts
  */
 @Validated
 @ConfigurationProperties("gantry")
@@ -40,7 +41,8 @@ public record GantryProperties(
     @Valid List<GpuType> gpuCatalog,
     @Valid @DefaultValue Limits limits,
     @Valid @DefaultValue Billing billing,
-    @Valid @DefaultValue Runtime runtime) {
+    @Valid @DefaultValue Runtime runtime,
+    @Valid @DefaultValue Gateway gateway) {
 
   public static final String ROLE_ORCHESTRATOR = "orchestrator";
 
@@ -155,4 +157,23 @@ public record GantryProperties(
    * @param count how many of them this host has
    */
   public record GpuSlot(@NotEmpty String type, @Min(0) int count) {}
+
+  /**
+   * @param maxBodyBytes largest inference request body; larger ones are answered 413
+   * @param maxQueue requests that may wait per deployment for a free worker; more are answered 429
+   * @param routeRefresh how often the routing table re-reads running deployments and workers
+   * @param demandReportInterval how often a deployment with waiting requests reports its demand
+   * @param connectTimeout how long connecting to a worker may take before it counts as unreachable
+   * @param responseTimeout longest silence from a worker while it answers (504 before the response
+   *     started)
+   * @param unreachableCooldown how long a worker that refused a connection gets no new requests
+   */
+  public record Gateway(
+      @DefaultValue("8388608") @Positive long maxBodyBytes,
+      @DefaultValue("256") @Min(0) int maxQueue,
+      @DefaultValue("500ms") @NotNull Duration routeRefresh,
+      @DefaultValue("250ms") @NotNull Duration demandReportInterval,
+      @DefaultValue("2s") @NotNull Duration connectTimeout,
+      @DefaultValue("10m") @NotNull Duration responseTimeout,
+      @DefaultValue("5s") @NotNull Duration unreachableCooldown) {}
 }

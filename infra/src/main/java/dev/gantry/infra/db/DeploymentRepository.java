@@ -91,11 +91,22 @@ public class DeploymentRepository {
 
   /** Records a status transition; returns false if the deployment does not exist. */
   public boolean updateStatus(String id, DeploymentStatus status, String reason) {
+    return updateStatus(id, status, reason, false);
+  }
+
+  /**
+   * Records a status transition, and whether a scale-up was just refused for lack of GPUs (its time
+   * is kept until the next transition that is not a refusal).
+   */
+  public boolean updateStatus(
+      String id, DeploymentStatus status, String reason, boolean capacityBlocked) {
     return jdbc.sql(
                 "update deployments set status = :status, status_reason = :reason,"
+                    + " capacity_blocked_at = case when :blocked then :now end,"
                     + " updated_at = :now where id = :id")
             .param("status", status.wireName())
             .param("reason", reason)
+            .param("blocked", capacityBlocked)
             .param("now", Timestamps.utc(clock.instant()))
             .param("id", id)
             .update()

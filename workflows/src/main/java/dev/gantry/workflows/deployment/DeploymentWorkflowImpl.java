@@ -124,6 +124,10 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
   private long notBeforeMillis;
   private String scaleUpBlockedReason;
   private int scaleUpBlockedOrdinal;
+
+  /** The refusal last written to the database; not carried over, a new run starts recorded. */
+  private int recordedBlockedOrdinal;
+
   private String lastFailureReason;
   private boolean changed;
 
@@ -163,6 +167,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
       notBeforeMillis = carried.notBeforeEpochMillis();
       scaleUpBlockedReason = carried.scaleUpBlockedReason();
       scaleUpBlockedOrdinal = carried.scaleUpBlockedOrdinal();
+      recordedBlockedOrdinal = scaleUpBlockedOrdinal;
       lastFailureReason = carried.lastFailureReason();
     }
   }
@@ -245,8 +250,14 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
     }
     assignKeepWarm();
     String reason = servingReason();
-    if (!Objects.equals(reason, statusReason)) {
-      transition(DeploymentStatus.RUNNING, reason);
+    // Every refusal is written (with its time), not only a changed reason: requests that started
+    // waiting before it are answered 503 by the gateway.
+    if (!Objects.equals(reason, statusReason) || scaleUpBlockedOrdinal != recordedBlockedOrdinal) {
+      recordedBlockedOrdinal = scaleUpBlockedOrdinal;
+      status = DeploymentStatus.RUNNING;
+      statusReason = reason;
+      deployments.recordStatus(
+          new RecordStatusInput(deploymentId, status, reason, scaleUpBlockedReason != null));
     }
   }
 

@@ -1,0 +1,323 @@
+package dev.gantry.gateway.inference;
+
+import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.api.worker.WorkerStatus;
+import dev.gantry.infra.db.RoutableDeployment;
+import dev.gantry.infra.db.RoutableWorker;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
+import reactor.core.Disposable;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.MonoSink;
+import reactor.core.scheduler.Scheduler;
+
+/**
+ * One running deployment in the routing table: its healthy workers with their in-flight counts, and
+ * its bounded FIFO admission queue. Every mutation happens under this object's lock, and sinks are
+ * completed only after the lock is released, so no downstream code runs while it is held.
+ */
+final class DeploymentRoute {
+  final String deploymentId;
+  private final LongSupplier clock;
+  private final Scheduler timers;
+  private final int maxQueue;
+
+  private volatile String tenantId;
+  private volatile DeploymentSpec spec;
+
+  /** Healthy workers by id, oldest first. */
+  private final Map<String, Upstream> workers = new LinkedHashMap<>();
+
+  private int provisioning;
+  private Instant capacityBlockedAt;
+  private final ArrayDeque<Waiter> queue = new ArrayDeque<>();
+  private boolean removed;
+
+  /** Set by the demand reporter: a report for this deployment is being sent. */
+  final AtomicBoolean reporting = new AtomicBoolean();
+
+  long lastDemandReportMillis;
+  int lastReportedDemand;
+
+  DeploymentRoute(
+      RoutableDeployment deployment, LongSupplier clock, Scheduler timers, int maxQueue) {
+    this.deploymentId = deployment.id();
+    this.clock = clock;
+    this.timers = timers;
+    this.maxQueue = maxQueue;
+    update(deployment);
+  }
+
+  String tenantId() {
+    return tenantId;
+  }
+
+  DeploymentSpec spec() {
+    return spec;
+  }
+
+  /**
+   * Takes a slot now, or waits in the queue (up to the deployment's wait time) for one. Errors with
+   * the error table's outcome: 429 when the queue is full, and on a wait-out 503, 504 or 408.
+   */
+  Mono<Lease> admit(Runnable onQueued) {
+    return Mono.create(
+        sink -> {
+          Lease lease;
+          Waiter waiter = null;
+          InferenceException refused = null;
+          boolean firstInQueue = false;
+          synchronized (this) {
+            lease = removed || !queue.isEmpty() ? null : tryAcquire(null);
+            if (lease == null) {
+              if (removed) {
+                refused = InferenceException.notFound();
+              } else if (queue.size() >= maxQueue) {
+                refused = InferenceException.queueFull();
+              } else {
+                waiter = enqueue(sink);
+                firstInQueue = queue.size() == 1;
+              }
+            }
+          }
+          if (lease != null) {
+            sink.success(lease);
+            return;
+          }
+          if (refused != null) {
+            sink.error(refused);
+            return;
+          }
+          Waiter w = waiter;
+          w.timeout =
+              timers.schedule(
+                  () -> waitedOut(w), spec.waitTimeSeconds() * 1000L, TimeUnit.MILLISECONDS);
+          sink.onCancel(() -> cancel(w));
+          if (firstInQueue) {
+            onQueued.run();
+          }
+        });
+  }
+
+  private Waiter enqueue(MonoSink<Lease> sink) {
+    var waiter = new Waiter(sink, clock.getAsLong());
+    queue.addLast(waiter);
+    return waiter;
+  }
+
+  /**
+   * A slot on another worker than {@code failed}, without waiting: the one retry of a request that
+   * never reached a worker.
+   */
+  synchronized Lease tryAcquireOther(Upstream failed) {
+    return removed ? null : tryAcquire(failed);
+  }
+
+  /** The healthy worker with the most free slots, if any has one. Caller holds the lock. */
+  private Lease tryAcquire(Upstream exclude) {
+    int concurrency = spec.concurrency();
+    long now = clock.getAsLong();
+    Upstream best = null;
+    int bestFree = 0;
+    for (Upstream u : workers.values()) {
+      if (u == exclude || u.excludedUntilMillis > now) {
+        continue;
+      }
+      int free = concurrency - u.inFlight;
+      if (free > bestFree) {
+        best = u;
+        bestFree = free;
+      }
+    }
+    if (best == null) {
+      return null;
+    }
+    best.inFlight++;
+    return new Lease(this, best);
+  }
+
+  void release(Lease lease) {
+    lease.upstream.lastUsedMillis = clock.getAsLong();
+    List<Handoff> handoffs;
+    synchronized (this) {
+      lease.upstream.inFlight--;
+      handoffs = dispatch();
+    }
+    complete(handoffs);
+  }
+
+  /** Keeps a worker that refused a connection out of routing for a while. */
+  synchronized void markUnreachable(Upstream upstream, long cooldownMillis) {
+    upstream.excludedUntilMillis = clock.getAsLong() + cooldownMillis;
+  }
+
+  /** Gives free slots to waiting requests in arrival order. Caller holds the lock. */
+  private List<Handoff> dispatch() {
+    List<Handoff> handoffs = null;
+    while (!queue.isEmpty()) {
+      Lease lease = tryAcquire(null);
+      if (lease == null) {
+        break;
+      }
+      Waiter w = queue.pollFirst();
+      if (handoffs == null) {
+        handoffs = new ArrayList<>();
+      }
+      handoffs.add(new Handoff(w, lease, null));
+    }
+    return handoffs == null ? List.of() : handoffs;
+  }
+
+  private static void complete(List<Handoff> handoffs) {
+    for (Handoff h : handoffs) {
+      h.waiter.timeout.dispose();
+      if (h.lease != null) {
+        h.waiter.offer(h.lease);
+      } else {
+        h.waiter.fail(h.error);
+      }
+    }
+  }
+
+  private void waitedOut(Waiter w) {
+    InferenceException outcome;
+    synchronized (this) {
+      if (!queue.remove(w)) {
+        return;
+      }
+      outcome = waitOutcome();
+    }
+    w.fail(outcome);
+  }
+
+  /** Why a request waited out: the error table's 503, 504 or 408. Caller holds the lock. */
+  private InferenceException waitOutcome() {
+    if (capacityBlockedAt != null) {
+      return InferenceException.noCapacity();
+    }
+    if (provisioning > 0 || workers.isEmpty()) {
+      return InferenceException.stillStarting();
+    }
+    return InferenceException.requestTimeout();
+  }
+
+  private void cancel(Waiter w) {
+    synchronized (this) {
+      queue.remove(w);
+    }
+    if (w.timeout != null) {
+      w.timeout.dispose();
+    }
+  }
+
+  /** Applies a fresh read of the deployment and hands new slots to waiting requests. */
+  void refresh(RoutableDeployment deployment) {
+    List<Handoff> handoffs;
+    synchronized (this) {
+      update(deployment);
+      handoffs = new ArrayList<>(dispatch());
+      if (capacityBlockedAt != null && workers.isEmpty() && provisioning == 0) {
+        // The scale-up these requests waited for was refused, and no worker can serve them.
+        long blockedAt = capacityBlockedAt.toEpochMilli();
+        for (Iterator<Waiter> it = queue.iterator(); it.hasNext(); ) {
+          Waiter w = it.next();
+          if (w.enqueuedAtMillis <= blockedAt) {
+            it.remove();
+            handoffs.add(new Handoff(w, null, InferenceException.noCapacity()));
+          }
+        }
+      }
+    }
+    complete(handoffs);
+  }
+
+  /** The deployment stopped running (deleted, failed): everything waiting is answered 404. */
+  void remove() {
+    List<Handoff> handoffs = new ArrayList<>();
+    synchronized (this) {
+      removed = true;
+      workers.clear();
+      while (!queue.isEmpty()) {
+        handoffs.add(new Handoff(queue.pollFirst(), null, InferenceException.notFound()));
+      }
+    }
+    complete(handoffs);
+  }
+
+  /** Caller holds the lock (or is the constructor). */
+  private void update(RoutableDeployment d) {
+    tenantId = d.tenantId();
+    spec = d.spec();
+    capacityBlockedAt = d.capacityBlockedAt();
+    int starting = 0;
+    var seen = new HashSet<String>();
+    for (RoutableWorker w : d.workers()) {
+      if (w.status() == WorkerStatus.PROVISIONING) {
+        starting++;
+      }
+      if (w.routable()) {
+        seen.add(w.id());
+        workers.computeIfAbsent(w.id(), id -> new Upstream(id, w.endpoint()));
+      }
+    }
+    // Draining, failed and stopped workers take no new requests; in-flight ones finish on their
+    // leases, which still point at them.
+    workers.keySet().retainAll(seen);
+    provisioning = starting;
+  }
+
+  /** Requests on workers and waiting: what the autoscaler sizes the deployment for. */
+  synchronized Demand demand() {
+    int inFlight = 0;
+    for (Upstream u : workers.values()) {
+      inFlight += u.inFlight;
+    }
+    return new Demand(inFlight, queue.size());
+  }
+
+  /** The workers now routed to, for activity reports. */
+  synchronized List<Upstream> upstreams() {
+    return List.copyOf(workers.values());
+  }
+
+  synchronized int inFlightOn(Upstream u) {
+    return u.inFlight;
+  }
+
+  record Demand(int inFlight, int queued) {}
+
+  private record Handoff(Waiter waiter, Lease lease, InferenceException error) {}
+
+  /** A queued request. */
+  private static final class Waiter {
+    final MonoSink<Lease> sink;
+    final long enqueuedAtMillis;
+    volatile Disposable timeout = () -> {};
+
+    Waiter(MonoSink<Lease> sink, long enqueuedAtMillis) {
+      this.sink = sink;
+      this.enqueuedAtMillis = enqueuedAtMillis;
+    }
+
+    /**
+     * Hands over the slot. If the client went away in the meantime the sink discards it, and the
+     * admission pipeline's discard hook gives it back.
+     */
+    void offer(Lease lease) {
+      sink.success(lease);
+    }
+
+    void fail(InferenceException e) {
+      sink.error(e);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+package dev.gantry.gateway.inference;
+
+import org.springframework.http.HttpStatus;
+
+/** A request answered with one of the error table's statuses and messages (API.md "Errors"). */
+final class InferenceException extends RuntimeException {
+  private final HttpStatus status;
+
+  InferenceException(HttpStatus status, String message) {
+    super(message, null, false, false);
+    this.status = status;
+  }
+
+  HttpStatus status() {
+    return status;
+  }
+
+  static InferenceException notFound() {
+    return new InferenceException(HttpStatus.NOT_FOUND, "Deployment not found or not running");
+  }
+
+  static InferenceException requestTimeout() {
+    return new InferenceException(HttpStatus.REQUEST_TIMEOUT, "Request timeout");
+  }
+
+  static InferenceException tooLarge() {
+    return new InferenceException(HttpStatus.CONTENT_TOO_LARGE, "Request too large");
+  }
+
+  static InferenceException queueFull() {
+    return new InferenceException(HttpStatus.TOO_MANY_REQUESTS, "Server busy, please retry");
+  }
+
+  static InferenceException badGateway() {
+    return new InferenceException(HttpStatus.BAD_GATEWAY, "Worker returned an error, please retry");
+  }
+
+  static InferenceException noCapacity() {
+    return new InferenceException(
+        HttpStatus.SERVICE_UNAVAILABLE, "No GPUs available for scale-up, please retry");
+  }
+
+  static InferenceException stillStarting() {
+    return new InferenceException(
+        HttpStatus.GATEWAY_TIMEOUT, "A worker is still starting, please retry shortly");
+  }
+
+  static InferenceException internal() {
+    return new InferenceException(HttpStatus.INTERNAL_SERVER_ERROR, "Request failed, please retry");
+  }
+
+  /** Seconds a client should wait before retrying, for the statuses that are worth a retry. */
+  static String retryAfterSeconds(HttpStatus status) {
+    return switch (status) {
+      case SERVICE_UNAVAILABLE -> "10";
+      case GATEWAY_TIMEOUT -> "5";
+      case REQUEST_TIMEOUT, TOO_MANY_REQUESTS, BAD_GATEWAY -> "1";
+      default -> null;
+    };
+  }
+}

@@ -1,0 +1,160 @@
+package dev.gantry.gateway.inference;
+
+import dev.gantry.api.deployment.DemandReport;
+import dev.gantry.api.worker.ActivityReport;
+import dev.gantry.gateway.deployment.DeploymentOrchestrator;
+import dev.gantry.gateway.web.ConditionalOnGatewayRole;
+import dev.gantry.infra.config.GantryProperties;
+import java.time.Clock;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.stereotype.Component;
+
+/**
+ * Tells the control plane what the data plane sees, coalesced: a deployment's demand while requests
+ * wait (at once for the first waiting request, then at most every {@code demand-report-interval},
+ * and again every second while they still wait), and each worker's last use, at most a few times
+ * per idle timeout. Reports go out on virtual threads, at most one in flight per deployment, so a
+ * slow control plane never holds up requests or other deployments.
+ */
+@ConditionalOnGatewayRole
+@Component
+public class LoadReporter implements SmartLifecycle {
+  private static final Logger log = LoggerFactory.getLogger(LoadReporter.class);
+  private static final long REPEAT_MILLIS = 1_000;
+  private static final long MAX_ACTIVITY_INTERVAL_MILLIS = 60_000;
+
+  private final RoutingTable routes;
+  private final DeploymentOrchestrator orchestrator;
+  private final Clock clock;
+  private final long intervalMillis;
+  private ScheduledExecutorService ticker;
+  private long lastFailureLogMillis;
+
+  public LoadReporter(
+      RoutingTable routes,
+      DeploymentOrchestrator orchestrator,
+      GantryProperties properties,
+      Clock clock) {
+    this.routes = routes;
+    this.orchestrator = orchestrator;
+    this.clock = clock;
+    this.intervalMillis = properties.gateway().demandReportInterval().toMillis();
+  }
+
+  /** A request started waiting on an empty queue: report now, a cold start is on the clock. */
+  void queued(DeploymentRoute route) {
+    var t = ticker;
+    if (t != null) {
+      t.execute(() -> reportDemand(route, true));
+    }
+  }
+
+  private void tick() {
+    long now = clock.millis();
+    for (DeploymentRoute route : routes.all()) {
+      reportDemand(route, false);
+      reportActivity(route, now);
+    }
+  }
+
+  private void reportDemand(DeploymentRoute route, boolean urgent) {
+    var demand = route.demand();
+    if (demand.queued() == 0) {
+      return;
+    }
+    long now = clock.millis();
+    int total = demand.inFlight() + demand.queued();
+    long since = now - route.lastDemandReportMillis;
+    boolean due =
+        urgent && since >= intervalMillis
+            || total != route.lastReportedDemand && since >= intervalMillis
+            || since >= REPEAT_MILLIS;
+    if (!due || !route.reporting.compareAndSet(false, true)) {
+      return;
+    }
+    route.lastDemandReportMillis = now;
+    route.lastReportedDemand = total;
+    var report = new DemandReport(demand.inFlight(), demand.queued());
+    Thread.ofVirtual()
+        .name("gantry-demand-report")
+        .start(
+            () -> {
+              try {
+                orchestrator.reportDemand(route.deploymentId, report);
+              } catch (RuntimeException e) {
+                logFailure("demand of " + route.deploymentId, e);
+              } finally {
+                route.reporting.set(false);
+              }
+            });
+  }
+
+  private void reportActivity(DeploymentRoute route, long now) {
+    long interval =
+        Math.min(MAX_ACTIVITY_INTERVAL_MILLIS, route.spec().idleTimeoutSeconds() * 1000L / 3);
+    for (Upstream u : route.upstreams()) {
+      long used = route.inFlightOn(u) > 0 ? now : u.lastUsedMillis;
+      if (used <= u.reportedUsedMillis || now - u.reportedAtMillis < interval) {
+        continue;
+      }
+      u.reportedUsedMillis = used;
+      u.reportedAtMillis = now;
+      var report = new ActivityReport(used);
+      Thread.ofVirtual()
+          .name("gantry-activity-report")
+          .start(
+              () -> {
+                try {
+                  orchestrator.reportWorkerActivity(u.workerId, report);
+                } catch (RuntimeException e) {
+                  logFailure("activity of " + u.workerId, e);
+                }
+              });
+    }
+  }
+
+  private synchronized void logFailure(String what, RuntimeException e) {
+    long now = clock.millis();
+    if (now - lastFailureLogMillis > 30_000) {
+      lastFailureLogMillis = now;
+      log.warn("Cannot report {} to the control plane: {}", what, e.toString());
+    }
+  }
+
+  @Override
+  public synchronized void start() {
+    ticker =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().name("gantry-load-reporter").daemon().unstarted(r));
+    long period = Math.min(intervalMillis, 500);
+    ticker.scheduleWithFixedDelay(
+        () -> {
+          try {
+            tick();
+          } catch (RuntimeException e) {
+            log.error("Load report tick failed", e);
+          }
+        },
+        period,
+        period,
+        TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public synchronized void stop() {
+    if (ticker != null) {
+      ticker.shutdownNow();
+      ticker = null;
+    }
+  }
+
+  @Override
+  public synchronized boolean isRunning() {
+    return ticker != null;
+  }
+}

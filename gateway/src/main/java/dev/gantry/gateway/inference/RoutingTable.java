@@ -1,0 +1,119 @@
+package dev.gantry.gateway.inference;
+
+import dev.gantry.gateway.web.ConditionalOnGatewayRole;
+import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.db.RoutableDeployment;
+import dev.gantry.infra.db.RoutingRepository;
+import java.time.Clock;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.stereotype.Component;
+import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * Running deployments and their healthy workers, in memory. One thread re-reads them every {@code
+ * gantry.gateway.route-refresh} (500 ms by default), so a worker that becomes healthy, drains or
+ * goes away is routed accordingly within a second; requests never read the database. When the
+ * database is unreachable the last table keeps serving.
+ */
+@ConditionalOnGatewayRole
+@Component
+public class RoutingTable implements SmartLifecycle {
+  private static final Logger log = LoggerFactory.getLogger(RoutingTable.class);
+
+  private final RoutingRepository repository;
+  private final GantryProperties.Gateway settings;
+  private final Clock clock;
+  private final Map<String, DeploymentRoute> routes = new ConcurrentHashMap<>();
+  private final Scheduler timers = Schedulers.newSingle("gantry-admission-timers", true);
+  private ScheduledExecutorService refresher;
+  private long lastFailureLogMillis;
+
+  public RoutingTable(RoutingRepository repository, GantryProperties properties, Clock clock) {
+    this.repository = repository;
+    this.settings = properties.gateway();
+    this.clock = clock;
+  }
+
+  /** The route of a running deployment, or null. */
+  DeploymentRoute find(String deploymentId) {
+    return routes.get(deploymentId);
+  }
+
+  Collection<DeploymentRoute> all() {
+    return routes.values();
+  }
+
+  /** Re-reads the table now; the refresher calls it, and so may tests. */
+  public synchronized void refresh() {
+    Collection<RoutableDeployment> running;
+    try {
+      running = repository.loadRunning();
+    } catch (RuntimeException e) {
+      long now = clock.millis();
+      if (now - lastFailureLogMillis > 30_000) {
+        lastFailureLogMillis = now;
+        log.warn("Cannot refresh the routing table, serving the last one: {}", e.toString());
+      }
+      return;
+    }
+    var ids = new HashSet<String>();
+    for (RoutableDeployment d : running) {
+      ids.add(d.id());
+      DeploymentRoute route = routes.get(d.id());
+      if (route == null) {
+        routes.put(d.id(), new DeploymentRoute(d, clock::millis, timers, settings.maxQueue()));
+      } else {
+        route.refresh(d);
+      }
+    }
+    for (var it = routes.entrySet().iterator(); it.hasNext(); ) {
+      var entry = it.next();
+      if (!ids.contains(entry.getKey())) {
+        it.remove();
+        entry.getValue().remove();
+      }
+    }
+  }
+
+  @Override
+  public synchronized void start() {
+    refresh();
+    refresher =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().name("gantry-routes").daemon().unstarted(r));
+    long period = settings.routeRefresh().toMillis();
+    refresher.scheduleWithFixedDelay(this::refreshQuietly, period, period, TimeUnit.MILLISECONDS);
+  }
+
+  private void refreshQuietly() {
+    try {
+      refresh();
+    } catch (RuntimeException e) {
+      log.error("Routing table refresh failed", e);
+    }
+  }
+
+  @Override
+  public synchronized void stop() {
+    if (refresher != null) {
+      refresher.shutdownNow();
+      refresher = null;
+    }
+    timers.dispose();
+  }
+
+  @Override
+  public synchronized boolean isRunning() {
+    return refresher != null;
+  }
+}

@@ -1,0 +1,29 @@
+package dev.gantry.gateway.inference;
+
+/**
+ * One healthy worker in the routing table. Its in-flight count is guarded by the owning {@link
+ * DeploymentRoute}'s lock; the activity fields are read by the reporter thread.
+ */
+final class Upstream {
+  final String workerId;
+  final String baseUrl;
+
+  /** Requests this gateway has on it now; never above the deployment's concurrency. */
+  int inFlight;
+
+  /** Until when it gets no new requests, after it refused a connection. */
+  long excludedUntilMillis;
+
+  /** When a request on it last finished (epoch millis). */
+  volatile long lastUsedMillis;
+
+  /** The last activity time told to its workflow, and when that was told. */
+  long reportedUsedMillis;
+
+  long reportedAtMillis;
+
+  Upstream(String workerId, String endpoint) {
+    this.workerId = workerId;
+    this.baseUrl = endpoint.endsWith("/") ? endpoint.substring(0, endpoint.length() - 1) : endpoint;
+  }
+}

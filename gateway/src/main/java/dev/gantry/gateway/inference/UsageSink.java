@@ -1,0 +1,42 @@
+package dev.gantry.gateway.inference;
+
+import dev.gantry.gateway.web.ConditionalOnGatewayRole;
+import dev.gantry.infra.usage.UsageRecord;
+import dev.gantry.infra.usage.UsageRecorder;
+import java.time.Instant;
+import org.springframework.stereotype.Component;
+import reactor.core.publisher.SignalType;
+
+/** Turns a finished inference call into a usage record, handed to the batched recorder. */
+@ConditionalOnGatewayRole
+@Component
+class UsageSink {
+  /** nginx's status for a client that closed the connection before the answer ended. */
+  static final int CLIENT_CLOSED = 499;
+
+  private final UsageRecorder recorder;
+
+  UsageSink(UsageRecorder recorder) {
+    this.recorder = recorder;
+  }
+
+  void record(InferenceProxy.Call call, SignalType signal, int answered, long nowMillis) {
+    if (call.route == null) {
+      return;
+    }
+    int status = signal == SignalType.CANCEL ? CLIENT_CLOSED : answered;
+    recorder.record(
+        new UsageRecord(
+            call.requestId,
+            call.deploymentId,
+            call.route.tenantId(),
+            call.workerId,
+            call.rest,
+            status,
+            call.meter.promptTokens(),
+            call.meter.completionTokens(call.streamed),
+            call.streamed,
+            Instant.ofEpochMilli(call.startedAtMillis),
+            nowMillis - call.startedAtMillis));
+  }
+}
