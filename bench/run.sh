@@ -1,0 +1,483 @@
+#!/usr/bin/env bash
+# Gateway benchmark (issue 3; see docs/benchmarks.md). In one go on this machine it measures
+#   (a) the engine simulator directly,
+#   (b) nginx (Debian's) proxying that same simulator,
+#   (c) Gantry's gateway (/openai/{id}/v1) in front of a `sim` worker started with the same flags,
+# with wrk for non-streaming chat completions (p50/p99 at concurrency 1, throughput at 32 and 64)
+# and the bench module's StreamBench for 64 concurrent SSE streams (time to first chunk and
+# inter-chunk gap), and prints one table with the overhead each proxy adds over (a).
+#
+#   ./gantry bench            (or bench/run.sh)
+#
+# Everything it starts runs in its own process group and is stopped on exit, however it exits.
+# Settings (environment): BENCH_C1_SECONDS, BENCH_THROUGHPUT_SECONDS, BENCH_WARMUP_SECONDS,
+# BENCH_STREAM_SECONDS, BENCH_STREAM_WARMUP_SECONDS, BENCH_STREAMS, BENCH_STREAM_TOKENS,
+# BENCH_TARGETS (default "direct nginx gantry"), BENCH_NO_BUILD=1 (use the jars as they are),
+# BENCH_KEEP=1 (keep the temp dir with all logs), BENCH_GATEWAY_WAIT_SECONDS (how long to wait
+# for the gateway route to answer 200 before skipping (c)), BENCH_GANTRY_JVM_OPTS (extra JVM
+# options for Gantry), BENCH_JFR=/path/to/file.jfr (record a JFR profile of Gantry, written when it
+# stops; open it with `jfr print` or JDK Mission Control).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+if [ $# -gt 0 ]; then
+  case "$1" in
+    -h | --help) sed -n '2,/^set -euo/p' bench/run.sh | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "usage: bench/run.sh [--help]   (settings are environment variables, see --help)" >&2; exit 2 ;;
+  esac
+fi
+
+C1_SECONDS=${BENCH_C1_SECONDS:-10}
+THROUGHPUT_SECONDS=${BENCH_THROUGHPUT_SECONDS:-10}
+WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-5}
+STREAM_SECONDS=${BENCH_STREAM_SECONDS:-15}
+STREAM_WARMUP_SECONDS=${BENCH_STREAM_WARMUP_SECONDS:-5}
+STREAMS=${BENCH_STREAMS:-64}
+STREAM_TOKENS=${BENCH_STREAM_TOKENS:-60}
+TARGETS=${BENCH_TARGETS:-direct nginx gantry}
+GATEWAY_WAIT_SECONDS=${BENCH_GATEWAY_WAIT_SECONDS:-30}
+
+MODEL=bench-model
+# A fixed, well-formed key (gk_ + 43 base64url characters); the Gantry under test is throwaway.
+KEY=gk_gantry-bench-key-not-a-secret-0000000000000
+# One simulator configuration serves every measurement: no prefill delay, 20 ms between tokens,
+# no queueing in the engine. Non-streaming requests ask for max_tokens=1, so the engine answers
+# at once and what is measured is the HTTP path; streams ask for $STREAM_TOKENS tokens (one SSE
+# chunk each, plus the role chunk, the finish chunk and [DONE]).
+SIM_FLAGS=(--ttft-ms=0 --inter-token-ms=20 --max-concurrency=512)
+# The same JVM options for every simulator, including the one Gantry starts as its worker (passed
+# as gantry.runtime.local.sim-jvm-options): full JIT rather than Gantry's default C1-only, so the
+# engine is as cheap as possible and the proxies' share of the CPU shows.
+SIM_JVM_OPTS=(-XX:+UseSerialGC -Xmx256m -Xshare:auto)
+CLIENT_JVM_OPTS=(-XX:+UseSerialGC -Xms256m -Xmx256m)
+NONSTREAM_BODY="{\"model\":\"$MODEL\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello.\"}],\"max_tokens\":1}"
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ------------------------------------------------------------------------------------- JDK, tools
+
+java_major() { "$1/bin/java" -version 2>&1 | sed -nE 's/.*version "([0-9]+).*/\1/p' | head -1; }
+pick_jdk() {
+  if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/javac" ] && [ "$(java_major "$JAVA_HOME")" -ge 21 ]; then
+    return
+  fi
+  for candidate in /usr/lib/jvm/*; do
+    if [ -x "$candidate/bin/javac" ] && [ "$(java_major "$candidate")" -ge 21 ]; then
+      JAVA_HOME=$candidate
+      return
+    fi
+  done
+  die "needs a JDK 21 or newer (set JAVA_HOME, or install one under /usr/lib/jvm)"
+}
+pick_jdk
+export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH:/usr/sbin:/sbin"
+
+ensure_tools() {
+  local missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v nginx >/dev/null || missing+=(nginx)
+  command -v curl >/dev/null || missing+=(curl)
+  [ ${#missing[@]} -eq 0 ] && return
+  log "installing ${missing[*]} with apt-get"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+ensure_tools
+
+app_jar=app/target/gantry.jar
+bench_jar=bench/target/gantry-bench.jar
+newer_sources() { # prints something when a source under $1 is newer than $2
+  find "$1" -path '*/target' -prune -o \( -name '*.java' -o -name 'pom.xml' -o -name '*.yml' -o -name '*.sql' \) -newer "$2" -print -quit
+}
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+  if [ ! -s "$app_jar" ] || [ -n "$(newer_sources . "$app_jar")" ]; then
+    log "building $app_jar"
+    ./mvnw -B -q package -DskipTests
+  elif [ ! -s "$bench_jar" ] || [ -n "$(newer_sources bench "$bench_jar")" ]; then
+    log "building $bench_jar"
+    ./mvnw -B -q -pl bench package -DskipTests
+  fi
+fi
+[ -s "$app_jar" ] || die "$app_jar is missing"
+[ -s "$bench_jar" ] || die "$bench_jar is missing"
+
+# ------------------------------------------------------------------------------ processes, cleanup
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/gantry-bench.XXXXXX")
+pgids=()       # process groups started here (each process is started with setsid)
+gantry_pid=""
+
+cleanup() {
+  local status=$?
+  set +e
+  trap - EXIT INT TERM
+  if [ -n "$gantry_pid" ] && kill -0 "$gantry_pid" 2>/dev/null; then
+    # A graceful stop lets Gantry stop its own workers; their process group goes next anyway.
+    kill -TERM "$gantry_pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$gantry_pid" 2>/dev/null || break; sleep 0.2; done
+  fi
+  local pg
+  for pg in "${pgids[@]}"; do kill -TERM -- "-$pg" 2>/dev/null; done
+  for _ in $(seq 50); do
+    local alive=0
+    for pg in "${pgids[@]}"; do pgrep -g "$pg" >/dev/null && alive=1; done
+    [ $alive -eq 0 ] && break
+    sleep 0.1
+  done
+  for pg in "${pgids[@]}"; do kill -KILL -- "-$pg" 2>/dev/null; done
+  sleep 0.2
+  local leftovers=""
+  for pg in "${pgids[@]}"; do
+    leftovers+=$(pgrep -a -g "$pg")
+  done
+  if [ -n "$leftovers" ]; then
+    log "ERROR: processes survived the cleanup: $leftovers"
+    status=1
+  else
+    log "cleanup: every process this run started has stopped (${#pgids[@]} process groups)"
+  fi
+  if [ "${BENCH_KEEP:-0}" = 1 ] || [ $status -ne 0 ]; then
+    log "logs kept in $work"
+  else
+    rm -rf "$work"
+  fi
+  exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Starts "$@" in a new session (so in its own process group), output to $work/$1.log.
+# Sets $started_pid.
+start_group() {
+  local name=$1
+  shift
+  setsid "$@" >"$work/$name.log" 2>&1 </dev/null &
+  started_pid=$!
+  pgids+=("$started_pid")
+  local pgid=""
+  for _ in $(seq 50); do # setsid runs just after the fork
+    pgid=$(ps -o pgid= -p "$started_pid" | tr -d ' ')
+    [ "$pgid" = "$started_pid" ] && return
+    [ -z "$pgid" ] && die "$name exited at once: $(tail -5 "$work/$name.log")"
+    sleep 0.02
+  done
+  die "setsid did not give $name its own process group"
+}
+
+used_ports=" "
+free_port() {
+  local port
+  for _ in $(seq 200); do
+    port=$((20000 + RANDOM % 40000))
+    case "$used_ports" in *" $port "*) continue ;; esac
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      used_ports+="$port "
+      echo "$port"
+      return
+    fi
+  done
+  die "found no free port"
+}
+
+# wait_http NAME SECONDS URL [curl args...]: until the URL answers 200
+wait_http() {
+  local name=$1 seconds=$2 url=$3
+  shift 3
+  local deadline=$((SECONDS + seconds)) code
+  while true; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" "$url" || true)
+    [ "$code" = 200 ] && return 0
+    [ $SECONDS -ge $deadline ] && return 1
+    for pg in "${pgids[@]}"; do
+      kill -0 "$pg" 2>/dev/null || die "$name: a started process exited; see $work/*.log"
+    done
+    sleep 0.25
+  done
+}
+
+# --------------------------------------------------------------------------------------- machine
+
+cores=$(nproc)
+load=$(cut -d' ' -f1 /proc/loadavg)
+log "machine: $cores cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1),"\
+" $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+log "java $(java_major "$JAVA_HOME") ($JAVA_HOME), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $(nginx -v 2>&1 | sed 's/.*: //')"
+if awk -v l="$load" -v c="$cores" 'BEGIN { exit !(l > 0.25 * c) }'; then
+  log "WARNING: load average is $load before starting: other work on this machine will make the numbers noisy"
+fi
+
+# ---------------------------------------------------------------------------------- start targets
+
+want() { case " $TARGETS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+sim_port=$(free_port)
+nginx_port=$(free_port)
+gantry_port=$(free_port)
+temporal_port=$(free_port)
+
+start_sim() {
+  start_group sim java "${SIM_JVM_OPTS[@]}" --enable-native-access=ALL-UNNAMED -jar "$root/$app_jar" \
+    sim --port "$sim_port" --model "$MODEL" "${SIM_FLAGS[@]}"
+}
+
+start_nginx() {
+  mkdir -p "$work/nginx"
+  local user_line=""
+  [ "$(id -u)" -eq 0 ] && user_line="user root;"
+  cat >"$work/nginx/nginx.conf" <<EOF
+$user_line
+worker_processes $cores;
+daemon off;
+master_process on;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events {
+  worker_connections 4096;
+}
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/client_body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 120s;
+  upstream sim {
+    server 127.0.0.1:$sim_port;
+    keepalive 256;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+  }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://sim;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_read_timeout 300s;
+    }
+  }
+}
+EOF
+  start_group nginx nginx -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf"
+}
+
+start_gantry() {
+  local jvm_opts
+  jvm_opts=$(IFS=,; echo "${SIM_JVM_OPTS[*]}")
+  start_group gantry env GANTRY_API_KEY="$KEY" SERVER_PORT="$gantry_port" \
+    GANTRY_TEMPORAL_EMBEDDED_PORT="$temporal_port" GANTRY_DATA_DIR="$work/gantry-data" \
+    java ${BENCH_GANTRY_JVM_OPTS:-} ${BENCH_JFR:+-XX:StartFlightRecording=filename=$BENCH_JFR,settings=profile,dumponexit=true} -jar "$root/$app_jar" \
+    --gantry.runtime.local.sim-jvm-options="$jvm_opts"
+  gantry_pid=$started_pid
+}
+
+# Creates the bench deployment and waits for a healthy worker and for the gateway route.
+# Sets $deployment_id and $gantry_ready (0/1).
+deploy_on_gantry() {
+  local auth=(-H "Authorization: Bearer $KEY")
+  wait_http gantry 120 "http://127.0.0.1:$gantry_port/healthz" || die "Gantry did not become healthy; see $work/gantry.log"
+  local args="" flag
+  for flag in "${SIM_FLAGS[@]}"; do args+="${args:+,}\"$flag\""; done
+  local body="{\"name\":\"bench\",\"model\":\"$MODEL\",\"framework\":\"sim\",\"min_workers\":1,\"max_workers\":1,\"concurrency\":512,\"framework_args\":[$args]}"
+  local created
+  created=$(curl -s -X POST "http://127.0.0.1:$gantry_port/api/v1/deployments" "${auth[@]}" \
+    -H 'Content-Type: application/json' -d "$body")
+  deployment_id=$(grep -o '"id":"[^"]*"' <<<"$created" | head -1 | cut -d'"' -f4)
+  [ -n "$deployment_id" ] || die "creating the deployment failed: $created"
+  log "gantry: deployment $deployment_id created, waiting for a healthy worker"
+  local deadline=$((SECONDS + 120)) dep workers
+  while true; do
+    dep=$(curl -s "http://127.0.0.1:$gantry_port/api/v1/deployments/$deployment_id" "${auth[@]}")
+    workers=$(curl -s "http://127.0.0.1:$gantry_port/api/v1/deployments/$deployment_id/workers" "${auth[@]}")
+    if grep -q '"status":"running"' <<<"$dep" && grep -q '"status":"healthy"' <<<"$workers"; then
+      break
+    fi
+    [ $SECONDS -ge $deadline ] && die "no healthy worker after 120 s: $dep $workers"
+    sleep 0.5
+  done
+  local worker_cmd
+  worker_cmd=$(pgrep -a -g "$gantry_pid" | grep -v "^$gantry_pid " | grep -m1 ' sim ' || true)
+  log "gantry: worker healthy: ${worker_cmd:-"(worker process not found in Gantry's process group)"}"
+  gantry_url="http://127.0.0.1:$gantry_port/openai/$deployment_id/v1/chat/completions"
+  if wait_http gantry-route "$GATEWAY_WAIT_SECONDS" "$gantry_url" -X POST "${auth[@]}" \
+    -H 'Content-Type: application/json' -d "$NONSTREAM_BODY"; then
+    gantry_ready=1
+  else
+    local code
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${auth[@]}" -H 'Content-Type: application/json' \
+      -d "$NONSTREAM_BODY" "$gantry_url" || true)
+    log "WARNING: the gateway route answers HTTP $code, not 200, after ${GATEWAY_WAIT_SECONDS}s: (c) is skipped"
+    gantry_ready=0
+  fi
+}
+
+want gantry && start_gantry # first: it takes longest to start
+(want direct || want nginx) && start_sim
+want nginx && start_nginx
+if want direct || want nginx; then
+  wait_http sim 60 "http://127.0.0.1:$sim_port/health" || die "the simulator did not start; see $work/sim.log"
+fi
+if want nginx; then
+  wait_http nginx 30 "http://127.0.0.1:$nginx_port/health" || die "nginx did not start; see $work/nginx.log"
+fi
+gantry_ready=0
+want gantry && deploy_on_gantry
+
+# ----------------------------------------------------------------------------------- measurements
+
+cat >"$work/post.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '$NONSTREAM_BODY'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT requests=%d duration_us=%d rps=%.1f p50_us=%d p99_us=%d max_us=%d" ..
+    " errors_status=%d errors_connect=%d errors_read=%d errors_write=%d errors_timeout=%d\n",
+    summary.requests, summary.duration, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(99), latency.max,
+    e.status, e.connect, e.read, e.write, e.timeout))
+end
+EOF
+
+declare -A R # R[target.metric] = value
+field() { sed -nE "s/.* $1=([^ ]+).*/\1/p" <<<"$2"; }
+
+# wrk_run TARGET URL NAME THREADS CONNECTIONS SECONDS [quiet]: records rps/p50/p99/errors under
+# R[TARGET.NAME_*]
+wrk_run() {
+  local target=$1 url=$2 name=$3 threads=$4 conns=$5 seconds=$6 quiet=${7:-} out line errors
+  out=$(wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s -s "$work/post.lua" "$url")
+  echo "$out" >>"$work/$target-wrk.log"
+  line=$(grep '^RESULT' <<<"$out") || die "wrk printed no result: $out"
+  errors=$(($(field errors_status "$line") + $(field errors_connect "$line") + $(field errors_read "$line") \
+    + $(field errors_write "$line") + $(field errors_timeout "$line")))
+  R[$target.${name}_rps]=$(field rps "$line")
+  R[$target.${name}_p50]=$(field p50_us "$line")
+  R[$target.${name}_p99]=$(field p99_us "$line")
+  R[$target.${name}_errors]=$errors
+  [ -n "$quiet" ] && return
+  log "  $target $name: $(field rps "$line") req/s, p50 $(field p50_us "$line") us, p99 $(field p99_us "$line") us, $errors errors"
+}
+
+# warm_up TARGET URL: 1-second rounds at c=32 until the JITs have settled (at least
+# $WARMUP_SECONDS rounds, then until a round's throughput is within 10% of the one before, at most
+# 30 rounds)
+warm_up() {
+  local target=$1 url=$2 round=0 previous=0 rps
+  R[$target.warmup_errors]=0
+  while true; do
+    round=$((round + 1))
+    wrk_run "$target" "$url" warmup 2 32 1 quiet
+    rps=${R[$target.warmup_rps]}
+    R[$target.warmup_errors_total]=$((${R[$target.warmup_errors_total]:-0} + ${R[$target.warmup_errors]}))
+    if [ $round -ge "$WARMUP_SECONDS" ] && awk -v a="$rps" -v b="$previous" 'BEGIN { exit !(a >= 0.9 * b && a <= 1.1 * b) }'; then
+      break
+    fi
+    [ $round -ge 30 ] && { log "  $target: throughput still moving after 30 s of warm-up"; break; }
+    previous=$rps
+  done
+  R[$target.warmup_errors]=${R[$target.warmup_errors_total]}
+  log "  $target warm-up: $round s, last round $rps req/s"
+}
+
+measure() {
+  local target=$1 url=$2
+  warm_up "$target" "$url"
+  wrk_run "$target" "$url" c1 1 1 "$C1_SECONDS"
+  wrk_run "$target" "$url" c32 2 32 "$THROUGHPUT_SECONDS"
+  wrk_run "$target" "$url" c64 2 64 "$THROUGHPUT_SECONDS"
+  log "$target: $STREAMS streams of $STREAM_TOKENS tokens (${STREAM_WARMUP_SECONDS}s warm-up, ${STREAM_SECONDS}s measured)"
+  local out line
+  out=$(BENCH_KEY=$KEY java "${CLIENT_JVM_OPTS[@]}" -jar "$bench_jar" --url "$url" --model "$MODEL" \
+    --streams "$STREAMS" --max-tokens "$STREAM_TOKENS" --warmup-seconds "$STREAM_WARMUP_SECONDS" \
+    --duration-seconds "$STREAM_SECONDS" --label "$target" || true)
+  echo "$out" >>"$work/$target-stream.log"
+  line=$(grep '^RESULT' <<<"$out") || die "StreamBench printed no result: $out"
+  sed 's/^/    /' <<<"$(grep -v '^RESULT' <<<"$out")" >&2
+  for metric in ttft_p50_us ttft_p99_us gap_p50_us gap_p99_us failed_streams measured_streams; do
+    R[$target.$metric]=$(field "$metric" "$line")
+  done
+}
+
+want direct && measure direct "http://127.0.0.1:$sim_port/v1/chat/completions"
+want nginx && measure nginx "http://127.0.0.1:$nginx_port/v1/chat/completions"
+[ "$gantry_ready" = 1 ] && measure gantry "$gantry_url"
+
+# ---------------------------------------------------------------------------------------- report
+
+report() {
+  local t
+  local -a cols=() names=()
+  for t in direct nginx gantry; do
+    [ -n "${R[$t.c1_p50]:-}" ] && cols+=("$t")
+  done
+  value() { echo "${R[$1.$2]:-}"; }
+  # row LABEL METRIC SCALE DECIMALS: one value per target, then (target - direct) for the proxies
+  row() {
+    local label=$1 metric=$2 scale=$3 decimals=$4 added=$5 t v d
+    printf '%-30s' "$label"
+    for t in direct nginx gantry; do
+      v=$(value "$t" "$metric")
+      if [ -z "$v" ]; then printf '%12s' "n/a"; else awk -v v="$v" -v s="$scale" -v d="$decimals" 'BEGIN { printf "%12.*f", d, v / s }'; fi
+    done
+    if [ "$added" = 1 ]; then
+      d=$(value direct "$metric")
+      for t in nginx gantry; do
+        v=$(value "$t" "$metric")
+        if [ -z "$v" ] || [ -z "$d" ]; then printf '%14s' "n/a"; else awk -v v="$v" -v b="$d" -v s="$scale" -v dd="$decimals" 'BEGIN { printf "%+14.*f", dd, (v - b) / s }'; fi
+      done
+    else
+      printf '%14s%14s' "" ""
+    fi
+    echo
+  }
+  echo
+  echo "Gateway benchmark: $cores cores; sim ${SIM_FLAGS[*]}; non-streaming max_tokens=1;"
+  echo "$STREAMS streams x $STREAM_TOKENS tokens; wrk ${C1_SECONDS}s at c=1, ${THROUGHPUT_SECONDS}s at c=32/64; streams ${STREAM_SECONDS}s"
+  echo
+  printf '%-30s%12s%12s%12s%14s%14s\n' "" "(a) direct" "(b) nginx" "(c) gantry" "nginx added" "gantry added"
+  row "c=1 latency p50 (ms)" c1_p50 1000 3 1
+  row "c=1 latency p99 (ms)" c1_p99 1000 3 1
+  row "c=32 throughput (req/s)" c32_rps 1 0 0
+  row "c=64 throughput (req/s)" c64_rps 1 0 0
+  row "c=64 latency p99 (ms)" c64_p99 1000 3 1
+  row "64 streams: TTFT p50 (ms)" ttft_p50_us 1000 3 1
+  row "64 streams: TTFT p99 (ms)" ttft_p99_us 1000 3 1
+  row "64 streams: gap p50 (ms)" gap_p50_us 1000 3 1
+  row "64 streams: gap p99 (ms)" gap_p99_us 1000 3 1
+  echo
+  local bad=""
+  for t in "${cols[@]}"; do
+    for m in warmup_errors c1_errors c32_errors c64_errors failed_streams; do
+      [ "${R[$t.$m]:-0}" != 0 ] && bad+=" $t.${m%_errors}=${R[$t.$m]}"
+    done
+  done
+  [ -n "$bad" ] && echo "ERRORS (non-2xx, socket errors or failed streams; those numbers do not count):$bad"
+  if [ -z "${R[gantry.c1_p50]:-}" ]; then
+    echo "targets: (c) gantry not measured (gateway route not answering), nothing to compare"
+    return
+  fi
+  awk -v dn="${R[direct.c1_p50]}" -v nn="${R[nginx.c1_p50]}" -v gn="${R[gantry.c1_p50]}" \
+    -v n32="${R[nginx.c32_rps]}" -v g32="${R[gantry.c32_rps]}" \
+    -v dg="${R[direct.gap_p99_us]}" -v gg="${R[gantry.gap_p99_us]}" \
+    -v dt="${R[direct.ttft_p99_us]}" -v gt="${R[gantry.ttft_p99_us]}" 'BEGIN {
+      na = nn - dn; ga = gn - dn
+      if (na > 0) { r = ga / na; printf "target  c=1 added p50: gantry %.3f ms vs nginx %.3f ms = %.2fx (limit 3x)   %s\n", ga/1000, na/1000, r, (r <= 3 ? "PASS" : "FAIL") }
+      else { printf "target  c=1 added p50: gantry %.3f ms vs nginx %.3f ms (nginx added <= 0: no ratio)   %s\n", ga/1000, na/1000, (ga <= 0 ? "PASS" : "n/a") }
+      t = g32 / n32
+      printf "target  c=32 throughput: gantry/nginx = %.2f (at least 0.4, aim 0.6)   %s\n", t, (t >= 0.6 ? "PASS (aim met)" : t >= 0.4 ? "PASS" : "FAIL")
+      a = (gg - dg) / 1000
+      printf "target  64 streams added gap p99: %.3f ms (under 1 ms)   %s\n", a, (a < 1 ? "PASS" : "FAIL")
+      printf "info    64 streams added TTFT p99: %.3f ms\n", (gt - dt) / 1000
+    }'
+}
+report | tee "$work/results.txt"
