@@ -3,6 +3,7 @@ package dev.gantry.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gantry.api.deployment.DeploymentStatus;
+import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeyRepository;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.db.DeploymentRepository;
@@ -46,6 +47,7 @@ class ManagementApiTest {
   @LocalServerPort int port;
   @Autowired ApiKeys apiKeys;
   @Autowired ApiKeyRepository keyRepository;
+  @Autowired ApiKeyCache keyCache;
   @Autowired DeploymentRepository deployments;
   @Autowired FakeOrchestrator orchestrator;
   @Autowired JdbcClient jdbc;
@@ -465,6 +467,8 @@ class ManagementApiTest {
   void everyAuthenticationFailureLooksTheSame() {
     String revoked = apiKeys.issue("acme", "old", false).key();
     keyRepository.revoke(keyRepository.findActiveByHash(ApiKeys.hash(revoked)).orElseThrow().id());
+    // Revoked behind the API's back, as another replica would: reload now, not on the timer.
+    keyCache.refresh();
     var bodies = new java.util.HashSet<String>();
     for (String header :
         List.of(

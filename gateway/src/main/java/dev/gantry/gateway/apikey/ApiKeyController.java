@@ -5,6 +5,7 @@ import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.error.ApiProblem;
 import dev.gantry.gateway.error.FieldError;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
+import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeyRecord;
 import dev.gantry.infra.auth.ApiKeyRepository;
 import dev.gantry.infra.auth.ApiKeys;
@@ -39,10 +40,12 @@ public class ApiKeyController {
 
   private final ApiKeys apiKeys;
   private final ApiKeyRepository repository;
+  private final ApiKeyCache keyCache;
 
-  public ApiKeyController(ApiKeys apiKeys, ApiKeyRepository repository) {
+  public ApiKeyController(ApiKeys apiKeys, ApiKeyRepository repository, ApiKeyCache keyCache) {
     this.apiKeys = apiKeys;
     this.repository = repository;
+    this.keyCache = keyCache;
   }
 
   /** A key as listed: never the key itself. */
@@ -100,6 +103,7 @@ public class ApiKeyController {
     if (!errors.isEmpty()) {
       return Mono.error(ApiProblem.validation(errors));
     }
+    // ApiKeys puts the new key into this instance's key cache; other replicas load it on refresh.
     return Mono.fromCallable(
             () -> apiKeys.issue((String) tenant, ((String) name).strip(), (Boolean) admin))
         .subscribeOn(Schedulers.boundedElastic())
@@ -143,6 +147,8 @@ public class ApiKeyController {
                 throw ApiProblem.notFound("API key " + id);
               }
               repository.revoke(id);
+              // Refused on this instance from the response on; other replicas drop it on refresh.
+              keyCache.remove(key.get().keyHash());
               return ResponseEntity.noContent().<Void>build();
             })
         .subscribeOn(Schedulers.boundedElastic());

@@ -2,7 +2,7 @@ package dev.gantry.gateway.auth;
 
 import dev.gantry.gateway.error.ErrorBodies;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
-import dev.gantry.infra.auth.ApiKeys;
+import dev.gantry.infra.auth.ApiKeyCache;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.HttpHeaders;
@@ -12,20 +12,21 @@ import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.WebFilter;
 import org.springframework.web.server.WebFilterChain;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Schedulers;
 
 /**
  * First step of every protected route: a bearer key that is well formed, known and not revoked.
  * Every failure answers the same 401 body, so a caller learns nothing about which part was wrong.
+ * Keys are checked against the in-memory {@link ApiKeyCache}, so this runs on the event loop and
+ * costs no database call.
  */
 @ConditionalOnGatewayRole
 @Component
 @Order(Ordered.HIGHEST_PRECEDENCE + 10)
 public class ApiKeyAuthFilter implements WebFilter {
-  private final ApiKeys apiKeys;
+  private final ApiKeyCache keys;
 
-  public ApiKeyAuthFilter(ApiKeys apiKeys) {
-    this.apiKeys = apiKeys;
+  public ApiKeyAuthFilter(ApiKeyCache keys) {
+    this.keys = keys;
   }
 
   static boolean protectedPath(String path) {
@@ -45,19 +46,15 @@ public class ApiKeyAuthFilter implements WebFilter {
       return unauthorized(exchange, path);
     }
     String presented = header.substring(7).trim();
-    return Mono.fromCallable(() -> apiKeys.authenticate(presented))
-        .subscribeOn(Schedulers.boundedElastic())
-        .flatMap(
-            found -> {
-              if (found.isEmpty()) {
-                return unauthorized(exchange, path);
-              }
-              var key = found.get();
-              exchange
-                  .getAttributes()
-                  .put(Caller.ATTRIBUTE, new Caller(key.id(), key.tenantId(), key.admin()));
-              return chain.filter(exchange);
-            });
+    var found = keys.authenticate(presented);
+    if (found.isEmpty()) {
+      return unauthorized(exchange, path);
+    }
+    var key = found.get();
+    exchange
+        .getAttributes()
+        .put(Caller.ATTRIBUTE, new Caller(key.id(), key.tenantId(), key.admin()));
+    return chain.filter(exchange);
   }
 
   private static Mono<Void> unauthorized(ServerWebExchange exchange, String path) {

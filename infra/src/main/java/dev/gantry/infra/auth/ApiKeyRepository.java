@@ -99,6 +99,11 @@ public class ApiKeyRepository {
     return spec.query(MAPPER).list();
   }
 
+  /** Every active key of every tenant: the gateway's in-memory key snapshot, in one query. */
+  public List<ApiKeyRecord> listAllActive() {
+    return jdbc.sql("select * from api_keys where revoked_at is null").query(MAPPER).list();
+  }
+
   public Optional<ApiKeyRecord> findActive(String id) {
     return jdbc.sql("select * from api_keys where id = :id and revoked_at is null")
         .param("id", id)

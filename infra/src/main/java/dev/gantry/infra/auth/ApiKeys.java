@@ -9,6 +9,7 @@ import java.time.Clock;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.springframework.stereotype.Component;
 
@@ -26,10 +27,19 @@ public class ApiKeys {
 
   private final ApiKeyRepository repository;
   private final Clock clock;
+  private volatile Consumer<ApiKeyRecord> onStored = key -> {};
 
   public ApiKeys(ApiKeyRepository repository, Clock clock) {
     this.repository = repository;
     this.clock = clock;
+  }
+
+  /**
+   * Tells {@code listener} of every key this process stores, right after its insert (the gateway's
+   * {@link ApiKeyCache}, so a key works here from the moment it is issued).
+   */
+  public void onStored(Consumer<ApiKeyRecord> listener) {
+    this.onStored = listener;
   }
 
   /** A newly issued key: the only moment its plaintext exists. */
@@ -76,6 +86,7 @@ public class ApiKeys {
             clock.instant(),
             null);
     repository.insert(record);
+    onStored.accept(record);
     return new IssuedKey(record, key);
   }
 

@@ -1,0 +1,41 @@
+package dev.gantry.infra.usage;
+
+import java.time.Instant;
+import java.util.Objects;
+
+/**
+ * What one completed inference request used, as billing and usage reports read it.
+ *
+ * @param requestId the gateway's id of the request
+ * @param deploymentId the deployment the caller addressed
+ * @param tenantId the tenant of the caller's API key
+ * @param workerId the worker that served it; null when it never reached one (e.g. a 429)
+ * @param route the OpenAI route, e.g. {@code chat/completions}
+ * @param status the HTTP status answered to the caller
+ * @param promptTokens prompt tokens the engine reported; 0 when it reported none
+ * @param completionTokens completion tokens the engine reported; 0 when it reported none
+ * @param streamed whether the answer was a {@code text/event-stream}
+ * @param startedAt when the gateway received the request
+ * @param durationMs from receipt until the last byte of the answer
+ */
+public record UsageRecord(
+    String requestId,
+    String deploymentId,
+    String tenantId,
+    String workerId,
+    String route,
+    int status,
+    int promptTokens,
+    int completionTokens,
+    boolean streamed,
+    Instant startedAt,
+    long durationMs) {
+
+  public UsageRecord {
+    Objects.requireNonNull(requestId, "requestId");
+    Objects.requireNonNull(deploymentId, "deploymentId");
+    Objects.requireNonNull(tenantId, "tenantId");
+    Objects.requireNonNull(route, "route");
+    Objects.requireNonNull(startedAt, "startedAt");
+  }
+}
