@@ -12,9 +12,14 @@ import org.springframework.context.annotation.Import;
 @EnableAutoConfiguration
 @ComponentScan(
     basePackages = "dev.gantry",
-    excludeFilters =
-        @ComponentScan.Filter(
-            type = FilterType.ASSIGNABLE_TYPE,
-            classes = TemporalDeploymentOrchestrator.class))
+    excludeFilters = {
+      @ComponentScan.Filter(
+          type = FilterType.ASSIGNABLE_TYPE,
+          classes = TemporalDeploymentOrchestrator.class),
+      // Each test application brings its own orchestrator; never the other's.
+      @ComponentScan.Filter(
+          type = FilterType.REGEX,
+          pattern = "dev\\.gantry\\.gateway\\..*(TestApplication|Test\\$App)")
+    })
 @Import(FakeOrchestrator.class)
 class GatewayTestApplication {}

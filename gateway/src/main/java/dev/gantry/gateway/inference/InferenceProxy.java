@@ -119,6 +119,7 @@ public class InferenceProxy implements WebFilter {
               log.error("Inference request {} failed", call.requestId, e);
               return answerError(exchange, call, InferenceException.internal());
             })
+        .doOnError(e -> call.failure = e)
         .doFinally(
             signal -> {
               var status = exchange.getResponse().getStatusCode();
@@ -288,6 +289,8 @@ public class InferenceProxy implements WebFilter {
     Flux<DataBuffer> body =
         content
             .retain()
+            // The server cancels the relay when the client goes away, and then completes.
+            .doOnCancel(() -> call.clientLeft = true)
             .map(
                 buf -> {
                   meter.observe(buf, eventStream);
@@ -353,6 +356,8 @@ public class InferenceProxy implements WebFilter {
     DeploymentRoute route;
     String workerId;
     boolean streamed;
+    Throwable failure;
+    volatile boolean clientLeft;
 
     private Call(
         String path, String deploymentId, String rest, String requestId, long startedAtMillis) {

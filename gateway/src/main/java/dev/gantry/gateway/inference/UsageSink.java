@@ -6,6 +6,7 @@ import dev.gantry.infra.usage.UsageRecorder;
 import java.time.Instant;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.SignalType;
+import reactor.netty.channel.AbortedException;
 
 /** Turns a finished inference call into a usage record, handed to the batched recorder. */
 @ConditionalOnGatewayRole
@@ -24,7 +25,13 @@ class UsageSink {
     if (call.route == null) {
       return;
     }
-    int status = signal == SignalType.CANCEL ? CLIENT_CLOSED : answered;
+    int status =
+        switch (signal) {
+          case CANCEL -> CLIENT_CLOSED;
+          // The answer had started: either the client went away or the worker broke off.
+          case ON_ERROR -> clientWentAway(call.failure) ? CLIENT_CLOSED : 502;
+          default -> call.clientLeft ? CLIENT_CLOSED : answered;
+        };
     recorder.record(
         new UsageRecord(
             call.requestId,
@@ -38,5 +45,9 @@ class UsageSink {
             call.streamed,
             Instant.ofEpochMilli(call.startedAtMillis),
             nowMillis - call.startedAtMillis));
+  }
+
+  private static boolean clientWentAway(Throwable e) {
+    return e instanceof AbortedException || AbortedException.isConnectionReset(e);
   }
 }

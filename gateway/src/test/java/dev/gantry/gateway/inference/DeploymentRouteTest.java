@@ -1,0 +1,259 @@
+package dev.gantry.gateway.inference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.api.deployment.Framework;
+import dev.gantry.api.worker.WorkerStatus;
+import dev.gantry.infra.db.RoutableDeployment;
+import dev.gantry.infra.db.RoutableWorker;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.http.HttpStatus;
+import reactor.core.Disposable;
+import reactor.test.scheduler.VirtualTimeScheduler;
+
+/** Admission and routing decisions of one deployment, with virtual time for the waits. */
+class DeploymentRouteTest {
+  final VirtualTimeScheduler time = VirtualTimeScheduler.create();
+  final AtomicInteger queuedSignals = new AtomicInteger();
+  final List<Disposable> subscriptions = new ArrayList<>();
+
+  @AfterEach
+  void tearDown() {
+    subscriptions.forEach(Disposable::dispose);
+    time.dispose();
+  }
+
+  static RoutableDeployment deployment(
+      int concurrency, Instant blockedAt, List<RoutableWorker> workers) {
+    var spec =
+        new DeploymentSpec(
+            "chat",
+            "tiny",
+            Framework.SIM,
+            null,
+            0,
+            4,
+            concurrency,
+            60,
+            10,
+            5,
+            List.of(),
+            List.of());
+    return new RoutableDeployment("dep_1", "acme", spec, blockedAt, workers);
+  }
+
+  static RoutableWorker healthy(int n) {
+    return new RoutableWorker(
+        "dep_1-w" + n, WorkerStatus.HEALTHY, "http://127.0.0.1:" + (9000 + n));
+  }
+
+  static RoutableWorker starting(int n) {
+    return new RoutableWorker("dep_1-w" + n, WorkerStatus.PROVISIONING, null);
+  }
+
+  DeploymentRoute route(RoutableDeployment d, int maxQueue) {
+    return new DeploymentRoute(d, this::now, time, maxQueue);
+  }
+
+  long now() {
+    return time.now(TimeUnit.MILLISECONDS);
+  }
+
+  /** Subscribes to an admission and records how it ended. */
+  Outcome admit(DeploymentRoute route) {
+    var outcome = new Outcome();
+    subscriptions.add(
+        route
+            .admit(queuedSignals::incrementAndGet)
+            .doOnDiscard(Lease.class, Lease::release)
+            .subscribe(outcome.lease::set, outcome.error::set));
+    return outcome;
+  }
+
+  static final class Outcome {
+    final AtomicReference<Lease> lease = new AtomicReference<>();
+    final AtomicReference<Throwable> error = new AtomicReference<>();
+
+    String worker() {
+      return lease.get() == null ? null : lease.get().upstream.workerId;
+    }
+
+    HttpStatus status() {
+      return error.get() instanceof InferenceException e ? e.status() : null;
+    }
+  }
+
+  @Test
+  void aRequestGoesToTheWorkerWithTheMostFreeSlotsAndNeverOverConcurrency() {
+    var route = route(deployment(2, null, List.of(healthy(1), healthy(2))), 10);
+    var first = admit(route);
+    var second = admit(route);
+    assertThat(List.of(first.worker(), second.worker()))
+        .containsExactlyInAnyOrder("dep_1-w1", "dep_1-w2");
+    admit(route);
+    admit(route);
+    var fifth = admit(route);
+
+    assertThat(fifth.lease.get()).as("four slots, all taken").isNull();
+    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(4, 1));
+    assertThat(queuedSignals).hasValue(1);
+    assertThat(route.upstreams()).allMatch(u -> u.inFlight == 2);
+  }
+
+  @Test
+  void waitingRequestsGetFreedSlotsInArrivalOrder() {
+    var route = route(deployment(1, null, List.of(healthy(1))), 10);
+    var running = admit(route);
+    var a = admit(route);
+    var b = admit(route);
+
+    running.lease.get().release();
+    assertThat(a.worker()).isEqualTo("dep_1-w1");
+    assertThat(b.lease.get()).isNull();
+
+    a.lease.get().release();
+    a.lease.get().release(); // a second release of the same lease changes nothing
+    assertThat(b.worker()).isEqualTo("dep_1-w1");
+    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(1, 0));
+  }
+
+  @Test
+  void aFullQueueAnswers429AndChangesNothing() {
+    var route = route(deployment(1, null, List.of(healthy(1))), 2);
+    admit(route);
+    admit(route);
+    admit(route);
+    var rejected = admit(route);
+
+    assertThat(rejected.status()).isEqualTo(HttpStatus.TOO_MANY_REQUESTS);
+    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(1, 2));
+  }
+
+  @Test
+  void waitingOutWhileAWorkerIsStartingAnswers504() {
+    var route = route(deployment(1, null, List.of(starting(1))), 10);
+    var waiting = admit(route);
+
+    time.advanceTimeBy(Duration.ofMillis(9_999));
+    assertThat(waiting.error.get()).isNull();
+    time.advanceTimeBy(Duration.ofMillis(1));
+
+    assertThat(waiting.status()).isEqualTo(HttpStatus.GATEWAY_TIMEOUT);
+    assertThat(route.demand().queued()).isZero();
+  }
+
+  @Test
+  void waitingOutBehindBusyHealthyWorkersAnswers408() {
+    var route = route(deployment(1, null, List.of(healthy(1))), 10);
+    admit(route);
+    var waiting = admit(route);
+
+    time.advanceTimeBy(Duration.ofSeconds(10));
+
+    assertThat(waiting.status()).isEqualTo(HttpStatus.REQUEST_TIMEOUT);
+  }
+
+  @Test
+  void aRefusedScaleUpAnswersTheRequestsThatWaitedForIt503AtOnce() {
+    var route = route(deployment(1, null, List.of()), 10);
+    var waiting = admit(route);
+    time.advanceTimeBy(Duration.ofSeconds(1));
+
+    route.refresh(deployment(1, Instant.ofEpochMilli(now()), List.of()));
+
+    assertThat(waiting.status()).isEqualTo(HttpStatus.SERVICE_UNAVAILABLE);
+    // A request that arrives later waits for the retry its own demand triggers.
+    time.advanceTimeBy(Duration.ofSeconds(1));
+    var later = admit(route);
+    route.refresh(deployment(1, Instant.ofEpochMilli(now() - 1), List.of()));
+    assertThat(later.error.get()).isNull();
+    route.refresh(deployment(1, null, List.of(healthy(1))));
+    assertThat(later.worker()).isEqualTo("dep_1-w1");
+  }
+
+  @Test
+  void waitingOutAfterARefusalBehindBusyWorkersAnswers503() {
+    var route = route(deployment(1, null, List.of(healthy(1))), 10);
+    admit(route);
+    var waiting = admit(route);
+    route.refresh(deployment(1, Instant.ofEpochMilli(now()), List.of(healthy(1))));
+    assertThat(waiting.error.get()).as("a busy worker may still free up").isNull();
+
+    time.advanceTimeBy(Duration.ofSeconds(10));
+
+    assertThat(waiting.status()).isEqualTo(HttpStatus.SERVICE_UNAVAILABLE);
+  }
+
+  @Test
+  void aWorkerThatBecomesHealthyServesTheQueueAndADrainingOneGetsNothingNew() {
+    var route = route(deployment(2, null, List.of(starting(1))), 10);
+    var a = admit(route);
+    var b = admit(route);
+    var c = admit(route);
+
+    route.refresh(deployment(2, null, List.of(healthy(1))));
+    assertThat(a.worker()).isEqualTo("dep_1-w1");
+    assertThat(b.worker()).isEqualTo("dep_1-w1");
+    assertThat(c.lease.get()).isNull();
+
+    var draining = new RoutableWorker("dep_1-w1", WorkerStatus.DRAINING, "http://127.0.0.1:9001");
+    route.refresh(deployment(2, null, List.of(draining, healthy(2))));
+    assertThat(c.worker()).isEqualTo("dep_1-w2");
+    a.lease.get().release();
+    var d = admit(route);
+    assertThat(d.worker()).isEqualTo("dep_1-w2");
+    assertThat(admit(route).lease.get()).as("w2 is full, w1 takes nothing new").isNull();
+  }
+
+  @Test
+  void aClientThatLeavesTheQueueIsForgottenAndASlotHandedToALeaverComesBack() {
+    var route = route(deployment(1, null, List.of(healthy(1))), 10);
+    var running = admit(route);
+    var leaver = admit(route);
+    var next = admit(route);
+
+    subscriptions.get(1).dispose();
+    assertThat(route.demand().queued()).isEqualTo(1);
+    running.lease.get().release();
+
+    assertThat(leaver.lease.get()).isNull();
+    assertThat(next.worker()).isEqualTo("dep_1-w1");
+    next.lease.get().release();
+    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(0, 0));
+  }
+
+  @Test
+  void anUnreachableWorkerIsSkippedForTheRetryAndForItsCooldown() {
+    var route = route(deployment(1, null, List.of(healthy(1), healthy(2))), 10);
+    var first = admit(route);
+    var failed = first.lease.get().upstream;
+    route.markUnreachable(failed, 5_000);
+    first.lease.get().release();
+
+    var retry = route.tryAcquireOther(failed);
+    assertThat(retry.upstream).isNotSameAs(failed);
+    assertThat(route.tryAcquireOther(failed)).as("the other one is full now").isNull();
+    time.advanceTimeBy(Duration.ofSeconds(5));
+    assertThat(admit(route).lease.get().upstream).isSameAs(failed);
+  }
+
+  @Test
+  void aDeploymentThatStopsRunningAnswersItsQueue404() {
+    var route = route(deployment(1, null, List.of(starting(1))), 10);
+    var waiting = admit(route);
+
+    route.remove();
+
+    assertThat(waiting.status()).isEqualTo(HttpStatus.NOT_FOUND);
+    assertThat(admit(route).status()).isEqualTo(HttpStatus.NOT_FOUND);
+  }
+}

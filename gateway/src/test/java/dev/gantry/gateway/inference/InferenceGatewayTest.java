@@ -1,0 +1,495 @@
+package dev.gantry.gateway.inference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.api.deployment.DeploymentStatus;
+import dev.gantry.api.deployment.Framework;
+import dev.gantry.api.worker.WorkerStatus;
+import dev.gantry.gateway.deployment.TemporalDeploymentOrchestrator;
+import dev.gantry.infra.auth.ApiKeyCache;
+import dev.gantry.infra.auth.ApiKeys;
+import dev.gantry.infra.db.DeploymentRepository;
+import dev.gantry.infra.db.EmbeddedDatabase;
+import dev.gantry.infra.db.WorkerRepository;
+import dev.gantry.infra.db.WorkerRepository.WorkerTransition;
+import dev.gantry.infra.runtime.RunningWorker;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.context.annotation.ComponentScan;
+import org.springframework.context.annotation.FilterType;
+import org.springframework.context.annotation.Import;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * The inference path end to end inside one process: real HTTP in, the routing table and admission
+ * queue, and real {@code sim} engine processes behind it, started on demand by {@link
+ * SimAutoscaler} as the workflows would.
+ */
+@SpringBootTest(
+    classes = InferenceGatewayTest.App.class,
+    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+class InferenceGatewayTest {
+  static final String MODEL = "tiny";
+
+  @SpringBootConfiguration
+  @EnableAutoConfiguration
+  @ComponentScan(
+      basePackages = "dev.gantry",
+      excludeFilters = {
+        @ComponentScan.Filter(
+            type = FilterType.ASSIGNABLE_TYPE,
+            classes = TemporalDeploymentOrchestrator.class),
+        // Each test application brings its own orchestrator; never the other's.
+        @ComponentScan.Filter(
+            type = FilterType.REGEX,
+            pattern = "dev\\.gantry\\.gateway\\..*(TestApplication|Test\\$App)")
+      })
+  @Import(SimAutoscaler.class)
+  static class App {}
+
+  @DynamicPropertySource
+  static void properties(DynamicPropertyRegistry registry) throws IOException {
+    Path dir = Files.createTempDirectory("gantry-inference-test");
+    registry.add("gantry.data-dir", dir::toString);
+    registry.add(
+        "spring.datasource.url",
+        () -> "jdbc:h2:mem:inference;DB_CLOSE_DELAY=-1" + EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    registry.add("gantry.gateway.max-queue", () -> "16");
+    registry.add("gantry.gateway.max-body-bytes", () -> "65536");
+    registry.add("gantry.gateway.route-refresh", () -> "100ms");
+    registry.add("gantry.gateway.demand-report-interval", () -> "50ms");
+  }
+
+  @LocalServerPort int port;
+  @Autowired ApiKeys apiKeys;
+  @Autowired ApiKeyCache keyCache;
+  @Autowired DeploymentRepository deployments;
+  @Autowired WorkerRepository workers;
+  @Autowired SimAutoscaler autoscaler;
+  @Autowired RoutingTable routes;
+  @Autowired JdbcClient jdbc;
+
+  final HttpClient http = HttpClient.newHttpClient();
+  final AtomicInteger ids = new AtomicInteger();
+  String acme;
+  String globex;
+
+  @BeforeEach
+  void setUp() {
+    autoscaler.reset();
+    acme = apiKeys.issue("acme", "acme", false).key();
+    globex = apiKeys.issue("globex", "globex", false).key();
+    keyCache.refresh();
+  }
+
+  @AfterEach
+  void tearDown() {
+    autoscaler.reset();
+  }
+
+  /** A running sim deployment of tenant acme. */
+  String deployment(int maxWorkers, int concurrency, int waitSeconds, String... simFlags) {
+    // Later flags of the same name replace the defaults: the simulator refuses a repeated flag.
+    var flags = new LinkedHashMap<String, String>();
+    for (String flag : List.of("--ttft-ms=5", "--inter-token-ms=5", "--max-concurrency=64")) {
+      flags.put(flag.substring(0, flag.indexOf('=')), flag);
+    }
+    for (String flag : simFlags) {
+      flags.put(flag.substring(0, flag.indexOf('=')), flag);
+    }
+    var args = List.copyOf(flags.values());
+    var spec =
+        new DeploymentSpec(
+            "chat",
+            MODEL,
+            Framework.SIM,
+            null,
+            0,
+            maxWorkers,
+            concurrency,
+            300,
+            waitSeconds,
+            1,
+            List.of(),
+            args);
+    String id = "dep_inf" + System.nanoTime() % 100_000_000 + ids.incrementAndGet();
+    deployments.insert(id, "acme", spec, null);
+    deployments.updateStatus(id, DeploymentStatus.RUNNING, null);
+    routes.refresh();
+    return id;
+  }
+
+  HttpResponse<String> post(String key, String deploymentId, String route, String body) {
+    try {
+      return http.send(
+          request(key, deploymentId, route, body), HttpResponse.BodyHandlers.ofString());
+    } catch (IOException | InterruptedException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  CompletableFuture<HttpResponse<String>> postAsync(String deploymentId, String body) {
+    return http.sendAsync(
+        request(acme, deploymentId, "chat/completions", body),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  HttpRequest request(String key, String deploymentId, String route, String body) {
+    return HttpRequest.newBuilder(
+            URI.create("http://localhost:" + port + "/openai/" + deploymentId + "/v1/" + route))
+        .header("Authorization", "Bearer " + key)
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body))
+        .build();
+  }
+
+  static String chat(int maxTokens, boolean stream) {
+    return """
+        {"model":"%s","messages":[{"role":"user","content":"hello there"}],"max_tokens":%d,"stream":%s}
+        """
+        .formatted(MODEL, maxTokens, stream);
+  }
+
+  long usageRows(String deploymentId, int status) {
+    return jdbc.sql(
+            "select count(*) from usage_records where deployment_id = :dep and status = :status")
+        .param("dep", deploymentId)
+        .param("status", status)
+        .query(Long.class)
+        .single();
+  }
+
+  @Test
+  void aColdDeploymentWaitsForItsFirstWorkerAndAnswers() {
+    String dep = deployment(1, 4, 60);
+    autoscaler.scaling.add(dep);
+
+    var response = post(acme, dep, "chat/completions", chat(5, false));
+
+    assertThat(response.statusCode()).isEqualTo(200);
+    assertThat(response.body()).contains("\"chat.completion\"", "\"completion_tokens\":5");
+    assertThat(response.headers().firstValue("X-Request-Id")).get().asString().startsWith("req_");
+    assertThat(autoscaler.demand).isNotEmpty().allMatch(d -> d.total() >= 1);
+    // Coalesced: one waiting request through a whole cold start is a handful of reports.
+    assertThat(autoscaler.demand.size()).isLessThan(20);
+    await().atMost(Duration.ofSeconds(5)).until(() -> usageRows(dep, 200) == 1);
+    var usage =
+        jdbc.sql(
+                "select worker_id, prompt_tokens, completion_tokens from usage_records"
+                    + " where deployment_id = :dep")
+            .param("dep", dep)
+            .query()
+            .singleRow();
+    assertThat(usage.get("worker_id")).isEqualTo(dep + "-w1");
+    assertThat(((Number) usage.get("completion_tokens")).intValue()).isEqualTo(5);
+    assertThat(((Number) usage.get("prompt_tokens")).intValue()).isPositive();
+    await().atMost(Duration.ofSeconds(5)).until(() -> autoscaler.activity.contains(dep + "-w1"));
+  }
+
+  @Test
+  void aFullQueueAnswers429AndWaitersTimeOut504WhileAWorkerIsStillStarting() throws Exception {
+    String dep = deployment(1, 4, 2);
+    workers.record(
+        new WorkerTransition(dep, dep + "-w1", 1, WorkerStatus.PROVISIONING, null, 0, null, null));
+    routes.refresh();
+    var waiting = new ArrayList<CompletableFuture<HttpResponse<String>>>();
+    for (int i = 0; i < 16; i++) {
+      waiting.add(postAsync(dep, chat(1, false)));
+    }
+    await().until(() -> routes.find(dep).demand().queued() == 16);
+
+    var rejected = post(acme, dep, "chat/completions", chat(1, false));
+
+    assertThat(rejected.statusCode()).isEqualTo(429);
+    assertThat(rejected.headers().firstValue("Retry-After")).hasValue("1");
+    assertThat(rejected.body()).contains("Server busy, please retry");
+    for (var w : waiting) {
+      var r = w.get();
+      assertThat(r.statusCode()).isEqualTo(504);
+      assertThat(r.headers().firstValue("Retry-After")).hasValue("5");
+      assertThat(r.body()).contains("A worker is still starting");
+    }
+  }
+
+  @Test
+  void waitingOutBehindBusyWorkersAnswers408() {
+    String dep = deployment(1, 1, 1, "--inter-token-ms=20");
+    autoscaler.startWorker(dep);
+    routes.refresh();
+    var busy = postAsync(dep, chat(150, false));
+    await().until(() -> routes.find(dep).demand().inFlight() == 1);
+
+    var timedOut = post(acme, dep, "chat/completions", chat(1, false));
+
+    assertThat(timedOut.statusCode()).isEqualTo(408);
+    assertThat(timedOut.headers().firstValue("Retry-After")).hasValue("1");
+    assertThat(busy.join().statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void aScaleUpRefusedForLackOfGpusAnswers503WithoutWaitingOut() {
+    String dep = deployment(1, 4, 60);
+    autoscaler.refusing.add(dep);
+    long start = System.nanoTime();
+
+    var response = post(acme, dep, "chat/completions", chat(1, false));
+
+    assertThat(response.statusCode()).isEqualTo(503);
+    assertThat(response.headers().firstValue("Retry-After")).hasValue("10");
+    assertThat(response.body()).contains("No GPUs available for scale-up");
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+  }
+
+  @Test
+  void anEngineKilledMidRequestAnswers502() {
+    String dep = deployment(1, 4, 60, "--inter-token-ms=10");
+    RunningWorker worker = autoscaler.startWorker(dep);
+    routes.refresh();
+    var inFlight = postAsync(dep, chat(1000, false));
+    await().until(() -> autoscaler.metric(worker, "vllm:num_requests_running") == 1);
+
+    autoscaler.kill(worker);
+
+    var response = inFlight.join();
+    assertThat(response.statusCode()).isEqualTo(502);
+    assertThat(response.headers().firstValue("Retry-After")).hasValue("1");
+    assertThat(response.body()).contains("Worker returned an error, please retry");
+  }
+
+  @Test
+  void aWorkerThatRefusesConnectionsIsRetriedOnceOnAnother() throws Exception {
+    String dep = deployment(2, 8, 60);
+    int closedPort;
+    try (var socket = new ServerSocket(0)) {
+      closedPort = socket.getLocalPort();
+    }
+    // An older worker whose engine is gone but whose row still says healthy.
+    workers.record(
+        new WorkerTransition(
+            dep,
+            dep + "-w0",
+            0,
+            WorkerStatus.HEALTHY,
+            null,
+            0,
+            "http://127.0.0.1:" + closedPort,
+            null));
+    autoscaler.startWorker(dep);
+    routes.refresh();
+
+    var answers = new ArrayList<CompletableFuture<HttpResponse<String>>>();
+    for (int i = 0; i < 6; i++) {
+      answers.add(postAsync(dep, chat(3, false)));
+    }
+
+    for (var a : answers) {
+      assertThat(a.get().statusCode()).isEqualTo(200);
+    }
+    assertThat(
+            jdbc.sql("select count(*) from usage_records where worker_id = :w")
+                .param("w", dep + "-w0")
+                .query(Long.class)
+                .single())
+        .isZero();
+  }
+
+  @Test
+  void aBurstNeverPutsMoreThanConcurrencyOnAWorkerAndEveryRequestCompletes() {
+    String dep = deployment(2, 3, 60, "--inter-token-ms=10");
+    var first = autoscaler.startWorker(dep);
+    var second = autoscaler.startWorker(dep);
+    routes.refresh();
+
+    var burst = new ArrayList<CompletableFuture<HttpResponse<String>>>();
+    for (int i = 0; i < 20; i++) {
+      burst.add(postAsync(dep, chat(20, false)));
+    }
+
+    assertThat(burst).allSatisfy(r -> assertThat(r.join().statusCode()).isEqualTo(200));
+    for (var worker : List.of(first, second)) {
+      assertThat(autoscaler.metric(worker, "gantry_sim:max_running"))
+          .as("the engine's own high-water mark of requests running at once")
+          .isBetween(1.0, 3.0);
+    }
+    assertThat(
+            autoscaler.metric(first, "vllm:request_success_total")
+                + autoscaler.metric(second, "vllm:request_success_total"))
+        .isEqualTo(20.0);
+    assertThat(routes.find(dep).demand()).isEqualTo(new DeploymentRoute.Demand(0, 0));
+  }
+
+  @Test
+  void aStreamIsRelayedEventByEventAsTheEngineWritesIt() throws Exception {
+    String dep = deployment(1, 4, 60, "--inter-token-ms=100");
+    autoscaler.startWorker(dep);
+    routes.refresh();
+
+    var arrivals = new ArrayList<Long>();
+    var events = new ArrayList<String>();
+    long start = System.nanoTime();
+    var response =
+        http.send(
+            request(acme, dep, "chat/completions", chat(8, true)),
+            HttpResponse.BodyHandlers.ofLines());
+    assertThat(response.statusCode()).isEqualTo(200);
+    assertThat(response.headers().firstValue("Content-Type"))
+        .get()
+        .asString()
+        .startsWith("text/event-stream");
+    response
+        .body()
+        .filter(line -> line.startsWith("data: "))
+        .forEach(
+            line -> {
+              arrivals.add(System.nanoTime() - start);
+              events.add(line);
+            });
+
+    assertThat(events.getLast()).isEqualTo("data: [DONE]");
+    assertThat(events.stream().filter(e -> e.contains("\"content\":\"")).count())
+        .isGreaterThanOrEqualTo(8);
+    // Eight tokens 100 ms apart: the first ones reach the client long before the last is written.
+    long spreadMillis = (arrivals.getLast() - arrivals.get(1)) / 1_000_000;
+    assertThat(spreadMillis).isGreaterThan(500);
+  }
+
+  @Test
+  void aClientThatDisconnectsStopsTheEngineAndFreesItsSlot() throws Exception {
+    String dep = deployment(1, 1, 60, "--inter-token-ms=20");
+    var worker = autoscaler.startWorker(dep);
+    routes.refresh();
+
+    try (var socket = new Socket("localhost", port)) {
+      String body = chat(2000, true).strip();
+      OutputStream out = socket.getOutputStream();
+      out.write(
+          ("POST /openai/"
+                  + dep
+                  + "/v1/chat/completions HTTP/1.1\r\n"
+                  + "Host: localhost\r\n"
+                  + "Authorization: Bearer "
+                  + acme
+                  + "\r\n"
+                  + "Content-Type: application/json\r\n"
+                  + "Content-Length: "
+                  + body.getBytes(StandardCharsets.UTF_8).length
+                  + "\r\n"
+                  + "\r\n"
+                  + body)
+              .getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      var in =
+          new BufferedReader(
+              new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+      int dataLines = 0;
+      String line;
+      while (dataLines < 3 && (line = in.readLine()) != null) {
+        if (line.startsWith("data: ")) {
+          dataLines++;
+        }
+      }
+      assertThat(dataLines).isEqualTo(3);
+      assertThat(autoscaler.metric(worker, "vllm:num_requests_running")).isEqualTo(1.0);
+    }
+
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> autoscaler.metric(worker, "gantry_sim:requests_aborted_total") == 1.0);
+    assertThat(autoscaler.metric(worker, "vllm:num_requests_running")).isZero();
+    await().atMost(Duration.ofSeconds(5)).until(() -> routes.find(dep).demand().inFlight() == 0);
+    // Concurrency 1: the next request is served at once, not queued behind a leaked slot.
+    var next = post(acme, dep, "chat/completions", chat(2, false));
+    assertThat(next.statusCode()).isEqualTo(200);
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        jdbc.sql("select status from usage_records where deployment_id = :dep")
+                            .param("dep", dep)
+                            .query(Integer.class)
+                            .list())
+                    .containsExactlyInAnyOrder(UsageSink.CLIENT_CLOSED, 200));
+  }
+
+  @Test
+  void requestsThatCannotBeServedAreAnsweredWithoutReachingAWorker() {
+    String dep = deployment(1, 4, 60);
+    autoscaler.scaling.add(dep);
+
+    var wrongModel = post(acme, dep, "chat/completions", chat(1, false).replace(MODEL, "gpt-4o"));
+    assertThat(wrongModel.statusCode()).isEqualTo(404);
+    assertThat(wrongModel.body()).contains("'gpt-4o' is not served by this deployment");
+
+    var noModel = post(acme, dep, "chat/completions", "{\"messages\":[]}");
+    assertThat(noModel.statusCode()).isEqualTo(400);
+    var notJson = post(acme, dep, "chat/completions", "{\"model\":");
+    assertThat(notJson.statusCode()).isEqualTo(400);
+
+    var tooLarge =
+        post(
+            acme,
+            dep,
+            "chat/completions",
+            chat(1, false).replace("hello there", "x".repeat(70_000)));
+    assertThat(tooLarge.statusCode()).isEqualTo(413);
+    assertThat(tooLarge.body()).contains("Request too large");
+
+    var otherTenant = post(globex, dep, "chat/completions", chat(1, false));
+    assertThat(otherTenant.statusCode()).isEqualTo(404);
+    assertThat(otherTenant.body()).contains("Deployment not found or not running");
+    var unknown = post(acme, "dep_nope", "chat/completions", chat(1, false));
+    assertThat(unknown.body()).isEqualTo(otherTenant.body());
+
+    var badKey = post("gk_not_a_key", dep, "chat/completions", chat(1, false));
+    assertThat(badKey.statusCode()).isEqualTo(401);
+
+    assertThat(autoscaler.demand).as("none of them asked for a worker").isEmpty();
+    assertThat(autoscaler.started).isEmpty();
+  }
+
+  @Test
+  void modelsAreListedWithoutWakingAWorker() throws Exception {
+    String dep = deployment(1, 4, 60);
+    var response =
+        http.send(
+            HttpRequest.newBuilder(
+                    URI.create("http://localhost:" + port + "/openai/" + dep + "/v1/models"))
+                .header("Authorization", "Bearer " + acme)
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+
+    assertThat(response.statusCode()).isEqualTo(200);
+    assertThat(response.body()).contains("\"id\":\"tiny\"", "\"object\":\"list\"");
+    assertThat(autoscaler.demand).isEmpty();
+  }
+}
