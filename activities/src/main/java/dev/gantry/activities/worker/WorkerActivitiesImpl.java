@@ -36,6 +36,7 @@ public class WorkerActivitiesImpl implements WorkerActivities {
   private final WorkerRepository workers;
   private final EngineWatcher watcher;
   private final GantryProperties.Local settings;
+  private final Duration routingGrace;
 
   public WorkerActivitiesImpl(
       WorkerRuntime runtime,
@@ -50,6 +51,8 @@ public class WorkerActivitiesImpl implements WorkerActivities {
     this.workers = workers;
     this.watcher = watcher;
     this.settings = properties.runtime().local();
+    // Gateways re-read their routing table at this period: after it, none sends new requests here.
+    this.routingGrace = properties.gateway().routeRefresh().multipliedBy(2);
   }
 
   @Override
@@ -124,6 +127,12 @@ public class WorkerActivitiesImpl implements WorkerActivities {
     var context = Activity.getExecutionContext();
     if (input.drain()) {
       var running = runtime.find(workerId);
+      if (running.isPresent()) {
+        // The worker is recorded draining; requests routed before gateways saw that may still
+        // be on their way, so count in-flight requests only after the gateways caught up.
+        context.heartbeat(null);
+        LockSupport.parkNanos(routingGrace.toNanos());
+      }
       Instant deadline = Instant.now().plus(settings.drainTimeout());
       while (running.isPresent() && Instant.now().isBefore(deadline)) {
         int inFlight = runtime.inFlight(running.get()).orElse(0);
