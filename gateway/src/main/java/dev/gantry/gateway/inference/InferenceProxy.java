@@ -199,26 +199,25 @@ public class InferenceProxy implements WebFilter {
     ServerHttpRequest request = exchange.getRequest();
     String query = request.getURI().getRawQuery();
     String uri = lease.upstream.baseUrl + "/v1/" + call.rest + (query == null ? "" : "?" + query);
+    var contentType = request.getHeaders().getContentType();
+    var accept = request.getHeaders().getFirst(HttpHeaders.ACCEPT);
     return client
-        .headers(
-            h -> {
-              var contentType = request.getHeaders().getContentType();
-              h.set(
-                  HttpHeaderNames.CONTENT_TYPE,
-                  contentType == null ? MediaType.APPLICATION_JSON_VALUE : contentType.toString());
-              var accept = request.getHeaders().getFirst(HttpHeaders.ACCEPT);
-              if (accept != null) {
-                h.set(HttpHeaderNames.ACCEPT, accept);
-              }
-              h.set(REQUEST_ID, call.requestId);
-            })
         .request(io.netty.handler.codec.http.HttpMethod.valueOf(request.getMethod().name()))
         .uri(uri)
         .send(
-            (req, out) ->
-                body.length == 0
-                    ? out
-                    : out.send(Mono.fromSupplier(() -> Unpooled.wrappedBuffer(body))))
+            (req, out) -> {
+              // Only what the engine needs: never the caller's Gantry key.
+              req.header(
+                  HttpHeaderNames.CONTENT_TYPE,
+                  contentType == null ? MediaType.APPLICATION_JSON_VALUE : contentType.toString());
+              if (accept != null) {
+                req.header(HttpHeaderNames.ACCEPT, accept);
+              }
+              req.header(REQUEST_ID, call.requestId);
+              return body.length == 0
+                  ? out
+                  : out.send(Mono.fromSupplier(() -> Unpooled.wrappedBuffer(body)));
+            })
         .response((upstream, content) -> relay(exchange, call, upstream, content))
         .then()
         .doFinally(signal -> lease.release())

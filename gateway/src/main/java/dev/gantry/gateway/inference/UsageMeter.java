@@ -14,16 +14,20 @@ final class UsageMeter {
   private final byte[] tail = new byte[TAIL];
   private int tailLength;
   private int events;
+  private boolean lastWasNewline;
 
   /** Called on the event loop for every chunk; reads without consuming. */
   void observe(ByteBuf buf, boolean eventStream) {
     int from = buf.readerIndex();
     int length = buf.readableBytes();
     if (eventStream) {
-      for (int i = 0; i < length - 1; i++) {
-        if (buf.getByte(from + i) == '\n' && buf.getByte(from + i + 1) == '\n') {
+      // An event ends with a blank line; the two newlines may arrive in different chunks.
+      for (int i = 0; i < length; i++) {
+        boolean newline = buf.getByte(from + i) == '\n';
+        if (newline && lastWasNewline) {
           events++;
         }
+        lastWasNewline = newline;
       }
     }
     if (length >= TAIL) {
