@@ -10,8 +10,9 @@
 #   ./gantry bench            (or bench/run.sh)
 #
 # Everything it starts runs in its own process group and is stopped on exit, however it exits.
-# Settings (environment): BENCH_C1_SECONDS, BENCH_THROUGHPUT_SECONDS, BENCH_WARMUP_SECONDS,
-# BENCH_STREAM_SECONDS, BENCH_STREAM_WARMUP_SECONDS, BENCH_STREAMS, BENCH_STREAM_TOKENS,
+# Settings (environment): BENCH_ROUNDS, and per round BENCH_C1_SECONDS, BENCH_THROUGHPUT_SECONDS,
+# BENCH_STREAM_SECONDS, BENCH_STREAM_WARMUP_SECONDS; BENCH_WARMUP_SECONDS (minimum),
+# BENCH_STREAMS, BENCH_STREAM_TOKENS,
 # BENCH_TARGETS (default "direct nginx gantry"), BENCH_NO_BUILD=1 (use the jars as they are),
 # BENCH_KEEP=1 (keep the temp dir with all logs), BENCH_GATEWAY_WAIT_SECONDS (how long to wait
 # for the gateway route to answer 200 before skipping (c)), BENCH_GANTRY_JVM_OPTS (extra JVM
@@ -27,11 +28,12 @@ if [ $# -gt 0 ]; then
   esac
 fi
 
-C1_SECONDS=${BENCH_C1_SECONDS:-10}
-THROUGHPUT_SECONDS=${BENCH_THROUGHPUT_SECONDS:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
+C1_SECONDS=${BENCH_C1_SECONDS:-3}
+THROUGHPUT_SECONDS=${BENCH_THROUGHPUT_SECONDS:-3}
 WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-5}
-STREAM_SECONDS=${BENCH_STREAM_SECONDS:-15}
-STREAM_WARMUP_SECONDS=${BENCH_STREAM_WARMUP_SECONDS:-5}
+STREAM_SECONDS=${BENCH_STREAM_SECONDS:-5}
+STREAM_WARMUP_SECONDS=${BENCH_STREAM_WARMUP_SECONDS:-2}
 STREAMS=${BENCH_STREAMS:-64}
 STREAM_TOKENS=${BENCH_STREAM_TOKENS:-60}
 TARGETS=${BENCH_TARGETS:-direct nginx gantry}
@@ -107,6 +109,13 @@ fi
 # ------------------------------------------------------------------------------ processes, cleanup
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gantry-bench.XXXXXX")
+# Run from copies: a rebuild of app/target/gantry.jar during the run would break the JVMs that have
+# it open (classes load lazily from the jar).
+jar_built=$(date -u -r "$app_jar" +%Y-%m-%dT%H:%MZ)
+cp "$app_jar" "$work/gantry.jar"
+cp "$bench_jar" "$work/gantry-bench.jar"
+app_jar=$work/gantry.jar
+bench_jar=$work/gantry-bench.jar
 pgids=()       # process groups started here (each process is started with setsid)
 gantry_pid=""
 
@@ -219,7 +228,7 @@ gantry_port=$(free_port)
 temporal_port=$(free_port)
 
 start_sim() {
-  start_group sim java "${SIM_JVM_OPTS[@]}" --enable-native-access=ALL-UNNAMED -jar "$root/$app_jar" \
+  start_group sim java "${SIM_JVM_OPTS[@]}" --enable-native-access=ALL-UNNAMED -jar "$app_jar" \
     sim --port "$sim_port" --model "$MODEL" "${SIM_FLAGS[@]}"
 }
 
@@ -272,7 +281,7 @@ start_gantry() {
   jvm_opts=$(IFS=,; echo "${SIM_JVM_OPTS[*]}")
   start_group gantry env GANTRY_API_KEY="$KEY" SERVER_PORT="$gantry_port" \
     GANTRY_TEMPORAL_EMBEDDED_PORT="$temporal_port" GANTRY_DATA_DIR="$work/gantry-data" \
-    java ${BENCH_GANTRY_JVM_OPTS:-} ${BENCH_JFR:+-XX:StartFlightRecording=filename=$BENCH_JFR,settings=profile,dumponexit=true} -jar "$root/$app_jar" \
+    java ${BENCH_GANTRY_JVM_OPTS:-} ${BENCH_JFR:+-XX:StartFlightRecording=filename=$BENCH_JFR,settings=profile,dumponexit=true} -jar "$app_jar" \
     --gantry.runtime.local.sim-jvm-options="$jvm_opts"
   gantry_pid=$started_pid
 }
@@ -348,136 +357,235 @@ done = function(summary, latency, requests)
 end
 EOF
 
-declare -A R # R[target.metric] = value
+declare -A R # R[target.metric.round] = one round's value; R[target.metric] = median over the rounds
 field() { sed -nE "s/.* $1=([^ ]+).*/\1/p" <<<"$2"; }
 
-# wrk_run TARGET URL NAME THREADS CONNECTIONS SECONDS [quiet]: records rps/p50/p99/errors under
-# R[TARGET.NAME_*]
-wrk_run() {
-  local target=$1 url=$2 name=$3 threads=$4 conns=$5 seconds=$6 quiet=${7:-} out line errors
-  out=$(wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s -s "$work/post.lua" "$url")
-  echo "$out" >>"$work/$target-wrk.log"
+# wrk_once TARGET URL THREADS CONNECTIONS SECONDS: prints wrk's RESULT line
+wrk_once() {
+  local out line
+  out=$(wrk -t"$3" -c"$4" -d"${5}s" --timeout 10s -s "$work/post.lua" "$2")
+  echo "$out" >>"$work/$1-wrk.log"
   line=$(grep '^RESULT' <<<"$out") || die "wrk printed no result: $out"
-  errors=$(($(field errors_status "$line") + $(field errors_connect "$line") + $(field errors_read "$line") \
-    + $(field errors_write "$line") + $(field errors_timeout "$line")))
-  R[$target.${name}_rps]=$(field rps "$line")
-  R[$target.${name}_p50]=$(field p50_us "$line")
-  R[$target.${name}_p99]=$(field p99_us "$line")
-  R[$target.${name}_errors]=$errors
-  [ -n "$quiet" ] && return
-  log "  $target $name: $(field rps "$line") req/s, p50 $(field p50_us "$line") us, p99 $(field p99_us "$line") us, $errors errors"
+  echo "$line"
+}
+wrk_errors() { # socket errors and non-2xx answers; a run without a single answer counts as one error
+  local errors=$(($(field errors_status "$1") + $(field errors_connect "$1") + $(field errors_read "$1") \
+    + $(field errors_write "$1") + $(field errors_timeout "$1")))
+  [ "$(field requests "$1")" = 0 ] && errors=$((errors + 1))
+  echo "$errors"
 }
 
-# warm_up TARGET URL: 1-second rounds at c=32 until the JITs have settled (at least
-# $WARMUP_SECONDS rounds, then until a round's throughput is within 10% of the one before, at most
-# 30 rounds)
+# stream_once TARGET URL WARMUP_SECONDS SECONDS: prints StreamBench's RESULT line
+stream_once() {
+  local out line
+  out=$(BENCH_KEY=$KEY java "${CLIENT_JVM_OPTS[@]}" -jar "$bench_jar" --url "$2" --model "$MODEL" \
+    --streams "$STREAMS" --max-tokens "$STREAM_TOKENS" --warmup-seconds "$3" \
+    --duration-seconds "$4" --timeout-seconds 15 --label "$1" || true)
+  echo "$out" >>"$work/$1-stream.log"
+  line=$(grep '^RESULT' <<<"$out") || die "StreamBench printed no result: $out"
+  echo "$line"
+}
+
+count_errors() { R[$1.errors]=$((${R[$1.errors]:-0} + $2)); }
+
+# warm_up TARGET URL: 1-second wrk rounds at c=32 until the JITs have settled (at least
+# $WARMUP_SECONDS rounds, then until a round's throughput is within 15% of the one before, at most
+# 20 rounds), then a few seconds of streams
 warm_up() {
-  local target=$1 url=$2 round=0 previous=0 rps
-  R[$target.warmup_errors]=0
+  local target=$1 url=$2 round=0 previous=0 rps line
   while true; do
     round=$((round + 1))
-    wrk_run "$target" "$url" warmup 2 32 1 quiet
-    rps=${R[$target.warmup_rps]}
-    R[$target.warmup_errors_total]=$((${R[$target.warmup_errors_total]:-0} + ${R[$target.warmup_errors]}))
-    if [ $round -ge "$WARMUP_SECONDS" ] && awk -v a="$rps" -v b="$previous" 'BEGIN { exit !(a >= 0.9 * b && a <= 1.1 * b) }'; then
+    line=$(wrk_once "$target" "$url" 2 32 1)
+    count_errors "$target" "$(wrk_errors "$line")"
+    rps=$(field rps "$line")
+    if [ $round -ge "$WARMUP_SECONDS" ] && awk -v a="$rps" -v b="$previous" 'BEGIN { exit !(a >= 0.85 * b && a <= 1.15 * b) }'; then
       break
     fi
-    [ $round -ge 30 ] && { log "  $target: throughput still moving after 30 s of warm-up"; break; }
+    [ $round -ge 20 ] && { log "  $target: throughput still moving after 20 s of warm-up"; break; }
     previous=$rps
   done
-  R[$target.warmup_errors]=${R[$target.warmup_errors_total]}
-  log "  $target warm-up: $round s, last round $rps req/s"
+  line=$(stream_once "$target" "$url" 3 2)
+  count_errors "$target" "$(field failed_streams "$line")"
+  log "$target warmed up: $round s of wrk (last second $rps req/s), 5 s of streams"
 }
 
-measure() {
-  local target=$1 url=$2
-  warm_up "$target" "$url"
-  wrk_run "$target" "$url" c1 1 1 "$C1_SECONDS"
-  wrk_run "$target" "$url" c32 2 32 "$THROUGHPUT_SECONDS"
-  wrk_run "$target" "$url" c64 2 64 "$THROUGHPUT_SECONDS"
-  log "$target: $STREAMS streams of $STREAM_TOKENS tokens (${STREAM_WARMUP_SECONDS}s warm-up, ${STREAM_SECONDS}s measured)"
-  local out line
-  out=$(BENCH_KEY=$KEY java "${CLIENT_JVM_OPTS[@]}" -jar "$bench_jar" --url "$url" --model "$MODEL" \
-    --streams "$STREAMS" --max-tokens "$STREAM_TOKENS" --warmup-seconds "$STREAM_WARMUP_SECONDS" \
-    --duration-seconds "$STREAM_SECONDS" --label "$target" || true)
-  echo "$out" >>"$work/$target-stream.log"
-  line=$(grep '^RESULT' <<<"$out") || die "StreamBench printed no result: $out"
-  sed 's/^/    /' <<<"$(grep -v '^RESULT' <<<"$out")" >&2
-  for metric in ttft_p50_us ttft_p99_us gap_p50_us gap_p99_us failed_streams measured_streams; do
-    R[$target.$metric]=$(field "$metric" "$line")
+# CPU accounting, to tell a clean run from a noisy one: busy CPU ticks of the whole machine
+# (user + nice + system + steal; interrupt time is left out, the loopback traffic itself makes it)
+# and the ticks of the processes this run owns (its process groups, plus wrk and StreamBench,
+# which are waited-for children of this script).
+machine_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $9 }' /proc/stat; }
+own_ticks() {
+  local total pid pg
+  total=$(awk '{ print $16 + $17 }' "/proc/$$/stat")
+  for pg in "${pgids[@]}"; do
+    for pid in $(pgrep -g "$pg"); do
+      total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
   done
+  echo "$total"
+}
+window_begin() {
+  window_busy=$(machine_busy_ticks)
+  window_own=$(own_ticks)
+  window_ns=$(date +%s%N)
+}
+window_end() { # adds the window to R[target.foreign_*]
+  local target=$1
+  R[$target.foreign_ticks]=$((${R[$target.foreign_ticks]:-0} + ($(machine_busy_ticks) - window_busy) - ($(own_ticks) - window_own)))
+  R[$target.window_ns]=$((${R[$target.window_ns]:-0} + $(date +%s%N) - window_ns))
+  R[$target.foreign_cpu]=$(awk -v f="${R[$target.foreign_ticks]}" -v e="${R[$target.window_ns]}" \
+    -v hz="$(getconf CLK_TCK)" -v c="$cores" 'BEGIN { p = f / (e / 1e9 * hz * c) * 100; printf "%.1f", (p < 0 ? 0 : p) }')
 }
 
-want direct && measure direct "http://127.0.0.1:$sim_port/v1/chat/completions"
-want nginx && measure nginx "http://127.0.0.1:$nginx_port/v1/chat/completions"
-[ "$gantry_ready" = 1 ] && measure gantry "$gantry_url"
+METRICS=(c1_p50 c1_p99 c32_rps c32_p99 c64_rps c64_p99 ttft_p50_us ttft_p99_us gap_p50_us gap_p99_us)
+
+# measure_round TARGET URL ROUND: one round of every measurement
+measure_round() {
+  local target=$1 url=$2 round=$3 line
+  window_begin
+  line=$(wrk_once "$target" "$url" 1 1 "$C1_SECONDS")
+  count_errors "$target" "$(wrk_errors "$line")"
+  R[$target.c1_p50.$round]=$(field p50_us "$line")
+  R[$target.c1_p99.$round]=$(field p99_us "$line")
+  line=$(wrk_once "$target" "$url" 2 32 "$THROUGHPUT_SECONDS")
+  count_errors "$target" "$(wrk_errors "$line")"
+  R[$target.c32_rps.$round]=$(field rps "$line")
+  R[$target.c32_p99.$round]=$(field p99_us "$line")
+  line=$(wrk_once "$target" "$url" 2 64 "$THROUGHPUT_SECONDS")
+  count_errors "$target" "$(wrk_errors "$line")"
+  R[$target.c64_rps.$round]=$(field rps "$line")
+  R[$target.c64_p99.$round]=$(field p99_us "$line")
+  line=$(stream_once "$target" "$url" "$STREAM_WARMUP_SECONDS" "$STREAM_SECONDS")
+  count_errors "$target" "$(field failed_streams "$line")"
+  local metric
+  for metric in ttft_p50_us ttft_p99_us gap_p50_us gap_p99_us; do
+    R[$target.$metric.$round]=$(field "$metric" "$line")
+  done
+  window_end "$target"
+  log "$(printf 'round %d %-6s c=1 p50 %6.3f ms p99 %7.3f ms | c=32 %6.0f/s | c=64 %6.0f/s | streams: TTFT p99 %7.3f ms, gap p99 %7.3f ms' \
+    "$round" "$target" "$(bc_div "${R[$target.c1_p50.$round]}" 1000)" "$(bc_div "${R[$target.c1_p99.$round]}" 1000)" \
+    "${R[$target.c32_rps.$round]}" "${R[$target.c64_rps.$round]}" \
+    "$(bc_div "${R[$target.ttft_p99_us.$round]:-0}" 1000)" "$(bc_div "${R[$target.gap_p99_us.$round]:-0}" 1000)")"
+}
+bc_div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a / b }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+measured=()
+failed_targets=""
+want direct && measured+=("direct http://127.0.0.1:$sim_port/v1/chat/completions")
+want nginx && measured+=("nginx http://127.0.0.1:$nginx_port/v1/chat/completions")
+[ "$gantry_ready" = 1 ] && measured+=("gantry $gantry_url")
+warmed=()
+for entry in "${measured[@]}"; do
+  window_begin
+  warm_up ${entry}
+  window_end "${entry%% *}"
+  if [ "${R[${entry%% *}.errors]:-0}" = 0 ]; then
+    warmed+=("$entry")
+  else
+    log "ERROR: (${entry%% *}) failed ${R[${entry%% *}.errors]} requests or streams during the warm-up; not measured (see $work/${entry%% *}-*.log)"
+    failed_targets+=" ${entry%% *}"
+  fi
+done
+measured=(${warmed[@]+"${warmed[@]}"})
+# Rounds interleave the targets, so a burst of other work on the machine hits one round of one
+# target rather than all of a target's numbers; the table shows the median of the rounds.
+for round in $(seq "$ROUNDS"); do
+  for entry in "${measured[@]}"; do
+    measure_round ${entry} "$round"
+  done
+done
+for entry in "${measured[@]}"; do
+  target=${entry%% *}
+  for metric in "${METRICS[@]}"; do
+    values=()
+    for round in $(seq "$ROUNDS"); do
+      [ -n "${R[$target.$metric.$round]:-}" ] && values+=("${R[$target.$metric.$round]}")
+    done
+    [ ${#values[@]} -gt 0 ] && R[$target.$metric]=$(median "${values[@]}")
+  done
+done
 
 # ---------------------------------------------------------------------------------------- report
 
 report() {
-  local t
-  local -a cols=() names=()
-  for t in direct nginx gantry; do
-    [ -n "${R[$t.c1_p50]:-}" ] && cols+=("$t")
-  done
-  value() { echo "${R[$1.$2]:-}"; }
-  # row LABEL METRIC SCALE DECIMALS: one value per target, then (target - direct) for the proxies
+  local t m
+  # row LABEL METRIC SCALE DECIMALS ADDED: one value per target, then (target - direct) for the proxies
   row() {
     local label=$1 metric=$2 scale=$3 decimals=$4 added=$5 t v d
     printf '%-30s' "$label"
     for t in direct nginx gantry; do
-      v=$(value "$t" "$metric")
+      v=${R[$t.$metric]:-}
       if [ -z "$v" ]; then printf '%12s' "n/a"; else awk -v v="$v" -v s="$scale" -v d="$decimals" 'BEGIN { printf "%12.*f", d, v / s }'; fi
     done
     if [ "$added" = 1 ]; then
-      d=$(value direct "$metric")
+      d=${R[direct.$metric]:-}
       for t in nginx gantry; do
-        v=$(value "$t" "$metric")
+        v=${R[$t.$metric]:-}
         if [ -z "$v" ] || [ -z "$d" ]; then printf '%14s' "n/a"; else awk -v v="$v" -v b="$d" -v s="$scale" -v dd="$decimals" 'BEGIN { printf "%+14.*f", dd, (v - b) / s }'; fi
       done
-    else
-      printf '%14s%14s' "" ""
     fi
     echo
   }
+  local dirty=""
+  [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && dirty=" + uncommitted changes"
   echo
-  echo "Gateway benchmark: $cores cores; sim ${SIM_FLAGS[*]}; non-streaming max_tokens=1;"
-  echo "$STREAMS streams x $STREAM_TOKENS tokens; wrk ${C1_SECONDS}s at c=1, ${THROUGHPUT_SECONDS}s at c=32/64; streams ${STREAM_SECONDS}s"
+  echo "Gateway benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $cores cores, java $(java_major "$JAVA_HOME"),"\
+" gantry.jar of $jar_built (tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$dirty)"
+  echo "sim ${SIM_FLAGS[*]}; non-streaming: max_tokens=1, wrk -c1 (-t1), -c32/-c64 (-t2)"
+  echo "streams: $STREAMS concurrent, max_tokens=$STREAM_TOKENS ($((STREAM_TOKENS + 2)) chunks + [DONE])"
+  echo "median of $ROUNDS interleaved rounds; per round ${C1_SECONDS}s at c=1, ${THROUGHPUT_SECONDS}s at c=32 and c=64, ${STREAM_SECONDS}s of streams"
   echo
   printf '%-30s%12s%12s%12s%14s%14s\n' "" "(a) direct" "(b) nginx" "(c) gantry" "nginx added" "gantry added"
   row "c=1 latency p50 (ms)" c1_p50 1000 3 1
   row "c=1 latency p99 (ms)" c1_p99 1000 3 1
   row "c=32 throughput (req/s)" c32_rps 1 0 0
   row "c=64 throughput (req/s)" c64_rps 1 0 0
+  row "c=32 latency p99 (ms)" c32_p99 1000 3 1
   row "c=64 latency p99 (ms)" c64_p99 1000 3 1
   row "64 streams: TTFT p50 (ms)" ttft_p50_us 1000 3 1
   row "64 streams: TTFT p99 (ms)" ttft_p99_us 1000 3 1
   row "64 streams: gap p50 (ms)" gap_p50_us 1000 3 1
   row "64 streams: gap p99 (ms)" gap_p99_us 1000 3 1
+  row "CPU used by others (%)" foreign_cpu 1 1 0
   echo
-  local bad=""
-  for t in "${cols[@]}"; do
-    for m in warmup_errors c1_errors c32_errors c64_errors failed_streams; do
-      [ "${R[$t.$m]:-0}" != 0 ] && bad+=" $t.${m%_errors}=${R[$t.$m]}"
+  echo "rounds (c=1 p50 ms / c=32 req/s / gap p99 ms):"
+  for entry in "${measured[@]}"; do
+    t=${entry%% *}
+    printf '  %-7s' "$t"
+    for round in $(seq "$ROUNDS"); do
+      awk -v a="${R[$t.c1_p50.$round]:-0}" -v b="${R[$t.c32_rps.$round]:-0}" -v c="${R[$t.gap_p99_us.$round]:-0}" \
+        'BEGIN { printf "  %.3f / %.0f / %.3f", a / 1000, b, c / 1000 }'
     done
+    echo
   done
-  [ -n "$bad" ] && echo "ERRORS (non-2xx, socket errors or failed streams; those numbers do not count):$bad"
-  if [ -z "${R[gantry.c1_p50]:-}" ]; then
-    echo "targets: (c) gantry not measured (gateway route not answering), nothing to compare"
-    return
-  fi
+  echo
+  for entry in "${measured[@]}"; do
+    t=${entry%% *}
+    [ "${R[$t.errors]:-0}" != 0 ] && echo "ERRORS: ($t) had ${R[$t.errors]} failed requests or streams (non-2xx, socket errors, incomplete streams): its numbers do not count"
+    if awk -v f="${R[$t.foreign_cpu]:-0}" 'BEGIN { exit !(f > 5) }'; then
+      echo "NOISY: other processes used ${R[$t.foreign_cpu]}% of the CPU while ($t) was measured; run again on a quiet machine"
+    fi
+  done
+  [ -n "$failed_targets" ] && echo "NOT MEASURED:$failed_targets (failed during the warm-up; see the log above)"
+  for t in direct nginx gantry; do
+    if [ -z "${R[$t.gap_p99_us]:-}" ] || [ "${R[$t.errors]:-0}" != 0 ]; then
+      echo "targets: not evaluated, ($t) has no valid numbers"
+      return 0
+    fi
+  done
   awk -v dn="${R[direct.c1_p50]}" -v nn="${R[nginx.c1_p50]}" -v gn="${R[gantry.c1_p50]}" \
     -v n32="${R[nginx.c32_rps]}" -v g32="${R[gantry.c32_rps]}" \
     -v dg="${R[direct.gap_p99_us]}" -v gg="${R[gantry.gap_p99_us]}" \
     -v dt="${R[direct.ttft_p99_us]}" -v gt="${R[gantry.ttft_p99_us]}" 'BEGIN {
       na = nn - dn; ga = gn - dn
-      if (na > 0) { r = ga / na; printf "target  c=1 added p50: gantry %.3f ms vs nginx %.3f ms = %.2fx (limit 3x)   %s\n", ga/1000, na/1000, r, (r <= 3 ? "PASS" : "FAIL") }
-      else { printf "target  c=1 added p50: gantry %.3f ms vs nginx %.3f ms (nginx added <= 0: no ratio)   %s\n", ga/1000, na/1000, (ga <= 0 ? "PASS" : "n/a") }
+      if (na > 0) { r = ga / na; printf "target  c=1 added p50: gantry %.3f ms / nginx %.3f ms = %.2fx (at most 3x)   %s\n", ga/1000, na/1000, r, (r <= 3 ? "PASS" : "FAIL") }
+      else { printf "target  c=1 added p50: gantry %.3f ms, nginx %.3f ms (nginx added <= 0: no ratio)   %s\n", ga/1000, na/1000, (ga <= 0 ? "PASS" : "n/a") }
       t = g32 / n32
-      printf "target  c=32 throughput: gantry/nginx = %.2f (at least 0.4, aim 0.6)   %s\n", t, (t >= 0.6 ? "PASS (aim met)" : t >= 0.4 ? "PASS" : "FAIL")
+      printf "target  c=32 throughput: gantry / nginx = %.2f (at least 0.4, aim 0.6)   %s\n", t, (t >= 0.6 ? "PASS (aim met)" : t >= 0.4 ? "PASS" : "FAIL")
       a = (gg - dg) / 1000
-      printf "target  64 streams added gap p99: %.3f ms (under 1 ms)   %s\n", a, (a < 1 ? "PASS" : "FAIL")
-      printf "info    64 streams added TTFT p99: %.3f ms\n", (gt - dt) / 1000
+      printf "target  64 streams, added gap p99: %.3f ms (under 1 ms)   %s\n", a, (a < 1 ? "PASS" : "FAIL")
+      printf "info    64 streams, added TTFT p99: %.3f ms\n", (gt - dt) / 1000
     }'
 }
 report | tee "$work/results.txt"
