@@ -41,6 +41,7 @@ public class DeploymentService {
   private final CostCalculator costs;
   private final TransactionTemplate tx;
   private final Clock clock;
+  private final WorkerLoad load;
 
   public DeploymentService(
       DeploymentRequestValidator validator,
@@ -50,7 +51,8 @@ public class DeploymentService {
       DeploymentOrchestrator orchestrator,
       CostCalculator costs,
       TransactionTemplate tx,
-      Clock clock) {
+      Clock clock,
+      WorkerLoad load) {
     this.validator = validator;
     this.deployments = deployments;
     this.workers = workers;
@@ -58,6 +60,7 @@ public class DeploymentService {
     this.orchestrator = orchestrator;
     this.costs = costs;
     this.tx = tx;
+    this.load = load;
     this.clock = clock;
   }
 
@@ -103,7 +106,7 @@ public class DeploymentService {
 
   public List<WorkerView> workers(Caller caller, String id) {
     find(caller, id);
-    return workers.listVisible(id).stream().map(DeploymentService::workerView).toList();
+    return workers.listVisible(id).stream().map(this::workerView).toList();
   }
 
   public DeploymentView edit(Caller caller, String id, Map<String, Object> body, String baseUrl) {
@@ -216,7 +219,7 @@ public class DeploymentService {
         text(d.updatedAt()));
   }
 
-  private static WorkerView workerView(WorkerRecord w) {
+  private WorkerView workerView(WorkerRecord w) {
     return new WorkerView(
         w.id(),
         w.status().wireName(),
@@ -224,7 +227,7 @@ public class DeploymentService {
         text(w.createdAt()),
         text(w.healthyAt()),
         text(w.stoppedAt()),
-        w.inFlight(),
+        w.stoppedAt() == null ? load.inFlight(w.deploymentId(), w.id()) : 0,
         w.failureReason());
   }
 

@@ -129,7 +129,7 @@ final class DeploymentRoute {
     Upstream best = null;
     int bestFree = 0;
     for (Upstream u : workers.values()) {
-      if (u == exclude || u.excludedUntilMillis > now) {
+      if (u == exclude || u.leaving || u.excludedUntilMillis > now) {
         continue;
       }
       int free = concurrency - u.inFlight;
@@ -149,7 +149,11 @@ final class DeploymentRoute {
     lease.upstream.lastUsedMillis = clock.getAsLong();
     List<Handoff> handoffs;
     synchronized (this) {
-      lease.upstream.inFlight--;
+      Upstream u = lease.upstream;
+      u.inFlight--;
+      if (u.leaving && u.inFlight == 0) {
+        workers.remove(u.workerId, u);
+      }
       handoffs = dispatch();
     }
     complete(handoffs);
@@ -204,7 +208,7 @@ final class DeploymentRoute {
     if (capacityBlockedAt != null) {
       return InferenceException.noCapacity();
     }
-    if (provisioning > 0 || workers.isEmpty()) {
+    if (provisioning > 0 || routable() == 0) {
       return InferenceException.stillStarting();
     }
     return InferenceException.requestTimeout();
@@ -225,7 +229,7 @@ final class DeploymentRoute {
     synchronized (this) {
       update(deployment);
       handoffs = new ArrayList<>(dispatch());
-      if (capacityBlockedAt != null && workers.isEmpty() && provisioning == 0) {
+      if (capacityBlockedAt != null && routable() == 0 && provisioning == 0) {
         // The scale-up these requests waited for was refused, and no worker can serve them.
         long blockedAt = capacityBlockedAt.toEpochMilli();
         for (Iterator<Waiter> it = queue.iterator(); it.hasNext(); ) {
@@ -266,13 +270,38 @@ final class DeploymentRoute {
       }
       if (w.routable()) {
         seen.add(w.id());
-        workers.computeIfAbsent(w.id(), id -> new Upstream(id, w.endpoint()));
+        Upstream u = workers.get(w.id());
+        if (u == null) {
+          workers.put(w.id(), new Upstream(w.id(), w.endpoint()));
+        } else {
+          // A worker never comes back from draining, but a stale read might have said so.
+          u.leaving = false;
+        }
       }
     }
-    // Draining, failed and stopped workers take no new requests; in-flight ones finish on their
-    // leases, which still point at them.
-    workers.keySet().retainAll(seen);
+    // Draining, failed and stopped workers take no new requests; they stay listed (for their
+    // in-flight count) until the requests they have finish.
+    for (var it = workers.values().iterator(); it.hasNext(); ) {
+      Upstream u = it.next();
+      if (!seen.contains(u.workerId)) {
+        u.leaving = true;
+        if (u.inFlight == 0) {
+          it.remove();
+        }
+      }
+    }
     provisioning = starting;
+  }
+
+  /** Healthy workers that take requests. Caller holds the lock. */
+  private int routable() {
+    int n = 0;
+    for (Upstream u : workers.values()) {
+      if (!u.leaving) {
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Requests on workers and waiting: what the autoscaler sizes the deployment for. */
@@ -286,7 +315,12 @@ final class DeploymentRoute {
 
   /** The workers now routed to, for activity reports. */
   synchronized List<Upstream> upstreams() {
-    return List.copyOf(workers.values());
+    return workers.values().stream().filter(u -> !u.leaving).toList();
+  }
+
+  synchronized int inFlightOf(String workerId) {
+    Upstream u = workers.get(workerId);
+    return u == null ? 0 : u.inFlight;
   }
 
   synchronized int inFlightOn(Upstream u) {

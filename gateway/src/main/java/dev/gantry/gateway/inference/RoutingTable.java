@@ -1,5 +1,6 @@
 package dev.gantry.gateway.inference;
 
+import dev.gantry.gateway.deployment.WorkerLoad;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.db.RoutableDeployment;
@@ -27,7 +28,7 @@ import reactor.core.scheduler.Schedulers;
  */
 @ConditionalOnGatewayRole
 @Component
-public class RoutingTable implements SmartLifecycle {
+public class RoutingTable implements SmartLifecycle, WorkerLoad {
   private static final Logger log = LoggerFactory.getLogger(RoutingTable.class);
 
   private final RoutingRepository repository;
@@ -47,6 +48,12 @@ public class RoutingTable implements SmartLifecycle {
   /** The route of a running deployment, or null. */
   DeploymentRoute find(String deploymentId) {
     return routes.get(deploymentId);
+  }
+
+  @Override
+  public int inFlight(String deploymentId, String workerId) {
+    DeploymentRoute route = routes.get(deploymentId);
+    return route == null ? 0 : route.inFlightOf(workerId);
   }
 
   Collection<DeploymentRoute> all() {

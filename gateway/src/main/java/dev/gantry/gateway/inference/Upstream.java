@@ -11,6 +11,9 @@ final class Upstream {
   /** Requests this gateway has on it now; never above the deployment's concurrency. */
   int inFlight;
 
+  /** No longer healthy (draining or gone): takes nothing new, kept until its requests finish. */
+  boolean leaving;
+
   /** Until when it gets no new requests, after it refused a connection. */
   long excludedUntilMillis;
 

@@ -212,6 +212,10 @@ class DeploymentRouteTest {
     var d = admit(route);
     assertThat(d.worker()).isEqualTo("dep_1-w2");
     assertThat(admit(route).lease.get()).as("w2 is full, w1 takes nothing new").isNull();
+    assertThat(route.inFlightOf("dep_1-w1")).as("the draining worker still has b").isEqualTo(1);
+    b.lease.get().release();
+    assertThat(route.inFlightOf("dep_1-w1")).isZero();
+    assertThat(route.upstreams()).extracting(u -> u.workerId).containsExactly("dep_1-w2");
   }
 
   @Test

@@ -241,12 +241,22 @@ class InferenceGatewayTest {
   }
 
   @Test
-  void waitingOutBehindBusyWorkersAnswers408() {
+  void waitingOutBehindBusyWorkersAnswers408() throws Exception {
     String dep = deployment(1, 1, 1, "--inter-token-ms=20");
     autoscaler.startWorker(dep);
     routes.refresh();
     var busy = postAsync(dep, chat(150, false));
     await().until(() -> routes.find(dep).demand().inFlight() == 1);
+
+    var workersApi =
+        http.send(
+            HttpRequest.newBuilder(
+                    URI.create(
+                        "http://localhost:" + port + "/api/v1/deployments/" + dep + "/workers"))
+                .header("Authorization", "Bearer " + acme)
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(workersApi.body()).contains("\"in_flight\":1");
 
     var timedOut = post(acme, dep, "chat/completions", chat(1, false));
 

@@ -14,6 +14,9 @@ public final class EmbeddedDatabase {
     return "jdbc:h2:file:"
         + dataDir.resolve("db").resolve("gantry")
         + POSTGRES_COMPATIBILITY
+        // Spring closes the pool at shutdown, after the last writes (usage records, worker rows);
+        // H2's own exit hook would close the database under them.
+        + ";DB_CLOSE_ON_EXIT=FALSE"
         + ";USER=sa";
   }
 }
