@@ -11,7 +11,8 @@
 #
 # Everything it starts runs in its own process group and is stopped on exit, however it exits.
 # Settings (environment): BENCH_ROUNDS, and per round BENCH_C1_SECONDS, BENCH_THROUGHPUT_SECONDS,
-# BENCH_STREAM_SECONDS, BENCH_STREAM_WARMUP_SECONDS; BENCH_WARMUP_SECONDS (minimum),
+# BENCH_STREAM_SECONDS, BENCH_STREAM_WARMUP_SECONDS; BENCH_WARMUP_SECONDS, BENCH_WARMUP_REQUESTS
+# (minimums), BENCH_WARMUP_MAX_SECONDS,
 # BENCH_STREAMS, BENCH_STREAM_TOKENS,
 # BENCH_TARGETS (default "direct nginx gantry"), BENCH_NO_BUILD=1 (use the jars as they are),
 # BENCH_KEEP=1 (keep the temp dir with all logs), BENCH_GATEWAY_WAIT_SECONDS (how long to wait
@@ -31,7 +32,9 @@ fi
 ROUNDS=${BENCH_ROUNDS:-3}
 C1_SECONDS=${BENCH_C1_SECONDS:-3}
 THROUGHPUT_SECONDS=${BENCH_THROUGHPUT_SECONDS:-3}
-WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-5}
+WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-3}
+WARMUP_REQUESTS=${BENCH_WARMUP_REQUESTS:-20000}
+WARMUP_MAX_SECONDS=${BENCH_WARMUP_MAX_SECONDS:-90}
 STREAM_SECONDS=${BENCH_STREAM_SECONDS:-5}
 STREAM_WARMUP_SECONDS=${BENCH_STREAM_WARMUP_SECONDS:-2}
 STREAMS=${BENCH_STREAMS:-64}
@@ -326,18 +329,6 @@ deploy_on_gantry() {
   fi
 }
 
-want gantry && start_gantry # first: it takes longest to start
-(want direct || want nginx) && start_sim
-want nginx && start_nginx
-if want direct || want nginx; then
-  wait_http sim 60 "http://127.0.0.1:$sim_port/health" || die "the simulator did not start; see $work/sim.log"
-fi
-if want nginx; then
-  wait_http nginx 30 "http://127.0.0.1:$nginx_port/health" || die "nginx did not start; see $work/nginx.log"
-fi
-gantry_ready=0
-want gantry && deploy_on_gantry
-
 # ----------------------------------------------------------------------------------- measurements
 
 cat >"$work/post.lua" <<EOF
@@ -388,25 +379,54 @@ stream_once() {
 
 count_errors() { R[$1.errors]=$((${R[$1.errors]:-0} + $2)); }
 
-# warm_up TARGET URL: 1-second wrk rounds at c=32 until the JITs have settled (at least
-# $WARMUP_SECONDS rounds, then until a round's throughput is within 15% of the one before, at most
-# 20 rounds), then a few seconds of streams
+# JIT activity: CPU ticks of the C1/C2 compiler threads of the JVMs in the given process groups.
+jit_ticks() {
+  local pg pid total=0
+  for pg in "$@"; do
+    for pid in $(pgrep -g "$pg"); do
+      total=$((total + $(cat /proc/"$pid"/task/*/stat 2>/dev/null \
+        | awk -F') ' '/\(C[12] CompilerThre/ { split($2, f, " "); t += f[12] + f[13] } END { print t + 0 }')))
+    done
+  done
+  echo "$total"
+}
+
+# warm_up TARGET URL: 1-second wrk rounds at c=32 until the JIT compilers of the target's JVMs
+# have gone quiet (two rounds in a row under 5% of a core), at least $WARMUP_SECONDS rounds and
+# $WARMUP_REQUESTS requests, at most $WARMUP_MAX_SECONDS rounds; then rounds of 5 s of streams
+# until the compilers are quiet again (at most 3). A target that fails a request here is not
+# measured.
 warm_up() {
-  local target=$1 url=$2 round=0 previous=0 rps line
+  local target=$1 url=$2 round=0 requests=0 quiet=0 rps line j0 jit streams=0
+  local pg=${target_pgid[$target]} quiet_ticks=$(($(getconf CLK_TCK) / 20))
   while true; do
     round=$((round + 1))
+    j0=$(jit_ticks "$pg")
     line=$(wrk_once "$target" "$url" 2 32 1)
+    jit=$(($(jit_ticks "$pg") - j0))
     count_errors "$target" "$(wrk_errors "$line")"
+    [ "${R[$target.errors]:-0}" = 0 ] || return 0
     rps=$(field rps "$line")
-    if [ $round -ge "$WARMUP_SECONDS" ] && awk -v a="$rps" -v b="$previous" 'BEGIN { exit !(a >= 0.85 * b && a <= 1.15 * b) }'; then
+    requests=$((requests + $(field requests "$line")))
+    if [ "$jit" -le "$quiet_ticks" ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    if [ $round -ge "$WARMUP_SECONDS" ] && [ $requests -ge "$WARMUP_REQUESTS" ] && [ $quiet -ge 2 ]; then
       break
     fi
-    [ $round -ge 20 ] && { log "  $target: throughput still moving after 20 s of warm-up"; break; }
-    previous=$rps
+    if [ $round -ge "$WARMUP_MAX_SECONDS" ]; then
+      log "  $target: the JIT is still compiling after $round s of warm-up"
+      break
+    fi
   done
-  line=$(stream_once "$target" "$url" 3 2)
-  count_errors "$target" "$(field failed_streams "$line")"
-  log "$target warmed up: $round s of wrk (last second $rps req/s), 5 s of streams"
+  while [ $streams -lt 3 ]; do
+    streams=$((streams + 1))
+    j0=$(jit_ticks "$pg")
+    line=$(stream_once "$target" "$url" 3 2)
+    jit=$(($(jit_ticks "$pg") - j0))
+    count_errors "$target" "$(field failed_streams "$line")"
+    [ "${R[$target.errors]:-0}" = 0 ] || return 0
+    [ "$jit" -le $((quiet_ticks * 5)) ] && break
+  done
+  log "$target warmed up: $round s of wrk ($requests requests, last second $rps req/s), $((streams * 5)) s of streams"
 }
 
 # CPU accounting, to tell a clean run from a noisy one: busy CPU ticks of the whole machine
@@ -470,24 +490,42 @@ measure_round() {
 bc_div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a / b }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
-measured=()
+# ------------------------------------------------------------------------------------- main flow
+
+measured=()       # "target url" of every target that warmed up without a failure
 failed_targets=""
-want direct && measured+=("direct http://127.0.0.1:$sim_port/v1/chat/completions")
-want nginx && measured+=("nginx http://127.0.0.1:$nginx_port/v1/chat/completions")
-[ "$gantry_ready" = 1 ] && measured+=("gantry $gantry_url")
-warmed=()
-for entry in "${measured[@]}"; do
+declare -A target_pgid
+warm() { # warm TARGET URL
   window_begin
-  warm_up ${entry}
-  window_end "${entry%% *}"
-  if [ "${R[${entry%% *}.errors]:-0}" = 0 ]; then
-    warmed+=("$entry")
+  warm_up "$1" "$2"
+  window_end "$1"
+  if [ "${R[$1.errors]:-0}" = 0 ]; then
+    measured+=("$1 $2")
   else
-    log "ERROR: (${entry%% *}) failed ${R[${entry%% *}.errors]} requests or streams during the warm-up; not measured (see $work/${entry%% *}-*.log)"
-    failed_targets+=" ${entry%% *}"
+    log "ERROR: ($1) failed ${R[$1.errors]} requests or streams during the warm-up; not measured (see $work/$1-*.log)"
+    failed_targets+=" $1"
   fi
-done
-measured=(${warmed[@]+"${warmed[@]}"})
+}
+
+want gantry && start_gantry # first: it takes longest to start
+(want direct || want nginx) && start_sim && target_pgid[direct]=$started_pid && target_pgid[nginx]=$started_pid
+want nginx && start_nginx
+if want direct || want nginx; then
+  wait_http sim 60 "http://127.0.0.1:$sim_port/health" || die "the simulator did not start; see $work/sim.log"
+fi
+if want nginx; then
+  wait_http nginx 30 "http://127.0.0.1:$nginx_port/health" || die "nginx did not start; see $work/nginx.log"
+fi
+# The simulator warms up while Gantry boots: nothing is measured before every target is warm.
+want direct && warm direct "http://127.0.0.1:$sim_port/v1/chat/completions"
+want nginx && warm nginx "http://127.0.0.1:$nginx_port/v1/chat/completions"
+gantry_ready=0
+want gantry && deploy_on_gantry
+if [ "$gantry_ready" = 1 ]; then
+  target_pgid[gantry]=$gantry_pid # Gantry and its sim worker
+  warm gantry "$gantry_url"
+fi
+
 # Rounds interleave the targets, so a burst of other work on the machine hits one round of one
 # target rather than all of a target's numbers; the table shows the median of the rounds.
 for round in $(seq "$ROUNDS"); do
