@@ -16,5 +16,6 @@ create table usage_records (
   started_at         timestamp with time zone not null,
   duration_ms        bigint       not null
 );
-create index usage_records_tenant_started on usage_records (tenant_id, started_at);
+-- One index: every insert pays for each, and the gateway writes one row per request. A tenant's
+-- usage is found through its deployments.
 create index usage_records_deployment_started on usage_records (deployment_id, started_at);
