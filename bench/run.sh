@@ -31,7 +31,7 @@ fi
 
 ROUNDS=${BENCH_ROUNDS:-3}
 C1_SECONDS=${BENCH_C1_SECONDS:-3}
-THROUGHPUT_SECONDS=${BENCH_THROUGHPUT_SECONDS:-3}
+THROUGHPUT_SECONDS=${BENCH_THROUGHPUT_SECONDS:-2}
 WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-3}
 WARMUP_REQUESTS=${BENCH_WARMUP_REQUESTS:-20000}
 WARMUP_MAX_SECONDS=${BENCH_WARMUP_MAX_SECONDS:-90}
@@ -53,8 +53,11 @@ SIM_FLAGS=(--ttft-ms=0 --inter-token-ms=20 --max-concurrency=512)
 # The same JVM options for every simulator, including the one Gantry starts as its worker (passed
 # as gantry.runtime.local.sim-jvm-options): full JIT rather than Gantry's default C1-only, so the
 # engine is as cheap as possible and the proxies' share of the CPU shows.
-SIM_JVM_OPTS=(-XX:+UseSerialGC -Xmx256m -Xshare:auto)
-CLIENT_JVM_OPTS=(-XX:+UseSerialGC -Xms256m -Xmx256m)
+# A large, pre-touched young generation makes collections rare (and page faults none) in the
+# simulators and in the stream client, whose pauses would otherwise show up as inter-chunk gaps of
+# every target; a 5-7 s StreamBench run allocates less than its young generation.
+SIM_JVM_OPTS=(-XX:+UseSerialGC -Xms512m -Xmx512m -Xmn384m -XX:+AlwaysPreTouch -Xshare:auto)
+CLIENT_JVM_OPTS=(-XX:+UseSerialGC -Xms1g -Xmx1g -Xmn768m -XX:+AlwaysPreTouch)
 NONSTREAM_BODY="{\"model\":\"$MODEL\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello.\"}],\"max_tokens\":1}"
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -100,6 +103,10 @@ newer_sources() { # prints something when a source under $1 is newer than $2
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
   if [ ! -s "$app_jar" ] || [ -n "$(newer_sources . "$app_jar")" ]; then
     log "building $app_jar"
+    # Removed first: when only other modules changed, the jar plugin keeps the old (already
+    # repackaged) jar and Spring Boot's repackage leaves it as it is. A new file also leaves any
+    # JVM running the old one undisturbed.
+    rm -f "$app_jar"
     ./mvnw -B -q package -DskipTests
   elif [ ! -s "$bench_jar" ] || [ -n "$(newer_sources bench "$bench_jar")" ]; then
     log "building $bench_jar"
@@ -393,8 +400,8 @@ jit_ticks() {
 
 # warm_up TARGET URL: 1-second wrk rounds at c=32 until the JIT compilers of the target's JVMs
 # have gone quiet (two rounds in a row under 5% of a core), at least $WARMUP_SECONDS rounds and
-# $WARMUP_REQUESTS requests, at most $WARMUP_MAX_SECONDS rounds; then rounds of 5 s of streams
-# until the compilers are quiet again (at most 3). A target that fails a request here is not
+# $WARMUP_REQUESTS requests, at most $WARMUP_MAX_SECONDS rounds; then rounds of 4 s of streams
+# until the compilers are quiet again (at most 2). A target that fails a request here is not
 # measured.
 warm_up() {
   local target=$1 url=$2 round=0 requests=0 quiet=0 rps line j0 jit streams=0
@@ -417,16 +424,16 @@ warm_up() {
       break
     fi
   done
-  while [ $streams -lt 3 ]; do
+  while [ $streams -lt 2 ]; do
     streams=$((streams + 1))
     j0=$(jit_ticks "$pg")
-    line=$(stream_once "$target" "$url" 3 2)
+    line=$(stream_once "$target" "$url" 2 2)
     jit=$(($(jit_ticks "$pg") - j0))
     count_errors "$target" "$(field failed_streams "$line")"
     [ "${R[$target.errors]:-0}" = 0 ] || return 0
-    [ "$jit" -le $((quiet_ticks * 5)) ] && break
+    [ "$jit" -le $((quiet_ticks * 4)) ] && break
   done
-  log "$target warmed up: $round s of wrk ($requests requests, last second $rps req/s), $((streams * 5)) s of streams"
+  log "$target warmed up: $round s of wrk ($requests requests, last second $rps req/s), $((streams * 4)) s of streams"
 }
 
 # CPU accounting, to tell a clean run from a noisy one: busy CPU ticks of the whole machine
@@ -459,14 +466,36 @@ window_end() { # adds the window to R[target.foreign_*]
 
 METRICS=(c1_p50 c1_p99 c32_rps c32_p99 c64_rps c64_p99 ttft_p50_us ttft_p99_us gap_p50_us gap_p99_us)
 
-# measure_round TARGET URL ROUND: one round of every measurement
+# measure_c1 ROUND: latency at concurrency 1 for every target, in one-second wrk runs that take
+# turns between the targets (each run on a new connection); a target's value for the round is the
+# median over its runs. Sub-millisecond latencies on a VM drift with where the hops get scheduled,
+# and such a drift can last tens of seconds: taking turns second by second lets every target see
+# the same drift.
+measure_c1() {
+  local round=$1 second entry target line
+  declare -A p50s=() p99s=()
+  for second in $(seq "$C1_SECONDS"); do
+    for entry in "${measured[@]}"; do
+      target=${entry%% *}
+      window_begin
+      line=$(wrk_once "$target" "${entry#* }" 1 1 1)
+      window_end "$target"
+      count_errors "$target" "$(wrk_errors "$line")"
+      p50s[$target]+=" $(field p50_us "$line")"
+      p99s[$target]+=" $(field p99_us "$line")"
+    done
+  done
+  for entry in "${measured[@]}"; do
+    target=${entry%% *}
+    R[$target.c1_p50.$round]=$(median ${p50s[$target]})
+    R[$target.c1_p99.$round]=$(median ${p99s[$target]})
+  done
+}
+
+# measure_round TARGET URL ROUND: throughput and streams for one target
 measure_round() {
   local target=$1 url=$2 round=$3 line
   window_begin
-  line=$(wrk_once "$target" "$url" 1 1 "$C1_SECONDS")
-  count_errors "$target" "$(wrk_errors "$line")"
-  R[$target.c1_p50.$round]=$(field p50_us "$line")
-  R[$target.c1_p99.$round]=$(field p99_us "$line")
   line=$(wrk_once "$target" "$url" 2 32 "$THROUGHPUT_SECONDS")
   count_errors "$target" "$(wrk_errors "$line")"
   R[$target.c32_rps.$round]=$(field rps "$line")
@@ -529,6 +558,7 @@ fi
 # Rounds interleave the targets, so a burst of other work on the machine hits one round of one
 # target rather than all of a target's numbers; the table shows the median of the rounds.
 for round in $(seq "$ROUNDS"); do
+  [ ${#measured[@]} -gt 0 ] && measure_c1 "$round"
   for entry in "${measured[@]}"; do
     measure_round ${entry} "$round"
   done
@@ -572,7 +602,7 @@ report() {
 " gantry.jar of $jar_built (tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$dirty)"
   echo "sim ${SIM_FLAGS[*]}; non-streaming: max_tokens=1, wrk -c1 (-t1), -c32/-c64 (-t2)"
   echo "streams: $STREAMS concurrent, max_tokens=$STREAM_TOKENS ($((STREAM_TOKENS + 2)) chunks + [DONE])"
-  echo "median of $ROUNDS interleaved rounds; per round ${C1_SECONDS}s at c=1, ${THROUGHPUT_SECONDS}s at c=32 and c=64, ${STREAM_SECONDS}s of streams"
+  echo "median of $ROUNDS interleaved rounds; per round and target: ${C1_SECONDS} x 1 s at c=1 (taking turns), ${THROUGHPUT_SECONDS} s at c=32 and c=64, ${STREAM_SECONDS} s of streams"
   echo
   printf '%-30s%12s%12s%12s%14s%14s\n' "" "(a) direct" "(b) nginx" "(c) gantry" "nginx added" "gantry added"
   row "c=1 latency p50 (ms)" c1_p50 1000 3 1
