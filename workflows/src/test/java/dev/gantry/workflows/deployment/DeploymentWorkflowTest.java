@@ -110,12 +110,14 @@ class DeploymentWorkflowTest {
 
   private static void awaitStatus(
       TestWorkflowEnvironment env, DeploymentWorkflow wf, DeploymentStatus expected) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    // Retries with backoff span minutes of virtual time: step through them in half seconds, so
+    // a slow machine needs few wall-clock polls rather than thousands.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (wf.state().status() != expected) {
       if (System.nanoTime() > deadline) {
         throw new AssertionError("status stayed " + wf.state().status() + ", wanted " + expected);
       }
-      env.sleep(Duration.ofMillis(50));
+      env.sleep(Duration.ofMillis(500));
     }
   }
 
