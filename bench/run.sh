@@ -221,12 +221,14 @@ wait_http() {
 # --------------------------------------------------------------------------------------- machine
 
 cores=$(nproc)
-load=$(cut -d' ' -f1 /proc/loadavg)
+busy_before=$(awk '/^cpu / { print $2 + $3 + $4 + $9 }' /proc/stat)
+sleep 2
+busy_pct=$(( ($(awk '/^cpu / { print $2 + $3 + $4 + $9 }' /proc/stat) - busy_before) * 100 / (2 * $(getconf CLK_TCK) * cores) ))
 log "machine: $cores cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1),"\
 " $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 log "java $(java_major "$JAVA_HOME") ($JAVA_HOME), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $(nginx -v 2>&1 | sed 's/.*: //')"
-if awk -v l="$load" -v c="$cores" 'BEGIN { exit !(l > 0.25 * c) }'; then
-  log "WARNING: load average is $load before starting: other work on this machine will make the numbers noisy"
+if [ "$busy_pct" -gt 10 ]; then
+  log "WARNING: the machine is ${busy_pct}% busy before starting: other work will make the numbers noisy"
 fi
 
 # ---------------------------------------------------------------------------------- start targets
