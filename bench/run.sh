@@ -111,6 +111,7 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
   elif [ ! -s "$bench_jar" ] || [ -n "$(newer_sources bench "$bench_jar")" ]; then
     log "building $bench_jar"
     ./mvnw -B -q -pl bench package -DskipTests
+    touch "$bench_jar" # the jar plugin leaves an up-to-date jar (and its time) alone
   fi
 fi
 [ -s "$app_jar" ] || die "$app_jar is missing"
