@@ -103,11 +103,15 @@ newer_sources() { # prints something when a source under $1 is newer than $2
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
   if [ ! -s "$app_jar" ] || [ -n "$(newer_sources . "$app_jar")" ]; then
     log "building $app_jar"
-    # Removed first: when only other modules changed, the jar plugin keeps the old (already
-    # repackaged) jar and Spring Boot's repackage leaves it as it is. A new file also leaves any
-    # JVM running the old one undisturbed.
-    rm -f "$app_jar"
     ./mvnw -B -q package -DskipTests
+    if [ -n "$(newer_sources . "$app_jar")" ]; then
+      # When only other modules changed, the jar plugin keeps the old (already repackaged) jar and
+      # Spring Boot's repackage leaves it as it is: build the app module again from no jar (a new
+      # file, which also leaves any JVM running the old one undisturbed).
+      rm -f "$app_jar"
+      ./mvnw -B -q -pl app -am package -DskipTests
+    fi
+    touch "$bench_jar"
   elif [ ! -s "$bench_jar" ] || [ -n "$(newer_sources bench "$bench_jar")" ]; then
     log "building $bench_jar"
     ./mvnw -B -q -pl bench package -DskipTests
