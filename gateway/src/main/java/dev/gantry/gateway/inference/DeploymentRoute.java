@@ -323,10 +323,6 @@ final class DeploymentRoute {
     return u == null ? 0 : u.inFlight;
   }
 
-  synchronized int inFlightOn(Upstream u) {
-    return u.inFlight;
-  }
-
   record Demand(int inFlight, int queued) {}
 
   private record Handoff(Waiter waiter, Lease lease, InferenceException error) {}

@@ -98,7 +98,7 @@ public class LoadReporter implements SmartLifecycle {
     long interval =
         Math.min(MAX_ACTIVITY_INTERVAL_MILLIS, route.spec().idleTimeoutSeconds() * 1000L / 3);
     for (Upstream u : route.upstreams()) {
-      long used = route.inFlightOn(u) > 0 ? now : u.lastUsedMillis;
+      long used = route.inFlightOf(u.workerId) > 0 ? now : u.lastUsedMillis;
       if (used <= u.reportedUsedMillis || now - u.reportedAtMillis < interval) {
         continue;
       }
