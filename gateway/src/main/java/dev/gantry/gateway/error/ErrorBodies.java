@@ -1,5 +1,6 @@
 package dev.gantry.gateway.error;
 
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import java.nio.charset.StandardCharsets;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
@@ -25,22 +26,30 @@ public final class ErrorBodies {
               + status.getReasonPhrase()
               + "\",\"status\":"
               + status.value()
-              + ",\"detail\":\""
-              + message
-              + "\"}";
+              + ",\"detail\":"
+              + quote(message)
+              + "}";
     } else {
       response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
-      body =
-          "{\"error\":{\"message\":\""
-              + message
-              + "\",\"type\":\""
-              + openAiType(status)
-              + "\",\"code\":"
-              + status.value()
-              + "}}";
+      body = openAi(status, message);
     }
     var buffer = response.bufferFactory().wrap(body.getBytes(StandardCharsets.UTF_8));
     return response.writeWith(Mono.just(buffer));
+  }
+
+  /** The OpenAI error shape, {@code {"error": {"message", "type", "code"}}}. */
+  public static String openAi(HttpStatus status, String message) {
+    return "{\"error\":{\"message\":"
+        + quote(message)
+        + ",\"type\":\""
+        + openAiType(status)
+        + "\",\"code\":"
+        + status.value()
+        + "}}";
+  }
+
+  private static String quote(String value) {
+    return "\"" + new String(JsonStringEncoder.getInstance().quoteAsString(value)) + "\"";
   }
 
   static String openAiType(HttpStatus status) {

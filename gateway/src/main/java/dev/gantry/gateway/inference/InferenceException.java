@@ -3,19 +3,23 @@ package dev.gantry.gateway.inference;
 import org.springframework.http.HttpStatus;
 
 /** A request answered with one of the error table's statuses and messages (API.md "Errors"). */
-final class InferenceException extends RuntimeException {
+public final class InferenceException extends RuntimeException {
   private final HttpStatus status;
 
-  InferenceException(HttpStatus status, String message) {
+  public InferenceException(HttpStatus status, String message) {
     super(message, null, false, false);
     this.status = status;
   }
 
-  HttpStatus status() {
+  public HttpStatus status() {
     return status;
   }
 
-  static InferenceException notFound() {
+  static InferenceException unauthorized() {
+    return new InferenceException(HttpStatus.UNAUTHORIZED, "Invalid API key");
+  }
+
+  public static InferenceException notFound() {
     return new InferenceException(HttpStatus.NOT_FOUND, "Deployment not found or not running");
   }
 
@@ -31,7 +35,7 @@ final class InferenceException extends RuntimeException {
     return new InferenceException(HttpStatus.TOO_MANY_REQUESTS, "Server busy, please retry");
   }
 
-  static InferenceException badGateway() {
+  public static InferenceException badGateway() {
     return new InferenceException(HttpStatus.BAD_GATEWAY, "Worker returned an error, please retry");
   }
 
@@ -50,7 +54,7 @@ final class InferenceException extends RuntimeException {
   }
 
   /** Seconds a client should wait before retrying, for the statuses that are worth a retry. */
-  static String retryAfterSeconds(HttpStatus status) {
+  public static String retryAfterSeconds(HttpStatus status) {
     return switch (status) {
       case SERVICE_UNAVAILABLE -> "10";
       case GATEWAY_TIMEOUT -> "5";

@@ -1,55 +1,53 @@
 package dev.gantry.gateway.inference;
 
-import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.error.ErrorBodies;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
+import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.config.GantryProperties;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.timeout.ReadTimeoutException;
 import java.net.ConnectException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.BiFunction;
+import org.reactivestreams.Publisher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.core.Ordered;
-import org.springframework.core.annotation.Order;
-import org.springframework.core.io.buffer.DataBuffer;
-import org.springframework.core.io.buffer.DataBufferLimitException;
-import org.springframework.core.io.buffer.DataBufferUtils;
-import org.springframework.core.io.buffer.NettyDataBufferFactory;
-import org.springframework.http.HttpHeaders;
-import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
-import org.springframework.http.MediaType;
-import org.springframework.http.server.reactive.ServerHttpRequest;
-import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.stereotype.Component;
-import org.springframework.web.server.ServerWebExchange;
-import org.springframework.web.server.WebFilter;
-import org.springframework.web.server.WebFilterChain;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.ByteBufFlux;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.http.client.HttpClientResponse;
+import reactor.netty.http.server.HttpServerRequest;
+import reactor.netty.http.server.HttpServerResponse;
 import reactor.netty.resources.ConnectionProvider;
 
 /**
- * The OpenAI-compatible data plane, {@code /openai/{deployment_id}/v1/**}: tenant and model checks
- * against the in-memory routing table, admission (a free slot on the least loaded healthy worker,
+ * The OpenAI-compatible data plane, {@code /openai/{deployment_id}/v1/**}: API key, tenant and
+ * model checks against in-memory tables, admission (a free slot on the least loaded healthy worker,
  * or the deployment's FIFO queue), then a relay to the worker that keeps its status and body and
- * flushes every chunk of a stream as it arrives. It runs as a filter right after authentication, so
- * an inference request skips the management API's handler mapping.
+ * flushes every chunk of a stream as it arrives.
+ *
+ * <p>It is a Reactor Netty route ({@link InferenceRoutes}) ahead of the WebFlux application: an
+ * inference request never builds a {@code ServerWebExchange} or walks the filter chain and handler
+ * mapping of the management API, which cost most of the gateway's CPU per request under load.
  */
 @ConditionalOnGatewayRole
 @Component
-@Order(Ordered.HIGHEST_PRECEDENCE + 20)
-public class InferenceProxy implements WebFilter {
+public class InferenceProxy
+    implements BiFunction<HttpServerRequest, HttpServerResponse, Publisher<Void>> {
   static final String PREFIX = "/openai/";
   static final String REQUEST_ID = "X-Request-Id";
   private static final Logger log = LoggerFactory.getLogger(InferenceProxy.class);
@@ -59,18 +57,23 @@ public class InferenceProxy implements WebFilter {
       Set.of("chat/completions", "completions", "embeddings");
 
   /** Hop-by-hop headers, and ones this proxy sets itself; never relayed. */
-  private static final Set<String> NOT_RELAYED =
-      Set.of(
-          "connection",
-          "keep-alive",
-          "proxy-authenticate",
-          "proxy-authorization",
-          "te",
-          "trailer",
-          "transfer-encoding",
-          "upgrade",
-          "x-request-id");
+  private static final Set<String> NOT_RELAYED = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
 
+  static {
+    NOT_RELAYED.addAll(
+        Set.of(
+            "connection",
+            "keep-alive",
+            "proxy-authenticate",
+            "proxy-authorization",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade",
+            REQUEST_ID));
+  }
+
+  private final ApiKeyCache keys;
   private final RoutingTable routes;
   private final LoadReporter reporter;
   private final UsageSink usage;
@@ -79,11 +82,13 @@ public class InferenceProxy implements WebFilter {
   private final HttpClient client;
 
   public InferenceProxy(
+      ApiKeyCache keys,
       RoutingTable routes,
       LoadReporter reporter,
       UsageSink usage,
       GantryProperties properties,
       Clock clock) {
+    this.keys = keys;
     this.routes = routes;
     this.reporter = reporter;
     this.usage = usage;
@@ -103,64 +108,84 @@ public class InferenceProxy implements WebFilter {
             .keepAlive(true);
   }
 
-  @Override
-  public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
-    String path = exchange.getRequest().getPath().pathWithinApplication().value();
-    if (!path.startsWith(PREFIX)) {
-      return chain.filter(exchange);
-    }
-    var call = Call.parse(exchange, path, RequestIds.of(exchange.getRequest()), clock.millis());
-    exchange.getResponse().getHeaders().set(REQUEST_ID, call.requestId);
-    return handle(exchange, call)
-        .onErrorResume(InferenceException.class, e -> answerError(exchange, call, e))
-        .onErrorResume(
-            e -> !(e instanceof InferenceException) && !exchange.getResponse().isCommitted(),
-            e -> {
-              log.error("Inference request {} failed", call.requestId, e);
-              return answerError(exchange, call, InferenceException.internal());
-            })
-        .doOnError(e -> call.failure = e)
-        .doFinally(
-            signal -> {
-              var status = exchange.getResponse().getStatusCode();
-              usage.record(call, signal, status == null ? 200 : status.value(), clock.millis());
-            });
+  /** Whether a request is for this proxy; checked by Reactor Netty before WebFlux sees it. */
+  static boolean handles(HttpServerRequest request) {
+    return request.uri().startsWith(PREFIX);
   }
 
-  private Mono<Void> handle(ServerWebExchange exchange, Call call) {
+  @Override
+  public Publisher<Void> apply(HttpServerRequest request, HttpServerResponse response) {
+    var call =
+        Call.parse(request.uri(), RequestIds.of(header(request, REQUEST_ID)), clock.millis());
+    response.header(REQUEST_ID, call.requestId);
+    return handle(request, response, call)
+        .onErrorResume(InferenceException.class, e -> answerError(response, call, e))
+        .onErrorResume(
+            e -> !(e instanceof InferenceException) && !response.hasSentHeaders(),
+            e -> {
+              log.error("Inference request {} failed", call.requestId, e);
+              return answerError(response, call, InferenceException.internal());
+            })
+        .doOnError(e -> call.failure = e)
+        .doFinally(signal -> usage.record(call, signal, response.status().code(), clock.millis()));
+  }
+
+  private static String header(HttpServerRequest request, CharSequence name) {
+    return request.requestHeaders().get(name);
+  }
+
+  private Mono<Void> handle(HttpServerRequest request, HttpServerResponse response, Call call) {
+    String authorization = header(request, HttpHeaderNames.AUTHORIZATION);
+    if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return Mono.error(InferenceException.unauthorized());
+    }
+    var key = keys.authenticate(authorization.substring(7).trim()).orElse(null);
+    if (key == null) {
+      return Mono.error(InferenceException.unauthorized());
+    }
     if (call.deploymentId == null) {
       return Mono.error(InferenceException.notFound());
     }
     DeploymentRoute route = routes.find(call.deploymentId);
-    var caller = Caller.of(exchange);
-    if (route == null || !route.tenantId().equals(caller.tenantId())) {
+    if (route == null || !route.tenantId().equals(key.tenantId())) {
       return Mono.error(InferenceException.notFound());
     }
     call.route = route;
-    var request = exchange.getRequest();
-    if (request.getMethod() == HttpMethod.GET && call.rest.equals("models")) {
-      return models(exchange, route);
+    if (request.method() == HttpMethod.GET && call.rest.equals("models")) {
+      return models(response, route);
     }
-    long declared = request.getHeaders().getContentLength();
+    long declared = contentLength(request);
     if (declared > settings.maxBodyBytes()) {
       return Mono.error(InferenceException.tooLarge());
     }
-    return DataBufferUtils.join(
-            request.getBody(), (int) Math.min(Integer.MAX_VALUE, settings.maxBodyBytes()))
-        .map(
-            buffer -> {
-              byte[] bytes = new byte[buffer.readableByteCount()];
-              buffer.read(bytes);
-              DataBufferUtils.release(buffer);
-              return bytes;
-            })
-        .onErrorMap(DataBufferLimitException.class, e -> InferenceException.tooLarge())
-        .defaultIfEmpty(new byte[0])
-        .flatMap(body -> admitAndForward(exchange, call, route, body));
+    return request
+        .receive()
+        .collect(
+            () ->
+                new BodyBuffer(
+                    declared, settings.maxBodyBytes(), limit -> InferenceException.tooLarge()),
+            BodyBuffer::append)
+        .flatMap(body -> admitAndForward(request, response, call, route, body.bytes()));
+  }
+
+  private static long contentLength(HttpServerRequest request) {
+    String value = header(request, HttpHeaderNames.CONTENT_LENGTH);
+    if (value == null) {
+      return -1;
+    }
+    try {
+      return Long.parseLong(value.trim());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
   }
 
   private Mono<Void> admitAndForward(
-      ServerWebExchange exchange, Call call, DeploymentRoute route, byte[] body) {
+      HttpServerRequest request,
+      HttpServerResponse response,
+      Call call,
+      DeploymentRoute route,
+      byte[] body) {
     var fields = RequestFields.read(body);
     call.streamed = fields.stream();
     if (MODEL_ROUTES.contains(call.rest) && !fields.json()) {
@@ -188,28 +213,31 @@ public class InferenceProxy implements WebFilter {
     }
     return route
         .admit(() -> reporter.queued(route))
-        .flatMap(lease -> forward(exchange, call, lease, body, true))
+        .flatMap(lease -> forward(request, response, call, lease, body, true))
         .doOnDiscard(Lease.class, Lease::release);
   }
 
   /** Relays the request to the lease's worker; a refused connection is retried once elsewhere. */
   private Mono<Void> forward(
-      ServerWebExchange exchange, Call call, Lease lease, byte[] body, boolean mayRetry) {
+      HttpServerRequest request,
+      HttpServerResponse response,
+      Call call,
+      Lease lease,
+      byte[] body,
+      boolean mayRetry) {
     call.workerId = lease.upstream.workerId;
-    ServerHttpRequest request = exchange.getRequest();
-    String query = request.getURI().getRawQuery();
-    String uri = lease.upstream.baseUrl + "/v1/" + call.rest + (query == null ? "" : "?" + query);
-    var contentType = request.getHeaders().getContentType();
-    var accept = request.getHeaders().getFirst(HttpHeaders.ACCEPT);
+    String uri = lease.upstream.baseUrl + call.upstreamPath + call.query;
+    String contentType = header(request, HttpHeaderNames.CONTENT_TYPE);
+    String accept = header(request, HttpHeaderNames.ACCEPT);
     return client
-        .request(io.netty.handler.codec.http.HttpMethod.valueOf(request.getMethod().name()))
+        .request(request.method())
         .uri(uri)
         .send(
             (req, out) -> {
               // Only what the engine needs: never the caller's Gantry key.
               req.header(
                   HttpHeaderNames.CONTENT_TYPE,
-                  contentType == null ? MediaType.APPLICATION_JSON_VALUE : contentType.toString());
+                  contentType == null ? HttpHeaderValues.APPLICATION_JSON : contentType);
               if (accept != null) {
                 req.header(HttpHeaderNames.ACCEPT, accept);
               }
@@ -218,11 +246,11 @@ public class InferenceProxy implements WebFilter {
                   ? out
                   : out.send(Mono.fromSupplier(() -> Unpooled.wrappedBuffer(body)));
             })
-        .response((upstream, content) -> relay(exchange, call, upstream, content))
+        .response((upstream, content) -> relay(response, call, upstream, content))
         .then()
         .doFinally(signal -> lease.release())
         .onErrorResume(
-            e -> !exchange.getResponse().isCommitted(),
+            e -> !response.hasSentHeaders(),
             e -> {
               if (unreachable(e)) {
                 // It never reached the worker: one retry on another, never on the same.
@@ -236,24 +264,11 @@ public class InferenceProxy implements WebFilter {
                     other == null ? "" : ", retrying on " + other.upstream.workerId,
                     e.toString());
                 if (other != null) {
-                  return forward(exchange, call, other, body, false);
+                  return forward(request, response, call, other, body, false);
                 }
                 return Mono.error(InferenceException.badGateway());
               }
-              if (e instanceof ReadTimeoutException) {
-                return Mono.error(
-                    new InferenceException(
-                        HttpStatus.GATEWAY_TIMEOUT, "Inference timed out, please retry"));
-              }
-              if (e instanceof InferenceException) {
-                return Mono.error(e);
-              }
-              log.warn(
-                  "Worker {} failed request {}: {}",
-                  lease.upstream.workerId,
-                  call.requestId,
-                  e.toString());
-              return Mono.error(InferenceException.badGateway());
+              return Mono.error(failure(e, lease, call));
             });
   }
 
@@ -265,90 +280,232 @@ public class InferenceProxy implements WebFilter {
 
   /** Copies the worker's status, headers and body; a worker's 5xx becomes the gateway's 502. */
   private Mono<Void> relay(
-      ServerWebExchange exchange, Call call, HttpClientResponse upstream, ByteBufFlux content) {
-    int status = upstream.status().code();
-    if (status >= 500) {
+      HttpServerResponse response, Call call, HttpClientResponse upstream, ByteBufFlux content) {
+    HttpResponseStatus status = upstream.status();
+    if (status.code() >= 500) {
       log.warn("Worker {} answered {} to request {}", call.workerId, status, call.requestId);
       return content.then(Mono.error(InferenceException.badGateway()));
     }
-    ServerHttpResponse response = exchange.getResponse();
-    response.setStatusCode(HttpStatus.valueOf(status));
-    var headers = response.getHeaders();
-    upstream
-        .responseHeaders()
-        .forEach(
-            entry -> {
-              if (!NOT_RELAYED.contains(entry.getKey().toLowerCase(java.util.Locale.ROOT))) {
-                headers.add(entry.getKey(), entry.getValue());
-              }
-            });
+    response.status(status);
+    var headers = response.responseHeaders();
+    for (Map.Entry<String, String> entry : upstream.responseHeaders()) {
+      if (!NOT_RELAYED.contains(entry.getKey())) {
+        headers.add(entry.getKey(), entry.getValue());
+      }
+    }
     String contentType = upstream.responseHeaders().get(HttpHeaderNames.CONTENT_TYPE);
     boolean eventStream = contentType != null && contentType.startsWith("text/event-stream");
     var meter = call.meter;
-    Flux<DataBuffer> body =
+    Flux<ByteBuf> body =
         content
             .retain()
-            // The server cancels the relay when the client goes away, and then completes.
+            // The server cancels the relay when the client goes away.
             .doOnCancel(() -> call.clientLeft = true)
-            .map(
-                buf -> {
-                  meter.observe(buf, eventStream);
-                  return toDataBuffer(response, buf);
-                });
-    if (eventStream) {
-      // One flush per chunk the worker wrote: an SSE event is never held back.
-      return response.writeAndFlushWith(body.map(Mono::just));
-    }
-    return response.writeWith(body);
+            .doOnNext(buf -> meter.observe(buf, eventStream));
+    // A stream is flushed per chunk the worker wrote, so an SSE event is never held back.
+    return (eventStream ? response.send(body, buf -> true) : response.send(body)).then();
   }
 
-  private static DataBuffer toDataBuffer(ServerHttpResponse response, ByteBuf buf) {
-    if (response.bufferFactory() instanceof NettyDataBufferFactory netty) {
-      return netty.wrap(buf);
+  /**
+   * Runs an async job's request: the same tenant check, admission queue, concurrency limit, demand
+   * reports, retry on an unreachable worker and usage record as a synchronous request, with the
+   * worker's answer read into memory (up to {@code maxBytes}). Fails with an {@link
+   * InferenceException} carrying the status a synchronous call would have got.
+   *
+   * @param onFetched called when the request got a worker slot
+   * @param onProcessing called when the request is on its way to the worker
+   */
+  public Mono<BufferedAnswer> callBuffered(
+      String tenantId,
+      String deploymentId,
+      String route,
+      byte[] body,
+      String requestId,
+      Runnable onFetched,
+      Runnable onProcessing,
+      long maxBytes) {
+    DeploymentRoute deployment = routes.find(deploymentId);
+    if (deployment == null || !deployment.tenantId().equals(tenantId)) {
+      return Mono.error(InferenceException.notFound());
     }
-    try {
-      byte[] bytes = new byte[buf.readableBytes()];
-      buf.readBytes(bytes);
-      return response.bufferFactory().wrap(bytes);
-    } finally {
-      buf.release();
-    }
+    var call = Call.job(deploymentId, route, requestId, clock.millis());
+    call.route = deployment;
+    int[] answered = {0};
+    return deployment
+        .admit(() -> reporter.queued(deployment))
+        .flatMap(
+            lease -> {
+              onFetched.run();
+              return exchangeBuffered(call, lease, body, true, onProcessing, maxBytes);
+            })
+        .doOnDiscard(Lease.class, Lease::release)
+        .doOnNext(answer -> answered[0] = answer.status())
+        .doOnError(
+            e -> {
+              call.failure = e;
+              answered[0] = e instanceof InferenceException ie ? ie.status().value() : 500;
+            })
+        .doFinally(signal -> usage.record(call, signal, answered[0], clock.millis()));
   }
+
+  private Mono<BufferedAnswer> exchangeBuffered(
+      Call call, Lease lease, byte[] body, boolean mayRetry, Runnable onSend, long maxBytes) {
+    call.workerId = lease.upstream.workerId;
+    return client
+        .post()
+        .uri(lease.upstream.baseUrl + call.upstreamPath)
+        .send(
+            (req, out) -> {
+              req.header(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+              req.header(REQUEST_ID, call.requestId);
+              onSend.run();
+              return out.send(Mono.fromSupplier(() -> Unpooled.wrappedBuffer(body)));
+            })
+        .response(
+            (upstream, content) -> {
+              int status = upstream.status().code();
+              if (status >= 500) {
+                log.warn("Worker {} answered {} to job {}", call.workerId, status, call.requestId);
+                return content.then(Mono.error(InferenceException.badGateway()));
+              }
+              String type = upstream.responseHeaders().get(HttpHeaderNames.CONTENT_TYPE);
+              var meter = call.meter;
+              return content
+                  .doOnNext(buf -> meter.observe(buf, false))
+                  .collect(
+                      () -> new BodyBuffer(-1, maxBytes, this::resultTooLarge), BodyBuffer::append)
+                  .map(b -> new BufferedAnswer(status, type, b.bytes()));
+            })
+        .single()
+        .doFinally(signal -> lease.release())
+        .onErrorResume(
+            e -> {
+              if (unreachable(e)) {
+                lease.route.markUnreachable(
+                    lease.upstream, settings.unreachableCooldown().toMillis());
+                Lease other = mayRetry ? lease.route.tryAcquireOther(lease.upstream) : null;
+                log.warn(
+                    "Worker {} unreachable for job {}{}: {}",
+                    lease.upstream.workerId,
+                    call.requestId,
+                    other == null ? "" : ", retrying on " + other.upstream.workerId,
+                    e.toString());
+                if (other != null) {
+                  return exchangeBuffered(call, other, body, false, onSend, maxBytes);
+                }
+                return Mono.error(InferenceException.badGateway());
+              }
+              return Mono.error(failure(e, lease, call));
+            });
+  }
+
+  private InferenceException resultTooLarge(long limit) {
+    return new InferenceException(
+        HttpStatus.BAD_GATEWAY,
+        "The worker's answer is larger than the " + limit + "-byte limit for async results");
+  }
+
+  /** The error table's answer for a failed worker call that is not retried. */
+  private static InferenceException failure(Throwable e, Lease lease, Call call) {
+    if (e instanceof InferenceException ie) {
+      return ie;
+    }
+    if (e instanceof ReadTimeoutException) {
+      return new InferenceException(
+          HttpStatus.GATEWAY_TIMEOUT, "Inference timed out, please retry");
+    }
+    log.warn(
+        "Worker {} failed request {}: {}", lease.upstream.workerId, call.requestId, e.toString());
+    return InferenceException.badGateway();
+  }
+
+  /** A worker's whole answer to an async job. */
+  public record BufferedAnswer(int status, String contentType, byte[] body) {}
 
   /** {@code GET /v1/models}, answered from the routing table without waking a worker. */
-  private Mono<Void> models(ServerWebExchange exchange, DeploymentRoute route) {
+  private Mono<Void> models(HttpServerResponse response, DeploymentRoute route) {
     var spec = route.spec();
     String body =
         "{\"object\":\"list\",\"data\":[{\"id\":"
             + RequestFields.quote(spec.model())
             + ",\"object\":\"model\",\"created\":0,\"owned_by\":\"gantry\"}]}";
-    var response = exchange.getResponse();
-    response.setStatusCode(HttpStatus.OK);
-    response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
-    return response.writeWith(
-        Mono.just(response.bufferFactory().wrap(body.getBytes(StandardCharsets.UTF_8))));
+    return send(response, HttpResponseStatus.OK, body);
   }
 
-  private Mono<Void> answerError(ServerWebExchange exchange, Call call, InferenceException e) {
-    var response = exchange.getResponse();
-    if (response.isCommitted()) {
+  private static Mono<Void> send(
+      HttpServerResponse response, HttpResponseStatus status, String json) {
+    byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
+    response
+        .status(status)
+        .header(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+        .header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(bytes.length));
+    return response.sendByteArray(Mono.just(bytes)).then();
+  }
+
+  private Mono<Void> answerError(HttpServerResponse response, Call call, InferenceException e) {
+    if (response.hasSentHeaders()) {
       // The worker's response already started: nothing to do but end the connection.
       return Mono.error(e);
     }
-    response.getHeaders().clear();
-    response.getHeaders().set(REQUEST_ID, call.requestId);
+    response.responseHeaders().clear();
+    response.header(REQUEST_ID, call.requestId);
     String retryAfter = InferenceException.retryAfterSeconds(e.status());
     if (retryAfter != null) {
-      response.getHeaders().set(HttpHeaders.RETRY_AFTER, retryAfter);
+      response.header(HttpHeaderNames.RETRY_AFTER, retryAfter);
     }
-    return ErrorBodies.write(exchange, call.path, e.status(), e.getMessage());
+    if (e.status() == HttpStatus.UNAUTHORIZED) {
+      response.header(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
+    }
+    return send(
+        response,
+        HttpResponseStatus.valueOf(e.status().value()),
+        ErrorBodies.openAi(e.status(), e.getMessage()));
+  }
+
+  /** A request body read into one array, refused as soon as it passes the size limit. */
+  private static final class BodyBuffer {
+    private final long limit;
+    private final java.util.function.LongFunction<InferenceException> tooLarge;
+    private byte[] bytes;
+    private int length;
+
+    BodyBuffer(
+        long declared, long limit, java.util.function.LongFunction<InferenceException> tooLarge) {
+      this.limit = limit;
+      this.tooLarge = tooLarge;
+      this.bytes = new byte[declared > 0 ? (int) Math.min(declared, limit) : 256];
+    }
+
+    void append(ByteBuf buf) {
+      int n = buf.readableBytes();
+      if (length + (long) n > limit) {
+        throw tooLarge.apply(limit);
+      }
+      if (length + n > bytes.length) {
+        bytes =
+            java.util.Arrays.copyOf(
+                bytes, (int) Math.min(limit, Math.max(length + n, 2L * bytes.length)));
+      }
+      buf.getBytes(buf.readerIndex(), bytes, length, n);
+      length += n;
+    }
+
+    byte[] bytes() {
+      return length == bytes.length ? bytes : java.util.Arrays.copyOf(bytes, length);
+    }
   }
 
   /** One inference request, as it goes through the proxy. */
   static final class Call {
-    final String path;
     final String deploymentId;
     final String rest;
+
+    /** The path called on the worker. */
+    final String upstreamPath;
+
+    /** The query string with its {@code ?}, or empty. */
+    final String query;
+
     final String requestId;
     final long startedAtMillis;
     final UsageMeter meter = new UsageMeter();
@@ -359,24 +516,39 @@ public class InferenceProxy implements WebFilter {
     volatile boolean clientLeft;
 
     private Call(
-        String path, String deploymentId, String rest, String requestId, long startedAtMillis) {
-      this.path = path;
+        String deploymentId,
+        String rest,
+        String upstreamPath,
+        String query,
+        String requestId,
+        long startedAtMillis) {
       this.deploymentId = deploymentId;
       this.rest = rest;
+      this.upstreamPath = upstreamPath;
+      this.query = query;
       this.requestId = requestId;
       this.startedAtMillis = startedAtMillis;
     }
 
-    /** {@code /openai/{id}/v1/{rest}}; a path of another shape has no deployment id. */
-    static Call parse(ServerWebExchange exchange, String path, String requestId, long now) {
+    /** {@code /openai/{id}/v1/{rest}[?query]}; a path of another shape has no deployment id. */
+    static Call parse(String uri, String requestId, long now) {
+      int q = uri.indexOf('?');
+      String path = q < 0 ? uri : uri.substring(0, q);
+      String query = q < 0 ? "" : uri.substring(q);
       int idEnd = path.indexOf('/', PREFIX.length());
       if (idEnd > PREFIX.length() && path.startsWith("/v1/", idEnd)) {
         String rest = path.substring(idEnd + 4);
         if (!rest.isEmpty() && !rest.contains("..")) {
-          return new Call(path, path.substring(PREFIX.length(), idEnd), rest, requestId, now);
+          return new Call(
+              path.substring(PREFIX.length(), idEnd), rest, "/v1/" + rest, query, requestId, now);
         }
       }
-      return new Call(path, null, "", requestId, now);
+      return new Call(null, "", "", "", requestId, now);
+    }
+
+    /** An async job's request: {@code route} is the path called on the worker. */
+    static Call job(String deploymentId, String route, String requestId, long now) {
+      return new Call(deploymentId, route, "/" + route, "", requestId, now);
     }
   }
 }

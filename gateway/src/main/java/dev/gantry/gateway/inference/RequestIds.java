@@ -2,7 +2,6 @@ package dev.gantry.gateway.inference;
 
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
-import org.springframework.http.server.reactive.ServerHttpRequest;
 
 /** The id a request is known by in logs, usage and the {@code X-Request-Id} response header. */
 final class RequestIds {
@@ -11,8 +10,7 @@ final class RequestIds {
   private RequestIds() {}
 
   /** The caller's own {@code X-Request-Id} when it is a sane token, else a new one. */
-  static String of(ServerHttpRequest request) {
-    String given = request.getHeaders().getFirst(InferenceProxy.REQUEST_ID);
+  static String of(String given) {
     if (given != null && CALLER_ID.matcher(given).matches()) {
       return given;
     }

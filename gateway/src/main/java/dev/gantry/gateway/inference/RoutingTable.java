@@ -50,6 +50,12 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
     return routes.get(deploymentId);
   }
 
+  /** The spec of a running deployment the tenant owns, or null (not found, not theirs). */
+  public dev.gantry.api.deployment.DeploymentSpec servedSpec(String deploymentId, String tenantId) {
+    DeploymentRoute route = routes.get(deploymentId);
+    return route == null || !route.tenantId().equals(tenantId) ? null : route.spec();
+  }
+
   @Override
   public int inFlight(String deploymentId, String workerId) {
     DeploymentRoute route = routes.get(deploymentId);

@@ -71,7 +71,11 @@ class InferenceGatewayTest {
         // Each test application brings its own orchestrator; never the other's.
         @ComponentScan.Filter(
             type = FilterType.REGEX,
-            pattern = "dev\\.gantry\\.gateway\\..*(TestApplication|Test\\$App)")
+            pattern = "dev\\.gantry\\.gateway\\..*(TestApplication|Test\\$App)"),
+        // Async jobs need Temporal; the app module's end-to-end tests cover them.
+        @ComponentScan.Filter(
+            type = FilterType.REGEX,
+            pattern = "dev\\.gantry\\.gateway\\.jobs\\..*")
       })
   @Import(SimAutoscaler.class)
   static class App {}

@@ -29,6 +29,7 @@ import org.springframework.validation.annotation.Validated;
  * @param billing prices that are not per GPU
  * @param runtime where and how workers' engines run
  * @param gateway the inference data plane: limits, queues, timeouts
+ * @param jobs async requests: retention, limits
  */
 @Validated
 @ConfigurationProperties("gantry")
@@ -42,7 +43,8 @@ public record GantryProperties(
     @Valid @DefaultValue Limits limits,
     @Valid @DefaultValue Billing billing,
     @Valid @DefaultValue Runtime runtime,
-    @Valid @DefaultValue Gateway gateway) {
+    @Valid @DefaultValue Gateway gateway,
+    @Valid @DefaultValue Jobs jobs) {
 
   public static final String ROLE_ORCHESTRATOR = "orchestrator";
 
@@ -176,4 +178,20 @@ public record GantryProperties(
       @DefaultValue("2s") @NotNull Duration connectTimeout,
       @DefaultValue("10m") @NotNull Duration responseTimeout,
       @DefaultValue("5s") @NotNull Duration unreachableCooldown) {}
+
+  /**
+   * @param retention how long a finished job's result (or error) is kept; then its id answers 404
+   * @param timeout longest time from submit to the end of a job, waiting included; a job still
+   *     waiting for a worker then fails as a synchronous request would (504 or 408)
+   * @param maxRunning jobs one gateway runs at once (each waits for or holds a worker slot)
+   * @param maxResultBytes largest worker answer kept for a job; a larger one fails the job (502)
+   * @param sweepInterval how often expired jobs are removed, and accepted jobs whose workflow did
+   *     not start (a crash or a Temporal outage at submit) are started
+   */
+  public record Jobs(
+      @DefaultValue("30m") @NotNull Duration retention,
+      @DefaultValue("1h") @NotNull Duration timeout,
+      @DefaultValue("1000") @Positive int maxRunning,
+      @DefaultValue("16777216") @Positive long maxResultBytes,
+      @DefaultValue("30s") @NotNull Duration sweepInterval) {}
 }

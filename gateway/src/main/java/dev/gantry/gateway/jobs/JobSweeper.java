@@ -1,0 +1,121 @@
+package dev.gantry.gateway.jobs;
+
+import dev.gantry.gateway.web.ConditionalOnGatewayRole;
+import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.jobs.JobRecord;
+import dev.gantry.infra.jobs.JobRepository;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.stereotype.Component;
+
+/**
+ * Keeps the jobs table and the job workflows in step, off the request path:
+ *
+ * <ul>
+ *   <li>at startup, starts the workflow of every job that has not finished. After a restart of the
+ *       embedded Temporal server (which keeps its state in memory) this resumes the jobs that were
+ *       queued or running; against a cluster it is a no-op for workflows that still run, and a job
+ *       whose workflow ended is never started again;
+ *   <li>every {@code gantry.jobs.sweep-interval}, starts jobs that were stored but whose workflow
+ *       did not start (a crash or a Temporal outage during the submit), and removes the jobs whose
+ *       retention ended, from the database and from Temporal where the server allows it.
+ * </ul>
+ */
+@ConditionalOnGatewayRole
+@Component
+public class JobSweeper implements SmartLifecycle {
+  private static final Logger log = LoggerFactory.getLogger(JobSweeper.class);
+  private static final int BATCH = 500;
+
+  /** A stored job is left this long for its submit to start it before the sweeper does. */
+  private static final Duration START_GRACE = Duration.ofSeconds(10);
+
+  private final JobRepository jobs;
+  private final JobService service;
+  private final JobEngine engine;
+  private final Duration interval;
+  private final Clock clock;
+  private ScheduledExecutorService scheduler;
+
+  public JobSweeper(
+      JobRepository jobs,
+      JobService service,
+      JobEngine engine,
+      GantryProperties properties,
+      Clock clock) {
+    this.jobs = jobs;
+    this.service = service;
+    this.engine = engine;
+    this.interval = properties.jobs().sweepInterval();
+    this.clock = clock;
+  }
+
+  @Override
+  public synchronized void start() {
+    scheduler =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("gantry-job-sweeper").factory());
+    scheduler.execute(this::resumeUnfinished);
+    scheduler.scheduleWithFixedDelay(
+        this::sweep, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  void resumeUnfinished() {
+    try {
+      int resumed = 0;
+      JobRecord last = null;
+      List<JobRecord> page;
+      do {
+        page = jobs.listUnfinished(last, BATCH);
+        for (JobRecord job : page) {
+          service.start(job);
+          resumed++;
+          last = job;
+        }
+      } while (page.size() == BATCH);
+      if (resumed > 0) {
+        log.info("Resumed {} async job(s) that had not finished", resumed);
+      }
+    } catch (RuntimeException e) {
+      log.warn("Could not resume unfinished jobs yet: {}", e.toString());
+    }
+  }
+
+  void sweep() {
+    try {
+      for (JobRecord job : jobs.listNotStarted(clock.instant().minus(START_GRACE), BATCH)) {
+        service.start(job);
+      }
+      List<String> expired = jobs.listExpired(clock.instant(), BATCH);
+      for (String id : expired) {
+        jobs.delete(id);
+        engine.forget(id);
+      }
+      if (!expired.isEmpty()) {
+        log.debug("Removed {} expired job(s)", expired.size());
+      }
+    } catch (RuntimeException e) {
+      log.warn("Job sweep failed, will retry: {}", e.toString());
+    }
+  }
+
+  @Override
+  public synchronized void stop() {
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+      scheduler = null;
+    }
+  }
+
+  @Override
+  public synchronized boolean isRunning() {
+    return scheduler != null;
+  }
+}
