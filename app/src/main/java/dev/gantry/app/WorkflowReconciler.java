@@ -3,11 +3,13 @@ package dev.gantry.app;
 import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.DeploymentWorkflowInput;
 import dev.gantry.gateway.deployment.DeploymentOrchestrator;
+import dev.gantry.gateway.jobs.JobSweeper;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.db.DeploymentRepository;
 import dev.gantry.infra.db.WorkerRepository;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
@@ -26,13 +28,16 @@ class WorkflowReconciler {
   private final GantryProperties properties;
   private final WorkerRepository workers;
   private final WorkerSweeper sweeper;
+  private final ObjectProvider<JobSweeper> jobs;
 
   WorkflowReconciler(
       DeploymentRepository deployments,
       WorkerRepository workers,
       WorkerSweeper sweeper,
       DeploymentOrchestrator orchestrator,
-      GantryProperties properties) {
+      GantryProperties properties,
+      ObjectProvider<JobSweeper> jobs) {
+    this.jobs = jobs;
     this.deployments = deployments;
     this.orchestrator = orchestrator;
     this.properties = properties;
@@ -72,5 +77,7 @@ class WorkflowReconciler {
     if (count > 0) {
       log.info("Ensured workflows for {} deployment(s)", count);
     }
+    // Async jobs last: they must not be sent to the engines stopped above.
+    jobs.ifAvailable(JobSweeper::resumeUnfinished);
   }
 }

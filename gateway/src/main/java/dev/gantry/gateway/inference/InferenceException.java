@@ -5,10 +5,21 @@ import org.springframework.http.HttpStatus;
 /** A request answered with one of the error table's statuses and messages (API.md "Errors"). */
 public final class InferenceException extends RuntimeException {
   private final HttpStatus status;
+  private final boolean unsent;
 
   public InferenceException(HttpStatus status, String message) {
+    this(status, message, false);
+  }
+
+  private InferenceException(HttpStatus status, String message, boolean unsent) {
     super(message, null, false, false);
     this.status = status;
+    this.unsent = unsent;
+  }
+
+  /** True when the request never reached a worker, so running it again cannot run it twice. */
+  public boolean unsent() {
+    return unsent;
   }
 
   public HttpStatus status() {
@@ -37,6 +48,12 @@ public final class InferenceException extends RuntimeException {
 
   public static InferenceException badGateway() {
     return new InferenceException(HttpStatus.BAD_GATEWAY, "Worker returned an error, please retry");
+  }
+
+  /** No worker could be reached: the request was not sent. */
+  static InferenceException unreachable() {
+    return new InferenceException(
+        HttpStatus.BAD_GATEWAY, "Worker returned an error, please retry", true);
   }
 
   static InferenceException noCapacity() {

@@ -266,7 +266,7 @@ public class InferenceProxy
                 if (other != null) {
                   return forward(request, response, call, other, body, false);
                 }
-                return Mono.error(InferenceException.badGateway());
+                return Mono.error(InferenceException.unreachable());
               }
               return Mono.error(failure(e, lease, call));
             });
@@ -393,7 +393,7 @@ public class InferenceProxy
                 if (other != null) {
                   return exchangeBuffered(call, other, body, false, onSend, maxBytes);
                 }
-                return Mono.error(InferenceException.badGateway());
+                return Mono.error(InferenceException.unreachable());
               }
               return Mono.error(failure(e, lease, call));
             });

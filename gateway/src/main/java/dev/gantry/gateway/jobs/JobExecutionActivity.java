@@ -36,9 +36,10 @@ import reactor.core.Disposable;
  * runs on the event loop like any other request.
  *
  * <p>While the job waits for a worker and its time allows, a wait that runs out (408, 504), a full
- * queue (429) or a refused scale-up (503) puts it back in line rather than failing it: a job is
- * asynchronous, its time limit is {@code gantry.jobs.timeout}. When the time is up it fails with
- * the status the last attempt got, as a synchronous request would have.
+ * queue (429), a refused scale-up (503) or a worker that could not be reached (the request was not
+ * sent, e.g. a worker that died with the platform) puts it back in line rather than failing it: a
+ * job is asynchronous, its time limit is {@code gantry.jobs.timeout}. When the time is up it fails
+ * with the status the last attempt got, as a synchronous request would have.
  */
 @ConditionalOnGatewayRole
 @Component("jobExecution")
@@ -119,8 +120,7 @@ public class JobExecutionActivity implements JobExecution {
           return jobs.find(job.id()).map(JobExecutionActivity::stateOf).orElse(cancelled());
         }
         if (event instanceof InferenceException e
-            && reached == JobStatus.QUEUED
-            && WAITED_OUT.contains(e.status())
+            && (e.unsent() || (reached == JobStatus.QUEUED && WAITED_OUT.contains(e.status())))
             && clock.millis() + REQUEUE_PAUSE.toMillis() < deadline) {
           log.debug("Job {} waits again for a worker after {}", job.id(), e.status());
           context.heartbeat(reached);

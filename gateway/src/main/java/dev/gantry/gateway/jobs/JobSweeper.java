@@ -1,5 +1,6 @@
 package dev.gantry.gateway.jobs;
 
+import dev.gantry.gateway.inference.RoutingTable;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.jobs.JobRecord;
@@ -12,7 +13,9 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
 
 /**
@@ -40,6 +43,8 @@ public class JobSweeper implements SmartLifecycle {
   private final JobRepository jobs;
   private final JobService service;
   private final JobEngine engine;
+  private final RoutingTable routes;
+  private final boolean orchestrator;
   private final Duration interval;
   private final Clock clock;
   private ScheduledExecutorService scheduler;
@@ -48,11 +53,14 @@ public class JobSweeper implements SmartLifecycle {
       JobRepository jobs,
       JobService service,
       JobEngine engine,
+      RoutingTable routes,
       GantryProperties properties,
       Clock clock) {
     this.jobs = jobs;
     this.service = service;
     this.engine = engine;
+    this.routes = routes;
+    this.orchestrator = properties.hasRole(GantryProperties.ROLE_ORCHESTRATOR);
     this.interval = properties.jobs().sweepInterval();
     this.clock = clock;
   }
@@ -62,13 +70,19 @@ public class JobSweeper implements SmartLifecycle {
     scheduler =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("gantry-job-sweeper").factory());
-    scheduler.execute(this::resumeUnfinished);
     scheduler.scheduleWithFixedDelay(
         this::sweep, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  void resumeUnfinished() {
+  /**
+   * Starts the workflow of every unfinished job. The orchestrator's startup calls it once it has
+   * stopped orphaned engines (a resumed job must not be sent to an engine about to be stopped); a
+   * gateway without the orchestrator role calls it when it is ready.
+   */
+  public void resumeUnfinished() {
     try {
+      // Route from what the database says now, not from before the orphans were cleaned up.
+      routes.refresh();
       int resumed = 0;
       JobRecord last = null;
       List<JobRecord> page;
@@ -85,6 +99,13 @@ public class JobSweeper implements SmartLifecycle {
       }
     } catch (RuntimeException e) {
       log.warn("Could not resume unfinished jobs yet: {}", e.toString());
+    }
+  }
+
+  @EventListener(ApplicationReadyEvent.class)
+  void resumeWhenGatewayOnly() {
+    if (!orchestrator) {
+      scheduler.execute(this::resumeUnfinished);
     }
   }
 
