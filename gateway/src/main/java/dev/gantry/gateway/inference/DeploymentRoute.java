@@ -271,7 +271,12 @@ final class DeploymentRoute {
       if (w.routable()) {
         seen.add(w.id());
         Upstream u = workers.get(w.id());
-        if (u == null) {
+        if (u == null || !u.servedAt(w.endpoint())) {
+          // New, or the same id on another endpoint (an engine restarted under its worker id):
+          // the old entry's requests end on their own; new ones go to the new endpoint.
+          if (u != null) {
+            u.leaving = true;
+          }
           workers.put(w.id(), new Upstream(w.id(), w.endpoint()));
         } else {
           // A worker never comes back from draining, but a stale read might have said so.

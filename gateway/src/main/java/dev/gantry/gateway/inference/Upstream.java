@@ -27,6 +27,14 @@ final class Upstream {
 
   Upstream(String workerId, String endpoint) {
     this.workerId = workerId;
-    this.baseUrl = endpoint.endsWith("/") ? endpoint.substring(0, endpoint.length() - 1) : endpoint;
+    this.baseUrl = normalized(endpoint);
+  }
+
+  boolean servedAt(String endpoint) {
+    return baseUrl.equals(normalized(endpoint));
+  }
+
+  private static String normalized(String endpoint) {
+    return endpoint.endsWith("/") ? endpoint.substring(0, endpoint.length() - 1) : endpoint;
   }
 }

@@ -8,8 +8,12 @@ import java.util.Optional;
 /** Where async jobs run: their workflows. Every method blocks; call it off the event loop. */
 public interface JobEngine {
 
-  /** Starts the job's workflow; a job whose workflow already ran is never started again. */
-  void start(JobWorkflowInput input);
+  /**
+   * Starts the job's workflow; a job whose workflow already ran is never started again.
+   *
+   * @return false when it was already running or had ended
+   */
+  boolean start(JobWorkflowInput input);
 
   /** Asks the job's workflow to cancel; nothing happens when it has ended. */
   void cancel(String jobId);

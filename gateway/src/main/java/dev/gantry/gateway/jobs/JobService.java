@@ -160,21 +160,31 @@ public class JobService {
     return accepted(job.id(), JobStatus.QUEUED);
   }
 
-  /** Starts a stored job's workflow; when that fails, the sweeper starts it later. */
-  void start(JobRecord job) {
+  /**
+   * Starts a stored job's workflow; when that fails, the sweeper starts it later.
+   *
+   * @return whether this call started it (false: it had started, or could not start now)
+   */
+  boolean start(JobRecord job) {
     long remaining =
         Math.max(
             1,
             Duration.between(clock.instant(), job.createdAt().plus(settings.timeout()))
                 .toSeconds());
     try {
-      engine.start(new JobWorkflowInput(job.id(), job.deploymentId(), job.tenantId(), remaining));
-      jobs.markWorkflowStarted(job.id());
+      boolean started =
+          engine.start(
+              new JobWorkflowInput(job.id(), job.deploymentId(), job.tenantId(), remaining));
+      if (!job.workflowStarted()) {
+        jobs.markWorkflowStarted(job.id());
+      }
+      return started;
     } catch (RuntimeException e) {
       log.warn(
           "Job {} is stored but its workflow did not start yet ({}); it will be started",
           job.id(),
           e.toString());
+      return false;
     }
   }
 

@@ -89,8 +89,9 @@ public class JobSweeper implements SmartLifecycle {
       do {
         page = jobs.listUnfinished(last, BATCH);
         for (JobRecord job : page) {
-          service.start(job);
-          resumed++;
+          if (service.start(job)) {
+            resumed++;
+          }
           last = job;
         }
       } while (page.size() == BATCH);

@@ -43,7 +43,7 @@ public class TemporalJobEngine implements JobEngine {
   }
 
   @Override
-  public void start(JobWorkflowInput input) {
+  public boolean start(JobWorkflowInput input) {
     var options =
         WorkflowOptions.newBuilder()
             .setTaskQueue(TaskQueues.CONTROL)
@@ -59,8 +59,10 @@ public class TemporalJobEngine implements JobEngine {
     }
     try {
       WorkflowClient.start(client.newWorkflowStub(JobWorkflow.class, options.build())::run, input);
+      return true;
     } catch (WorkflowExecutionAlreadyStarted alreadyStarted) {
       // Running or ended: either way this job has its one workflow.
+      return false;
     }
   }
 

@@ -219,6 +219,29 @@ class DeploymentRouteTest {
   }
 
   @Test
+  void aWorkerIdThatComesBackOnAnotherEndpointIsRoutedToTheNewOne() {
+    var route = route(deployment(2, null, List.of(healthy(1))), 10);
+    var old = admit(route);
+    assertThat(old.lease.get().upstream.baseUrl).isEqualTo("http://127.0.0.1:9001");
+
+    // After a crash the id was reused by an engine on another port.
+    var moved = new RoutableWorker("dep_1-w1", WorkerStatus.HEALTHY, "http://127.0.0.1:9101/");
+    route.refresh(deployment(2, null, List.of(moved)));
+
+    var next = admit(route);
+    assertThat(next.lease.get().upstream.baseUrl).isEqualTo("http://127.0.0.1:9101");
+    assertThat(route.inFlightOf("dep_1-w1")).as("only the new endpoint's request").isEqualTo(1);
+    // The old endpoint's request ends without touching the new entry.
+    old.lease.get().release();
+    assertThat(route.inFlightOf("dep_1-w1")).isEqualTo(1);
+    assertThat(route.upstreams())
+        .extracting(u -> u.baseUrl)
+        .containsExactly("http://127.0.0.1:9101");
+    next.lease.get().release();
+    assertThat(route.inFlightOf("dep_1-w1")).isZero();
+  }
+
+  @Test
   void aClientThatLeavesTheQueueIsForgottenAndASlotHandedToALeaverComesBack() {
     var route = route(deployment(1, null, List.of(healthy(1))), 10);
     var running = admit(route);
