@@ -29,6 +29,7 @@ import org.springframework.validation.annotation.Validated;
  * @param billing prices that are not per GPU
  * @param runtime where and how workers' engines run
  * @param gateway the inference data plane: limits, queues, timeouts
+ * @param models where model weights are downloaded from, and how
  */
 @Validated
 @ConfigurationProperties("gantry")
@@ -42,7 +43,8 @@ public record GantryProperties(
     @Valid @DefaultValue Limits limits,
     @Valid @DefaultValue Billing billing,
     @Valid @DefaultValue Runtime runtime,
-    @Valid @DefaultValue Gateway gateway) {
+    @Valid @DefaultValue Gateway gateway,
+    @Valid @DefaultValue Models models) {
 
   public static final String ROLE_ORCHESTRATOR = "orchestrator";
 
@@ -176,4 +178,27 @@ public record GantryProperties(
       @DefaultValue("2s") @NotNull Duration connectTimeout,
       @DefaultValue("10m") @NotNull Duration responseTimeout,
       @DefaultValue("5s") @NotNull Duration unreachableCooldown) {}
+
+  /**
+   * @param hfEndpoint the Hugging Face Hub (or a mirror); a deployment's own {@code HF_ENDPOINT}
+   *     env value wins
+   * @param ollamaRegistry the Ollama registry that {@code ollama} models are pulled from
+   * @param parallelDownloads files downloaded at the same time for one deployment
+   * @param connectTimeout how long connecting to the Hub, the registry or their CDN may take
+   * @param stallTimeout how long a download may go without receiving a byte before it is aborted
+   *     and retried
+   * @param fileRetries times one file is resumed within an attempt after a network error, before
+   *     the attempt fails and the workflow retries it with backoff
+   * @param progressInterval how often download progress is reported (heartbeat and database)
+   * @param minFreeDiskBytes free disk the data volume keeps beyond what a download needs
+   */
+  public record Models(
+      @DefaultValue("https://huggingface.co") @NotEmpty String hfEndpoint,
+      @DefaultValue("https://registry.ollama.ai") @NotEmpty String ollamaRegistry,
+      @DefaultValue("4") @Min(1) @Max(64) int parallelDownloads,
+      @DefaultValue("10s") @NotNull Duration connectTimeout,
+      @DefaultValue("2m") @NotNull Duration stallTimeout,
+      @DefaultValue("2") @Min(0) int fileRetries,
+      @DefaultValue("1s") @NotNull Duration progressInterval,
+      @DefaultValue("67108864") @Min(0) long minFreeDiskBytes) {}
 }

@@ -1,0 +1,12 @@
+package dev.gantry.infra.model;
+
+/**
+ * Receives download progress from the thread that called the download, at most once per configured
+ * interval. An exception it throws (an activity learning it was cancelled) aborts the download.
+ */
+@FunctionalInterface
+public interface ProgressListener {
+  ProgressListener NONE = (done, total) -> {};
+
+  void progress(long bytesDone, long bytesTotal);
+}
