@@ -142,7 +142,8 @@ public final class HuggingFaceDownloader {
       // differently sharded copy (e.g. Mistral's consolidated.safetensors) would double the bytes.
       var indexFile = remote(index.get(), ref, endpoint, commit, modelDir, stateDir);
       try {
-        downloader.fetch(indexFile, credential, transfer);
+        // Its own transfer: the bytes are counted with everything else already on disk below.
+        downloader.fetch(indexFile, credential, new Transfer());
       } catch (ModelException e) {
         throw e;
       } catch (IOException e) {
