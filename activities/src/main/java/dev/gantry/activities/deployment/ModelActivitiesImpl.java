@@ -105,13 +105,21 @@ public class ModelActivitiesImpl implements ModelActivities {
       this.deploymentId = deploymentId;
     }
 
+    private DownloadProgress last;
+
     @Override
     public void progress(long bytesDone, long bytesTotal) {
-      context.heartbeat(new DownloadProgress(bytesDone, bytesTotal));
+      last = new DownloadProgress(bytesDone, bytesTotal);
+      context.heartbeat(last);
       long now = System.nanoTime();
       if (lastDone < 0 || now - lastWriteNanos >= DATABASE_INTERVAL.toNanos()) {
         record(bytesDone, bytesTotal);
       }
+    }
+
+    @Override
+    public void waiting() {
+      context.heartbeat(last);
     }
 
     void record(long bytesDone, long bytesTotal) {

@@ -12,6 +12,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.ToLongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,11 +41,13 @@ public class ModelPreparer {
   private static final ObjectMapper MAPPER = new ObjectMapper();
   static final String STATE_DIR = ".gantry";
   private static final String FORMAT = "gantry-model/1";
+  private static final java.time.Duration HEADER_TIMEOUT = java.time.Duration.ofSeconds(30);
 
   private final GantryProperties.Models settings;
   private final ToLongFunction<Path> freeSpace;
   private final HuggingFaceDownloader huggingFace;
   private final OllamaPuller ollama;
+  private final Map<Path, ReentrantLock> locks = new ConcurrentHashMap<>();
 
   /** Result of preparing a model: where it is, how many bytes it holds, and which version. */
   public record Prepared(Path modelDir, long bytes, String revision) {}
@@ -58,7 +63,12 @@ public class ModelPreparer {
   public ModelPreparer(GantryProperties.Models settings, ToLongFunction<Path> freeSpace) {
     this.settings = settings;
     this.freeSpace = freeSpace;
-    var http = new ModelHttp(settings.connectTimeout(), settings.stallTimeout());
+    // Shorter than the activity's heartbeat timeout: nothing heartbeats while waiting for headers.
+    var headerTimeout =
+        settings.stallTimeout().compareTo(HEADER_TIMEOUT) < 0
+            ? settings.stallTimeout()
+            : HEADER_TIMEOUT;
+    var http = new ModelHttp(settings.connectTimeout(), headerTimeout);
     var downloader = new ResumableDownloader(http, settings.fileRetries());
     var parallel =
         new ParallelDownload.Settings(
@@ -79,11 +89,27 @@ public class ModelPreparer {
       throw new ModelException(
           FailureType.TRANSIENT, "the deployment's storage " + storage + " does not exist");
     }
-    return switch (request.framework()) {
-      case SIM -> writeSimManifest(request.model(), storage);
-      case VLLM, SGLANG -> huggingFace(request, listener);
-      case OLLAMA -> ollama(request, listener);
-    };
+    // An attempt that timed out on its heartbeat may still be running in this JVM when the next
+    // one starts; two writers on the same partial files would corrupt them.
+    var lock =
+        locks.computeIfAbsent(storage.toAbsolutePath().normalize(), k -> new ReentrantLock());
+    try {
+      while (!lock.tryLock(settings.progressInterval().toMillis(), TimeUnit.MILLISECONDS)) {
+        listener.waiting();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ModelException(FailureType.TRANSIENT, "interrupted while waiting for storage", e);
+    }
+    try {
+      return switch (request.framework()) {
+        case SIM -> writeSimManifest(request.model(), storage);
+        case VLLM, SGLANG -> huggingFace(request, listener);
+        case OLLAMA -> ollama(request, listener);
+      };
+    } finally {
+      lock.unlock();
+    }
   }
 
   /** Where a framework's engine finds the model in a deployment's storage. */

@@ -9,4 +9,7 @@ public interface ProgressListener {
   ProgressListener NONE = (done, total) -> {};
 
   void progress(long bytesDone, long bytesTotal);
+
+  /** Called while waiting for another attempt on the same storage to stop; keeps it alive. */
+  default void waiting() {}
 }
