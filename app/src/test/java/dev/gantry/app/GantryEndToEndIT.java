@@ -3,9 +3,12 @@ package dev.gantry.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.sun.net.httpserver.HttpServer;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.storage.LocalStorage;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +16,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -51,6 +55,29 @@ class GantryEndToEndIT {
     }
     registry.add("gantry.temporal.embedded-port", () -> temporalPort);
     registry.add("GANTRY_API_KEY", () -> ADMIN_KEY);
+    // A stand-in Hugging Face Hub for which every repo is gated: the machine has no internet, and
+    // a gated model without HF_TOKEN is the failure a user must be told how to fix.
+    gatedHub = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 8);
+    gatedHub.createContext(
+        "/",
+        exchange -> {
+          try (exchange) {
+            exchange.getResponseHeaders().add("X-Error-Code", "GatedRepo");
+            exchange.sendResponseHeaders(401, -1);
+          }
+        });
+    gatedHub.start();
+    registry.add(
+        "gantry.models.hf-endpoint", () -> "http://127.0.0.1:" + gatedHub.getAddress().getPort());
+  }
+
+  static HttpServer gatedHub;
+
+  @AfterAll
+  static void stopHub() {
+    if (gatedHub != null) {
+      gatedHub.stop(0);
+    }
   }
 
   @LocalServerPort int port;
@@ -218,7 +245,12 @@ class GantryEndToEndIT {
         .exchange()
         .expectBody()
         .jsonPath("$.status_reason")
-        .value(r -> assertThat((String) r).contains("model download failed").contains("vllm"));
+        .value(
+            r ->
+                assertThat((String) r)
+                    .isEqualTo(
+                        "model download failed: Qwen/Qwen2.5-0.5B-Instruct is gated or private:"
+                            + " add an HF_TOKEN with access to it in the deployment's env"));
     assertThat(dataDir.resolve("storage").resolve(id)).doesNotExist();
   }
 }

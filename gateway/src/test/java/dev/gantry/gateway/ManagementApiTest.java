@@ -550,6 +550,41 @@ class ManagementApiTest {
   }
 
   @Test
+  void downloadProgressShowsWhileTheModelDownloads() {
+    String id = createdId(acme);
+    http.get()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectBody()
+        .jsonPath("$.download")
+        .doesNotExist();
+
+    deployments.updateStatus(id, DeploymentStatus.DOWNLOADING_MODEL, null);
+    deployments.updateDownloadProgress(id, 4_000_000_000L, 15_000_000_000L);
+    http.get()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectBody()
+        .jsonPath("$.status")
+        .isEqualTo("downloading_model")
+        .jsonPath("$.download.bytes_done")
+        .isEqualTo(4_000_000_000L)
+        .jsonPath("$.download.bytes_total")
+        .isEqualTo(15_000_000_000L);
+
+    deployments.updateStatus(id, DeploymentStatus.MODEL_DOWNLOADED, null);
+    http.get()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectBody()
+        .jsonPath("$.download")
+        .doesNotExist();
+  }
+
+  @Test
   void editOfADeploymentThatIsNotRunningIsAConflict() {
     String id = createdId(acme);
     deployments.updateStatus(id, DeploymentStatus.FAILED, "model download failed");

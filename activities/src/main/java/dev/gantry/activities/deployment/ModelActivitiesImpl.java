@@ -1,35 +1,139 @@
 package dev.gantry.activities.deployment;
 
+import dev.gantry.api.FailureType;
 import dev.gantry.api.deployment.ModelActivities;
+import dev.gantry.infra.db.DeploymentRepository;
+import dev.gantry.infra.model.ModelException;
 import dev.gantry.infra.model.ModelPreparer;
-import dev.gantry.infra.model.ModelPreparer.ModelException;
+import dev.gantry.infra.model.ModelRequest;
+import dev.gantry.infra.model.ProgressListener;
+import dev.gantry.infra.secrets.SecretStore;
+import io.temporal.activity.Activity;
+import io.temporal.activity.ActivityExecutionContext;
 import io.temporal.failure.ApplicationFailure;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
 
-/** Puts the model into storage; permanent failures are non-retryable with a user-facing reason. */
+/**
+ * Puts the model into storage. The deployment's {@code HF_TOKEN} and {@code HF_ENDPOINT} are
+ * resolved here from its secret reference, so they never pass through Temporal; failure messages
+ * are built without them. Permanent failures are non-retryable with a user-facing reason; network
+ * errors are retried by the workflow's policy, each attempt resuming from the files in storage.
+ */
 @Component("modelActivities")
 public class ModelActivitiesImpl implements ModelActivities {
-  private final ModelPreparer preparer;
+  private static final Logger log = LoggerFactory.getLogger(ModelActivitiesImpl.class);
 
-  public ModelActivitiesImpl(ModelPreparer preparer) {
+  /** Progress reaches the database at most this often; heartbeats are throttled by the SDK. */
+  static final Duration DATABASE_INTERVAL = Duration.ofSeconds(2);
+
+  private final ModelPreparer preparer;
+  private final SecretStore secrets;
+  private final DeploymentRepository deployments;
+
+  public ModelActivitiesImpl(
+      ModelPreparer preparer, SecretStore secrets, DeploymentRepository deployments) {
     this.preparer = preparer;
+    this.secrets = secrets;
+    this.deployments = deployments;
   }
 
   @Override
   public ModelInfo prepareModel(PrepareModelInput input) {
+    var context = Activity.getExecutionContext();
+    context
+        .getHeartbeatDetails(DownloadProgress.class)
+        .ifPresent(
+            last ->
+                log.info(
+                    "Model download of {}: attempt {} resumes; the last one had {} of {} bytes",
+                    input.deploymentId(),
+                    context.getInfo().getAttempt(),
+                    last.bytesDone(),
+                    last.bytesTotal()));
+    // Resolved here and handed straight to the downloader: secret values never leave this call.
+    Map<String, String> env =
+        input.secretRef() == null ? Map.of() : secrets.resolve(input.secretRef()).orElse(Map.of());
+    int storageGb =
+        input.storageGb() > 0
+            ? input.storageGb()
+            : deployments.findById(input.deploymentId()).map(d -> d.spec().storageGb()).orElse(0);
+    var request =
+        new ModelRequest(
+            input.deploymentId(),
+            input.framework(),
+            input.model(),
+            Path.of(input.storageLocation()),
+            storageGb,
+            env.get("HF_TOKEN"),
+            env.get("HF_ENDPOINT"));
+    var progress = new Progress(context, input.deploymentId());
     try {
-      var prepared =
-          preparer.prepare(input.framework(), input.model(), Path.of(input.storageLocation()));
+      var prepared = preparer.prepare(request, progress);
+      progress.record(prepared.bytes(), prepared.bytes());
       return new ModelInfo(prepared.modelDir().toString(), prepared.bytes());
     } catch (ModelException e) {
-      throw e.type().permanent()
+      throw e.permanent()
           ? ApplicationFailure.newNonRetryableFailure(e.getMessage(), e.type().name())
           : ApplicationFailure.newFailure(e.getMessage(), e.type().name());
     } catch (IOException e) {
+      log.warn("Model download of {} failed", input.deploymentId(), e);
       throw ApplicationFailure.newFailure(
-          "could not write the model into storage: " + e.getMessage(), "TRANSIENT");
+          "could not write the model into storage: " + e.getMessage(),
+          FailureType.TRANSIENT.name());
+    }
+  }
+
+  /**
+   * Heartbeats every report (the SDK sends at most one per heartbeat interval) and writes progress
+   * for the API at most every {@link #DATABASE_INTERVAL}. A heartbeat that reports cancellation
+   * throws, which stops the download.
+   */
+  private final class Progress implements ProgressListener {
+    private final ActivityExecutionContext context;
+    private final String deploymentId;
+    private long lastWriteNanos;
+    private long lastDone = -1;
+
+    Progress(ActivityExecutionContext context, String deploymentId) {
+      this.context = context;
+      this.deploymentId = deploymentId;
+    }
+
+    private DownloadProgress last;
+
+    @Override
+    public void progress(long bytesDone, long bytesTotal) {
+      last = new DownloadProgress(bytesDone, bytesTotal);
+      context.heartbeat(last);
+      long now = System.nanoTime();
+      if (lastDone < 0 || now - lastWriteNanos >= DATABASE_INTERVAL.toNanos()) {
+        record(bytesDone, bytesTotal);
+      }
+    }
+
+    @Override
+    public void waiting() {
+      context.heartbeat(last);
+    }
+
+    void record(long bytesDone, long bytesTotal) {
+      if (bytesDone == lastDone) {
+        return;
+      }
+      lastWriteNanos = System.nanoTime();
+      lastDone = bytesDone;
+      try {
+        deployments.updateDownloadProgress(deploymentId, bytesDone, bytesTotal);
+      } catch (RuntimeException e) {
+        // Progress is for people watching; a database hiccup must not fail the download.
+        log.warn("Could not record download progress of {}: {}", deploymentId, e.getMessage());
+      }
     }
   }
 }

@@ -6,15 +6,39 @@ import io.temporal.activity.ActivityInterface;
 @ActivityInterface
 public interface ModelActivities {
 
+  /**
+   * Downloads the model, heartbeating {@link DownloadProgress}. A retried attempt (or one after a
+   * platform restart) resumes from the files already in storage. Permanent failures (no access, not
+   * found, too big for the storage) are non-retryable.
+   */
   ModelInfo prepareModel(PrepareModelInput input);
 
-  /** {@code secretRef} lets the activity resolve e.g. HF_TOKEN itself; values never pass here. */
+  /**
+   * {@code secretRef} lets the activity resolve e.g. HF_TOKEN itself; values never pass here.
+   *
+   * @param storageGb the deployment's storage size, which the model must fit in; 0 when a workflow
+   *     started before this field existed, and the activity then reads it from the deployment
+   */
   record PrepareModelInput(
       String deploymentId,
       Framework framework,
       String model,
       String storageLocation,
-      String secretRef) {}
+      String secretRef,
+      int storageGb) {
+
+    public PrepareModelInput(
+        String deploymentId,
+        Framework framework,
+        String model,
+        String storageLocation,
+        String secretRef) {
+      this(deploymentId, framework, model, storageLocation, secretRef, 0);
+    }
+  }
 
   record ModelInfo(String modelDir, long bytes) {}
+
+  /** Heartbeat details of {@link #prepareModel}: bytes in storage so far, of the whole model. */
+  record DownloadProgress(long bytesDone, long bytesTotal) {}
 }

@@ -216,7 +216,19 @@ public class DeploymentService {
         costs.accrued(d, ws),
         baseUrl + "/openai/" + d.id() + "/v1",
         text(d.createdAt()),
-        text(d.updatedAt()));
+        text(d.updatedAt()),
+        download(d));
+  }
+
+  /** Progress of the model download, shown while it runs (a finished one is in the status). */
+  private static DeploymentView.Download download(DeploymentRecord d) {
+    if (d.status() != DeploymentStatus.DOWNLOADING_MODEL) {
+      return null;
+    }
+    var p = d.download();
+    return p == null
+        ? new DeploymentView.Download(0, 0)
+        : new DeploymentView.Download(p.bytesDone(), p.bytesTotal());
   }
 
   private WorkerView workerView(WorkerRecord w) {

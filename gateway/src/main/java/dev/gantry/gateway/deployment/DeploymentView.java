@@ -6,7 +6,10 @@ import java.math.BigDecimal;
 import java.util.List;
 import java.util.Map;
 
-/** The deployment object of API.md. Env values are always masked. */
+/**
+ * The deployment object of API.md. Env values are always masked. {@code download} is an addition to
+ * the contract: the model download's progress, present only while {@code downloading_model}.
+ */
 public record DeploymentView(
     String id,
     String name,
@@ -27,10 +30,15 @@ public record DeploymentView(
     @JsonProperty("accrued_cost_usd") BigDecimal accruedCostUsd,
     @JsonProperty("openai_base_url") String openaiBaseUrl,
     @JsonProperty("created_at") String createdAt,
-    @JsonProperty("updated_at") String updatedAt) {
+    @JsonProperty("updated_at") String updatedAt,
+    @JsonInclude(JsonInclude.Include.NON_NULL) Download download) {
 
   public record Gpu(
       String type, int count, @JsonProperty("fallback_types") List<String> fallbackTypes) {}
 
   public record Workers(int provisioning, int healthy, int total) {}
+
+  /** Bytes of the model in storage so far and the model's total size. */
+  public record Download(
+      @JsonProperty("bytes_done") long bytesDone, @JsonProperty("bytes_total") long bytesTotal) {}
 }

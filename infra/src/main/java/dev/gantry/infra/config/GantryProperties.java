@@ -30,6 +30,7 @@ import org.springframework.validation.annotation.Validated;
  * @param runtime where and how workers' engines run
  * @param gateway the inference data plane: limits, queues, timeouts
  * @param jobs async requests: retention, limits
+ * @param models where model weights are downloaded from, and how
  */
 @Validated
 @ConfigurationProperties("gantry")
@@ -44,7 +45,8 @@ public record GantryProperties(
     @Valid @DefaultValue Billing billing,
     @Valid @DefaultValue Runtime runtime,
     @Valid @DefaultValue Gateway gateway,
-    @Valid @DefaultValue Jobs jobs) {
+    @Valid @DefaultValue Jobs jobs,
+    @Valid @DefaultValue Models models) {
 
   public static final String ROLE_ORCHESTRATOR = "orchestrator";
 
@@ -194,4 +196,27 @@ public record GantryProperties(
       @DefaultValue("1000") @Positive int maxRunning,
       @DefaultValue("16777216") @Positive long maxResultBytes,
       @DefaultValue("30s") @NotNull Duration sweepInterval) {}
+
+  /**
+   * @param hfEndpoint the Hugging Face Hub (or a mirror); a deployment's own {@code HF_ENDPOINT}
+   *     env value wins
+   * @param ollamaRegistry the Ollama registry that {@code ollama} models are pulled from
+   * @param parallelDownloads files downloaded at the same time for one deployment
+   * @param connectTimeout how long connecting to the Hub, the registry or their CDN may take
+   * @param stallTimeout how long a download may go without receiving a byte before it is aborted
+   *     and retried
+   * @param fileRetries times one file is resumed within an attempt after a network error, before
+   *     the attempt fails and the workflow retries it with backoff
+   * @param progressInterval how often download progress is reported (heartbeat and database)
+   * @param minFreeDiskBytes free disk the data volume keeps beyond what a download needs
+   */
+  public record Models(
+      @DefaultValue("https://huggingface.co") @NotEmpty String hfEndpoint,
+      @DefaultValue("https://registry.ollama.ai") @NotEmpty String ollamaRegistry,
+      @DefaultValue("4") @Min(1) @Max(64) int parallelDownloads,
+      @DefaultValue("10s") @NotNull Duration connectTimeout,
+      @DefaultValue("2m") @NotNull Duration stallTimeout,
+      @DefaultValue("2") @Min(0) int fileRetries,
+      @DefaultValue("1s") @NotNull Duration progressInterval,
+      @DefaultValue("67108864") @Min(0) long minFreeDiskBytes) {}
 }

@@ -23,7 +23,17 @@ public class DeploymentRepository {
               DeploymentStatus.fromWireName(rs.getString("status")),
               rs.getString("status_reason"),
               Timestamps.read(rs, "created_at"),
-              Timestamps.read(rs, "updated_at"));
+              Timestamps.read(rs, "updated_at"),
+              downloadProgress(rs));
+
+  private static DeploymentRecord.DownloadProgress downloadProgress(java.sql.ResultSet rs)
+      throws java.sql.SQLException {
+    long done = rs.getLong("download_bytes_done");
+    if (rs.wasNull()) {
+      return null;
+    }
+    return new DeploymentRecord.DownloadProgress(done, rs.getLong("download_bytes_total"));
+  }
 
   private final JdbcClient jdbc;
   private final Clock clock;
@@ -108,6 +118,21 @@ public class DeploymentRepository {
             .param("reason", reason)
             .param("blocked", capacityBlocked)
             .param("now", Timestamps.utc(clock.instant()))
+            .param("id", id)
+            .update()
+        == 1;
+  }
+
+  /**
+   * Records how far the model download has got. Not a state transition: {@code updated_at} stays,
+   * and the row keeps the last progress after the download ends.
+   */
+  public boolean updateDownloadProgress(String id, long bytesDone, long bytesTotal) {
+    return jdbc.sql(
+                "update deployments set download_bytes_done = :done,"
+                    + " download_bytes_total = :total where id = :id")
+            .param("done", bytesDone)
+            .param("total", bytesTotal)
             .param("id", id)
             .update()
         == 1;

@@ -1,7 +1,9 @@
 package dev.gantry.infra.runtime;
 
+import dev.gantry.api.deployment.Framework;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.gpu.GpuInventory.Allocation;
+import dev.gantry.infra.model.ModelPreparer;
 import java.io.File;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -66,12 +68,14 @@ public class EngineLaunchSpecs {
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
       case VLLM -> {
+        offline(env);
         command.addAll(List.of("vllm", "serve", modelDir(request).toString()));
         command.addAll(servingFlags(portArg, request.model()));
         command.addAll(request.frameworkArgs());
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
       case SGLANG -> {
+        offline(env);
         command.addAll(
             List.of(
                 "python3",
@@ -88,15 +92,28 @@ public class EngineLaunchSpecs {
         command.addAll(List.of("ollama", "serve"));
         command.addAll(request.frameworkArgs());
         env.put("OLLAMA_HOST", HOST + ":" + portArg);
-        env.put("OLLAMA_MODELS", request.storageDir().resolve("ollama").toString());
+        // The model was pulled into this store before any worker started; serve never pulls.
+        env.put(
+            "OLLAMA_MODELS",
+            ModelPreparer.modelDirOf(Framework.OLLAMA, request.storageDir()).toString());
         yield new EngineLaunchSpec(command, env, "/api/version", null);
       }
     };
   }
 
-  /** Where {@code ModelPreparer} puts a deployment's weights. */
+  /** Where {@link ModelPreparer} put the deployment's weights. */
   private static Path modelDir(WorkerLaunchRequest request) {
-    return request.storageDir().resolve("model");
+    return ModelPreparer.modelDirOf(request.framework(), request.storageDir());
+  }
+
+  /**
+   * The model is complete in storage before a worker starts: the engine must load it from there and
+   * never reach the Hub, even for a tokenizer file, so a worker boots without network and cannot
+   * download a second copy. These win over the deployment's own env.
+   */
+  private static void offline(Map<String, String> env) {
+    env.put("HF_HUB_OFFLINE", "1");
+    env.put("TRANSFORMERS_OFFLINE", "1");
   }
 
   private static List<String> servingFlags(String port, String model) {

@@ -126,6 +126,23 @@ abstract class RepositoryContract {
   }
 
   @Test
+  void downloadProgressIsRecordedWithoutTouchingUpdatedAt() {
+    keyRepository.ensureTenant("a");
+    deployments.insert("dep_aaaaaaaa", "a", spec("first"), null);
+    assertThat(deployments.find("a", "dep_aaaaaaaa").orElseThrow().download()).isNull();
+    clock.advanceSeconds(7);
+
+    assertThat(deployments.updateDownloadProgress("dep_aaaaaaaa", 5_000_000_000L, 15_000_000_000L))
+        .isTrue();
+    assertThat(deployments.updateDownloadProgress("dep_missing1", 1, 2)).isFalse();
+
+    var found = deployments.find("a", "dep_aaaaaaaa").orElseThrow();
+    assertThat(found.download())
+        .isEqualTo(new DeploymentRecord.DownloadProgress(5_000_000_000L, 15_000_000_000L));
+    assertThat(found.updatedAt()).isEqualTo(found.createdAt());
+  }
+
+  @Test
   void statusAndSpecUpdatesAreRecorded() {
     keyRepository.ensureTenant("a");
     deployments.insert("dep_aaaaaaaa", "a", spec("first"), null);

@@ -58,7 +58,15 @@ class EngineLaunchSpecsTest {
             "4096 $(id)");
     assertThat(spec.env())
         .containsExactlyInAnyOrderEntriesOf(
-            Map.of("CUDA_VISIBLE_DEVICES", "2,3", "CUDA_DEVICE_ORDER", "PCI_BUS_ID"));
+            Map.of(
+                "CUDA_VISIBLE_DEVICES",
+                "2,3",
+                "CUDA_DEVICE_ORDER",
+                "PCI_BUS_ID",
+                "HF_HUB_OFFLINE",
+                "1",
+                "TRANSFORMERS_OFFLINE",
+                "1"));
     assertThat(spec.healthPath()).isEqualTo("/health");
     assertThat(spec.metricsPath()).isEqualTo("/metrics");
   }
@@ -83,7 +91,9 @@ class EngineLaunchSpecsTest {
             "org/model; rm -rf /",
             "--tp",
             "2");
-    assertThat(spec.env()).containsEntry("CUDA_VISIBLE_DEVICES", "2,3");
+    assertThat(spec.env())
+        .containsEntry("CUDA_VISIBLE_DEVICES", "2,3")
+        .containsEntry("HF_HUB_OFFLINE", "1");
     assertThat(spec.healthPath()).isEqualTo("/health");
     assertThat(spec.metricsPath()).isEqualTo("/metrics");
   }

@@ -485,7 +485,12 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
       transition(DeploymentStatus.DOWNLOADING_MODEL, null);
       models.prepareModel(
           new PrepareModelInput(
-              deploymentId, spec.framework(), spec.model(), location, input.secretRef()));
+              deploymentId,
+              spec.framework(),
+              spec.model(),
+              location,
+              input.secretRef(),
+              spec.storageGb()));
       if (deleteRequested()) {
         return;
       }

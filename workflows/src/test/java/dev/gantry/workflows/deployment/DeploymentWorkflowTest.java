@@ -50,6 +50,9 @@ class DeploymentWorkflowTest {
     final List<String> calls = new CopyOnWriteArrayList<>();
     volatile RuntimeException modelFailure;
     volatile CountDownLatch modelGate;
+    final java.util.concurrent.atomic.AtomicInteger transientFailuresLeft =
+        new java.util.concurrent.atomic.AtomicInteger();
+    volatile PrepareModelInput lastModelInput;
 
     @Override
     public void recordStatus(RecordStatusInput input) {
@@ -79,6 +82,12 @@ class DeploymentWorkflowTest {
     @Override
     public ModelInfo prepareModel(PrepareModelInput input) {
       calls.add("prepareModel");
+      lastModelInput = input;
+      if (transientFailuresLeft.getAndDecrement() > 0) {
+        throw ApplicationFailure.newFailure(
+            "network error downloading model-00001-of-00002.safetensors: connection reset",
+            FailureType.TRANSIENT.name());
+      }
       if (modelGate != null) {
         try {
           modelGate.await(10, TimeUnit.SECONDS);
@@ -186,6 +195,47 @@ class DeploymentWorkflowTest {
     assertThat(recorder.calls.stream().filter("prepareModel"::equals).count()).isEqualTo(8);
     assertThat(wf.state().statusReason()).isEqualTo("model download failed: connection reset");
     assertThat(recorder.calls).contains("removeStorage");
+  }
+
+  @Test
+  void retryableDownloadFailuresAreRetriedWithBackoffUntilTheDownloadSucceeds(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    recorder.transientFailuresLeft.set(3);
+    var wf = start(env, client, worker, recorder);
+    awaitStatus(env, wf, DeploymentStatus.RUNNING);
+
+    assertThat(recorder.calls.stream().filter("prepareModel"::equals).count()).isEqualTo(4);
+    assertThat(recorder.calls)
+        .doesNotContain("removeStorage")
+        .noneMatch(c -> c.startsWith("status:cleaning") || c.startsWith("status:failed"));
+    // The storage size travels with the request; secret values never do, only the reference.
+    assertThat(recorder.lastModelInput.storageGb()).isEqualTo(SPEC.storageGb());
+    assertThat(recorder.lastModelInput.storageLocation()).isEqualTo("/data/storage/dep_test");
+  }
+
+  @Test
+  void storageFullFailsAtOnceAndCleansUp(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    recorder.modelFailure =
+        ApplicationFailure.newNonRetryableFailure(
+            "the model needs 15.2 GB but the deployment's storage_gb is 5",
+            FailureType.STORAGE_FULL.name());
+    var wf = start(env, client, worker, recorder);
+    awaitStatus(env, wf, DeploymentStatus.FAILED);
+
+    assertThat(recorder.calls.stream().filter("prepareModel"::equals).count()).isEqualTo(1);
+    assertThat(wf.state().statusReason())
+        .isEqualTo(
+            "model download failed: the model needs 15.2 GB but the deployment's storage_gb is 5");
+    assertThat(recorder.calls.subList(recorder.calls.size() - 3, recorder.calls.size()))
+        .containsExactly(
+            "status:cleaning(model download failed: the model needs 15.2 GB but the deployment's"
+                + " storage_gb is 5)",
+            "removeStorage",
+            "status:failed(model download failed: the model needs 15.2 GB but the deployment's"
+                + " storage_gb is 5)");
   }
 
   @Test
