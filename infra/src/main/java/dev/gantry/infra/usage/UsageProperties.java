@@ -12,14 +12,15 @@ import org.springframework.validation.annotation.Validated;
  *
  * @param bufferCapacity records held in memory, waiting or being retried; beyond it new records are
  *     dropped and counted
- * @param batchSize records per insert; a flush starts as soon as this many are waiting
+ * @param batchSize records per insert and commit; a flush starts as soon as this many are waiting.
+ *     Large, because each commit of the embedded database is a write to its file
  * @param flushInterval longest time a record waits before it is written
  */
 @Validated
 @ConfigurationProperties("gantry.usage")
 public record UsageProperties(
     @DefaultValue("100000") @Positive int bufferCapacity,
-    @DefaultValue("500") @Positive int batchSize,
+    @DefaultValue("5000") @Positive int batchSize,
     @DefaultValue("1s") @NotNull Duration flushInterval) {
 
   public UsageProperties {

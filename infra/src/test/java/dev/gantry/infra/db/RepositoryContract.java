@@ -7,10 +7,13 @@ import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.GpuSpec;
+import dev.gantry.api.job.JobStatus;
 import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.infra.auth.ApiKeyRepository;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.jobs.JobRecord;
+import dev.gantry.infra.jobs.JobRepository;
 import dev.gantry.infra.secrets.SecretStore;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -25,6 +28,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
+import org.springframework.dao.DuplicateKeyException;
 import org.springframework.jdbc.core.simple.JdbcClient;
 
 /**
@@ -41,6 +45,7 @@ abstract class RepositoryContract {
   ApiKeyRepository keyRepository;
   ApiKeys apiKeys;
   SecretStore secrets;
+  JobRepository jobs;
 
   abstract DataSource dataSource();
 
@@ -85,6 +90,7 @@ abstract class RepositoryContract {
     keyRepository = new ApiKeyRepository(jdbc, clock);
     apiKeys = new ApiKeys(keyRepository, clock);
     secrets = new SecretStore(jdbc, clock, properties(dataDir));
+    jobs = new JobRepository(jdbc);
   }
 
   static DeploymentSpec spec(String name) {
@@ -313,5 +319,104 @@ abstract class RepositoryContract {
         .param("created", created.atOffset(ZoneOffset.UTC))
         .param("stopped", stopped == null ? null : stopped.atOffset(ZoneOffset.UTC))
         .update();
+  }
+
+  JobRecord job(String id, String tenant, String key) {
+    return JobRecord.queued(
+        id,
+        tenant,
+        "dep_1",
+        "v1/chat/completions",
+        "{\"model\":\"m\"}",
+        key,
+        "hash-" + id,
+        clock.now);
+  }
+
+  @Test
+  void aJobRoundTripsAndEndsExactlyOnce() {
+    jobs.insert(job("req_1", "a", null));
+    var stored = jobs.find("req_1").orElseThrow();
+    assertThat(stored.status()).isEqualTo(JobStatus.QUEUED);
+    assertThat(stored.workflowStarted()).isFalse();
+    assertThat(stored.input()).isEqualTo("{\"model\":\"m\"}");
+
+    jobs.markWorkflowStarted("req_1");
+    clock.advanceSeconds(5);
+    var end = clock.now;
+    assertThat(
+            jobs.finish(
+                "req_1",
+                JobStatus.COMPLETED,
+                200,
+                "{\"ok\":1}",
+                "application/json",
+                null,
+                end,
+                end.plusSeconds(60)))
+        .isTrue();
+    // A late cancel, or a retried write, does not replace the first end.
+    assertThat(
+            jobs.finish(
+                "req_1",
+                JobStatus.CANCELLED,
+                410,
+                null,
+                null,
+                "cancelled",
+                end,
+                end.plusSeconds(60)))
+        .isFalse();
+
+    var done = jobs.find("req_1").orElseThrow();
+    assertThat(done.status()).isEqualTo(JobStatus.COMPLETED);
+    assertThat(done.workflowStarted()).isTrue();
+    assertThat(done.httpStatus()).isEqualTo(200);
+    assertThat(done.result()).isEqualTo("{\"ok\":1}");
+    assertThat(done.resultType()).isEqualTo("application/json");
+    assertThat(done.finishedAt()).isEqualTo(end);
+    assertThat(done.expiresAt()).isEqualTo(end.plusSeconds(60));
+    assertThatThrownBy(() -> jobs.finish("req_1", JobStatus.QUEUED, 0, null, null, null, end, end))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void anIdempotencyKeyIsUniquePerTenant() {
+    jobs.insert(job("req_1", "a", "key-1"));
+    jobs.insert(job("req_2", "b", "key-1"));
+    jobs.insert(job("req_3", "a", null));
+    jobs.insert(job("req_4", "a", null));
+
+    assertThatThrownBy(() -> jobs.insert(job("req_5", "a", "key-1")))
+        .isInstanceOf(DuplicateKeyException.class);
+    assertThat(jobs.findByIdempotencyKey("a", "key-1").orElseThrow().id()).isEqualTo("req_1");
+    assertThat(jobs.findByIdempotencyKey("b", "key-1").orElseThrow().id()).isEqualTo("req_2");
+    assertThat(jobs.findByIdempotencyKey("a", "key-2")).isEmpty();
+  }
+
+  @Test
+  void unfinishedJobsPageInOrderAndExpiredOnesAreListedForRemoval() {
+    for (int i = 1; i <= 5; i++) {
+      jobs.insert(job("req_" + i, "a", null));
+      clock.advanceSeconds(1);
+    }
+    jobs.markWorkflowStarted("req_1");
+    jobs.markWorkflowStarted("req_2");
+    var now = clock.now;
+    jobs.finish("req_3", JobStatus.FAILED, 502, null, null, "worker", now, now.plusSeconds(10));
+
+    var first = jobs.listUnfinished(null, 2);
+    assertThat(first).extracting(JobRecord::id).containsExactly("req_1", "req_2");
+    assertThat(jobs.listUnfinished(first.get(1), 2))
+        .extracting(JobRecord::id)
+        .containsExactly("req_4", "req_5");
+    assertThat(jobs.listNotStarted(now.minusSeconds(1), 10))
+        .extracting(JobRecord::id)
+        .containsExactly("req_4");
+
+    assertThat(jobs.listExpired(now.plusSeconds(10), 10)).isEmpty();
+    assertThat(jobs.listExpired(now.plusSeconds(11), 10)).containsExactly("req_3");
+    jobs.delete("req_3");
+    assertThat(jobs.find("req_3")).isEmpty();
   }
 }

@@ -30,7 +30,7 @@ class UsageConfigurationTest {
         ctx -> {
           var properties = ctx.getBean(UsageProperties.class);
           assertThat(properties)
-              .isEqualTo(new UsageProperties(100_000, 500, Duration.ofSeconds(1)));
+              .isEqualTo(new UsageProperties(100_000, 5000, Duration.ofSeconds(1)));
           assertThat(ctx.getBean(UsageRecorder.class).isRunning()).isTrue();
         });
     runner
