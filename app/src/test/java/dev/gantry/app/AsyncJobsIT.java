@@ -230,6 +230,14 @@ class AsyncJobsIT {
     assertThat(seen.statusCode()).isEqualTo(404);
     assertThat(json(seen).at("/error/message").asText())
         .isEqualTo("Deployment not found or not running");
+    var cancel =
+        platform.send(
+            java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create(
+                        "http://127.0.0.1:" + platform.port + "/deployment/" + dep + "/" + id))
+                .DELETE(),
+            otherKey);
+    assertThat(cancel.statusCode()).isEqualTo(404);
     await().atMost(Duration.ofSeconds(30)).until(() -> poll(id).statusCode() == 200);
   }
 

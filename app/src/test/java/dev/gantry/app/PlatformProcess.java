@@ -160,8 +160,7 @@ final class PlatformProcess implements AutoCloseable {
         .timeout(Duration.ofSeconds(30));
   }
 
-  private static HttpResponse<String> send(HttpRequest.Builder request, String apiKey)
-      throws Exception {
+  static HttpResponse<String> send(HttpRequest.Builder request, String apiKey) throws Exception {
     return HTTP.send(
         request.header("Authorization", "Bearer " + apiKey).build(),
         HttpResponse.BodyHandlers.ofString());

@@ -314,6 +314,7 @@ public class InferenceProxy
    *
    * @param onFetched called when the request got a worker slot
    * @param onProcessing called when the request is on its way to the worker
+   * @param responseTimeout longest silence from the worker (a job's whole answer comes at once)
    */
   public Mono<BufferedAnswer> callBuffered(
       String tenantId,
@@ -323,7 +324,8 @@ public class InferenceProxy
       String requestId,
       Runnable onFetched,
       Runnable onProcessing,
-      long maxBytes) {
+      long maxBytes,
+      Duration responseTimeout) {
     DeploymentRoute deployment = routes.find(deploymentId);
     if (deployment == null || !deployment.tenantId().equals(tenantId)) {
       return Mono.error(InferenceException.notFound());
@@ -336,7 +338,8 @@ public class InferenceProxy
         .flatMap(
             lease -> {
               onFetched.run();
-              return exchangeBuffered(call, lease, body, true, onProcessing, maxBytes);
+              return exchangeBuffered(
+                  call, lease, body, true, onProcessing, maxBytes, responseTimeout);
             })
         .doOnDiscard(Lease.class, Lease::release)
         .doOnNext(answer -> answered[0] = answer.status())
@@ -349,7 +352,13 @@ public class InferenceProxy
   }
 
   private Mono<BufferedAnswer> exchangeBuffered(
-      Call call, Lease lease, byte[] body, boolean mayRetry, Runnable onSend, long maxBytes) {
+      Call call,
+      Lease lease,
+      byte[] body,
+      boolean mayRetry,
+      Runnable onSend,
+      long maxBytes,
+      Duration responseTimeout) {
     call.workerId = lease.upstream.workerId;
     return client
         .post()
@@ -358,6 +367,7 @@ public class InferenceProxy
             (req, out) -> {
               req.header(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
               req.header(REQUEST_ID, call.requestId);
+              req.responseTimeout(responseTimeout);
               onSend.run();
               return out.send(Mono.fromSupplier(() -> Unpooled.wrappedBuffer(body)));
             })
@@ -391,7 +401,8 @@ public class InferenceProxy
                     other == null ? "" : ", retrying on " + other.upstream.workerId,
                     e.toString());
                 if (other != null) {
-                  return exchangeBuffered(call, other, body, false, onSend, maxBytes);
+                  return exchangeBuffered(
+                      call, other, body, false, onSend, maxBytes, responseTimeout);
                 }
                 return Mono.error(InferenceException.unreachable());
               }

@@ -98,6 +98,15 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
     }
   }
 
+  /**
+   * Starts before, and stops after, what routes through it without an HTTP request (the async job
+   * worker): a job must never find the table empty because it has not loaded yet.
+   */
+  @Override
+  public int getPhase() {
+    return SmartLifecycle.DEFAULT_PHASE - 200;
+  }
+
   @Override
   public synchronized void start() {
     refresh();

@@ -12,7 +12,6 @@ import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.jobs.JobRecord;
 import dev.gantry.infra.jobs.JobRepository;
 import io.temporal.activity.Activity;
-import io.temporal.client.ActivityCompletionException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -22,6 +21,8 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessException;
@@ -52,7 +53,6 @@ public class JobExecutionActivity implements JobExecution {
           HttpStatus.TOO_MANY_REQUESTS,
           HttpStatus.SERVICE_UNAVAILABLE);
   private static final Duration REQUEUE_PAUSE = Duration.ofSeconds(1);
-  private static final int STORE_ATTEMPTS = 6;
 
   private final InferenceProxy proxy;
   private final JobRepository jobs;
@@ -74,8 +74,33 @@ public class JobExecutionActivity implements JobExecution {
     this.clock = clock;
   }
 
-  /** A job's call in progress on this gateway. */
-  private record Running(BlockingQueue<Object> events, Disposable[] call) {}
+  /** A job's call in progress on this gateway; {@link #abort} may run on any thread. */
+  private static final class Running {
+    final BlockingQueue<Object> events = new LinkedBlockingQueue<>();
+    final AtomicReference<Disposable> call = new AtomicReference<>();
+    volatile boolean aborted;
+
+    /** Starts a call unless the job was aborted; an abort racing this disposes it. */
+    void begin(Supplier<Disposable> start) {
+      if (aborted) {
+        return;
+      }
+      Disposable previous = call.getAndSet(start.get());
+      if (previous != null) {
+        previous.dispose();
+      }
+      if (aborted) {
+        dispose();
+      }
+    }
+
+    void dispose() {
+      Disposable current = call.get();
+      if (current != null) {
+        current.dispose();
+      }
+    }
+  }
 
   /** Marks the end of a call that was aborted because its job was cancelled. */
   private enum Aborted {
@@ -87,8 +112,8 @@ public class JobExecutionActivity implements JobExecution {
     var context = Activity.getExecutionContext();
     JobRecord job = jobs.find(input.jobId()).orElse(null);
     if (job == null) {
-      // Removed meanwhile (retention, or its deployment's data): nothing to run.
-      return new JobState(JobStatus.FAILED, 404, InferenceException.notFound().getMessage());
+      // Removed meanwhile (retention): nothing to run.
+      return new JobState(JobStatus.FAILED, 404, null);
     }
     if (job.status().finished()) {
       // Already ended (a retry after the answer was stored, or a cancel): never run it again.
@@ -96,14 +121,15 @@ public class JobExecutionActivity implements JobExecution {
     }
     long deadline = job.createdAt().plus(settings.timeout()).toEpochMilli();
     byte[] body = job.input().getBytes(StandardCharsets.UTF_8);
-    var events = new LinkedBlockingQueue<>();
-    var run = new Running(events, new Disposable[1]);
+    var run = new Running();
     running.put(job.id(), run);
+    // How far this attempt got: a request that was sent is never sent again by this attempt.
     JobStatus reached = JobStatus.QUEUED;
+    JobStatus told = JobStatus.QUEUED;
     try {
-      run.call[0] = call(job, body, events);
+      run.begin(() -> call(job, body, run.events, deadline));
       while (true) {
-        Object event = events.poll(1, TimeUnit.SECONDS);
+        Object event = run.events.poll(1, TimeUnit.SECONDS);
         if (event == null) {
           // Throws when the job was cancelled or the workflow is gone: the call is aborted below.
           context.heartbeat(reached);
@@ -112,7 +138,10 @@ public class JobExecutionActivity implements JobExecution {
         if (event instanceof JobStatus progress) {
           if (progress.ordinal() > reached.ordinal()) {
             reached = progress;
-            engine.progress(job.id(), new JobProgress(progress));
+          }
+          if (reached.ordinal() > told.ordinal()) {
+            told = reached;
+            tell(job.id(), reached);
           }
           continue;
         }
@@ -123,30 +152,39 @@ public class JobExecutionActivity implements JobExecution {
             && (e.unsent() || (reached == JobStatus.QUEUED && WAITED_OUT.contains(e.status())))
             && clock.millis() + REQUEUE_PAUSE.toMillis() < deadline) {
           log.debug("Job {} waits again for a worker after {}", job.id(), e.status());
-          context.heartbeat(reached);
+          context.heartbeat(JobStatus.QUEUED);
           Thread.sleep(REQUEUE_PAUSE);
-          run.call[0] = call(job, body, events);
+          reached = JobStatus.QUEUED;
+          run.begin(() -> call(job, body, run.events, deadline));
           continue;
         }
-        return store(job, event);
+        if (!(event instanceof BufferedAnswer) && !(event instanceof InferenceException)) {
+          // Not an answer of the worker (this gateway is stopping, or a bug): nothing was stored,
+          // and the request was not sent, so another attempt may run it.
+          throw Activity.wrap((Throwable) event);
+        }
+        return store(job, event, deadline);
       }
-    } catch (ActivityCompletionException e) {
-      // Cancelled, or timed out: abort the engine call, and let the workflow record the end.
-      dispose(run);
-      throw e;
     } catch (InterruptedException e) {
-      dispose(run);
       Thread.currentThread().interrupt();
       throw Activity.wrap(e);
-    } catch (RuntimeException e) {
-      dispose(run);
-      throw e;
     } finally {
-      running.remove(job.id());
+      // Cancelled, timed out, failed or done: no call of this attempt outlives it.
+      run.dispose();
+      running.remove(job.id(), run);
     }
   }
 
-  private Disposable call(JobRecord job, byte[] body, BlockingQueue<Object> events) {
+  /** Progress for the workflow's status query; best effort, the job goes on without it. */
+  private void tell(String jobId, JobStatus status) {
+    try {
+      engine.progress(jobId, new JobProgress(status));
+    } catch (RuntimeException e) {
+      log.debug("Could not tell job {} its progress ({}): {}", jobId, status, e.toString());
+    }
+  }
+
+  private Disposable call(JobRecord job, byte[] body, BlockingQueue<Object> events, long deadline) {
     return proxy
         .callBuffered(
             job.tenantId(),
@@ -156,7 +194,8 @@ public class JobExecutionActivity implements JobExecution {
             job.id(),
             () -> events.add(JobStatus.FETCHED),
             () -> events.add(JobStatus.PROCESSING),
-            settings.maxResultBytes())
+            settings.maxResultBytes(),
+            Duration.ofMillis(Math.max(1000, deadline - clock.millis())))
         .subscribe(events::add, events::add);
   }
 
@@ -166,44 +205,43 @@ public class JobExecutionActivity implements JobExecution {
     if (run == null) {
       return false;
     }
-    dispose(run);
+    run.aborted = true;
+    run.dispose();
     run.events.add(Aborted.INSTANCE);
     return true;
   }
 
-  private static void dispose(Running run) {
-    Disposable call = run.call[0];
-    if (call != null) {
-      call.dispose();
-    }
-  }
-
-  /** Stores the answer (or the failure) once, retrying the database, and returns the end state. */
-  private JobState store(JobRecord job, Object outcome) throws InterruptedException {
+  /**
+   * Stores the answer (or the failure) once and returns the end state. The database is retried
+   * until the job's time is up: the engine has answered, so running the request again (what a
+   * failed activity would lead to) must not happen.
+   */
+  private JobState store(JobRecord job, Object outcome, long deadline) throws InterruptedException {
     JobStatus status;
     int httpStatus;
     String result = null;
     String type = null;
     String error = null;
-    if (outcome instanceof BufferedAnswer answer) {
+    if (outcome instanceof BufferedAnswer answer && answer.status() < 300) {
+      status = JobStatus.COMPLETED;
       httpStatus = answer.status();
-      if (answer.status() < 300) {
-        status = JobStatus.COMPLETED;
-        result = new String(answer.body(), StandardCharsets.UTF_8);
-        type = answer.contentType();
-      } else {
-        status = JobStatus.FAILED;
-        error = WorkerErrors.message(answer.body(), answer.status());
-      }
-    } else if (outcome instanceof InferenceException e) {
+      result = new String(answer.body(), StandardCharsets.UTF_8);
+      type = answer.contentType();
+    } else if (outcome instanceof BufferedAnswer answer && answer.status() < 400) {
+      // A redirect is not an answer a poll can give: the worker misbehaved.
+      status = JobStatus.FAILED;
+      httpStatus = HttpStatus.BAD_GATEWAY.value();
+      error = InferenceException.badGateway().getMessage();
+    } else if (outcome instanceof BufferedAnswer answer) {
+      // The framework's own 4xx, as a synchronous call would have relayed it.
+      status = JobStatus.FAILED;
+      httpStatus = answer.status();
+      error = WorkerErrors.message(answer.body(), answer.status());
+    } else {
+      var e = (InferenceException) outcome;
       status = JobStatus.FAILED;
       httpStatus = e.status().value();
       error = e.getMessage();
-    } else {
-      log.error("Job {} failed", job.id(), (Throwable) outcome);
-      status = JobStatus.FAILED;
-      httpStatus = 500;
-      error = "Request failed, please retry";
     }
     for (int attempt = 1; ; attempt++) {
       try {
@@ -220,29 +258,29 @@ public class JobExecutionActivity implements JobExecution {
           // Cancelled while the answer came: the first recorded end stands.
           return jobs.find(job.id()).map(JobExecutionActivity::stateOf).orElse(cancelled());
         }
-        return new JobState(status, httpStatus, error);
+        // The message stays in the database: it may quote the user's input.
+        return new JobState(status, httpStatus, null);
       } catch (DataAccessException e) {
-        // The engine answered: retrying the request would run it twice. Retry the write.
-        if (attempt == STORE_ATTEMPTS) {
+        if (clock.millis() > deadline) {
           throw e;
         }
         log.warn(
-            "Could not store the answer of job {} (attempt {}): {}",
+            "Could not store the answer of job {} (attempt {}), retrying: {}",
             job.id(),
             attempt,
             e.toString());
         Activity.getExecutionContext().heartbeat(JobStatus.PROCESSING);
-        Thread.sleep(Duration.ofSeconds(attempt));
+        Thread.sleep(Duration.ofSeconds(Math.min(attempt, 10)));
       }
     }
   }
 
   private static JobState cancelled() {
-    return new JobState(JobStatus.CANCELLED, JobResponses.CANCELLED_STATUS, JobResponses.CANCELLED);
+    return new JobState(JobStatus.CANCELLED, JobResponses.CANCELLED_STATUS, null);
   }
 
+  /** A stored job's end, without its message (which stays in the database). */
   static JobState stateOf(JobRecord job) {
-    return new JobState(
-        job.status(), job.httpStatus() == null ? 0 : job.httpStatus(), job.errorMessage());
+    return new JobState(job.status(), job.httpStatus() == null ? 0 : job.httpStatus(), null);
   }
 }

@@ -44,7 +44,7 @@ public class JobService {
       Set.of("v1/chat/completions", "v1/completions", "v1/embeddings");
 
   /** How long a submit may take between storing a job and starting it: a retry then gets 409. */
-  private static final Duration SUBMIT_IN_PROGRESS = Duration.ofSeconds(30);
+  private static final Duration SUBMIT_IN_PROGRESS = Duration.ofSeconds(5);
 
   private static final int MAX_IDEMPOTENCY_KEY = 255;
   private static final int MAX_ROUTE = 300;
@@ -78,9 +78,16 @@ public class JobService {
     if (spec == null) {
       return notFound();
     }
-    if (route.isEmpty() || route.length() > MAX_ROUTE || route.contains("..")) {
+    if (!route.startsWith("v1/")
+        || route.length() == 3
+        || route.length() > MAX_ROUTE
+        || route.contains("..")
+        || route.contains("//")) {
+      // Only the engine's OpenAI-compatible API; never its admin or metrics endpoints.
       return JobResponses.error(
-          HttpStatus.BAD_REQUEST, "The route after the deployment id is missing or not valid");
+          HttpStatus.BAD_REQUEST,
+          "The route after the deployment id must be an OpenAI-compatible route, e.g."
+              + " v1/chat/completions");
     }
     if (idempotencyKey != null
         && (idempotencyKey.isEmpty()

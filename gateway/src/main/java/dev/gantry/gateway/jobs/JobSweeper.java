@@ -1,5 +1,6 @@
 package dev.gantry.gateway.jobs;
 
+import dev.gantry.api.job.JobStatus;
 import dev.gantry.gateway.inference.RoutingTable;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
@@ -16,6 +17,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.context.event.EventListener;
+import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Component;
 
 /**
@@ -36,6 +38,10 @@ import org.springframework.stereotype.Component;
 public class JobSweeper implements SmartLifecycle {
   private static final Logger log = LoggerFactory.getLogger(JobSweeper.class);
   private static final int BATCH = 500;
+  private static final int MAX_REMOVED_PER_SWEEP = 50_000;
+
+  /** Beyond a job's own time limit, before the sweeper ends it. */
+  private static final Duration STALE_GRACE = Duration.ofMinutes(5);
 
   /** A stored job is left this long for its submit to start it before the sweeper does. */
   private static final Duration START_GRACE = Duration.ofSeconds(10);
@@ -46,6 +52,8 @@ public class JobSweeper implements SmartLifecycle {
   private final RoutingTable routes;
   private final boolean orchestrator;
   private final Duration interval;
+  private final Duration timeout;
+  private final Duration retention;
   private final Clock clock;
   private ScheduledExecutorService scheduler;
 
@@ -62,6 +70,8 @@ public class JobSweeper implements SmartLifecycle {
     this.routes = routes;
     this.orchestrator = properties.hasRole(GantryProperties.ROLE_ORCHESTRATOR);
     this.interval = properties.jobs().sweepInterval();
+    this.timeout = properties.jobs().timeout();
+    this.retention = properties.jobs().retention();
     this.clock = clock;
   }
 
@@ -112,16 +122,39 @@ public class JobSweeper implements SmartLifecycle {
 
   void sweep() {
     try {
-      for (JobRecord job : jobs.listNotStarted(clock.instant().minus(START_GRACE), BATCH)) {
+      var now = clock.instant();
+      for (JobRecord job : jobs.listNotStarted(now.minus(START_GRACE), BATCH)) {
         service.start(job);
       }
-      List<String> expired = jobs.listExpired(clock.instant(), BATCH);
-      for (String id : expired) {
-        jobs.delete(id);
-        engine.forget(id);
+      // A job past its time that nothing ended (its workflow was terminated by an operator, or
+      // lost with an orchestrator's embedded server): end it, so its poll does not wait forever
+      // and its retention starts.
+      for (JobRecord job : jobs.listStale(now.minus(timeout).minus(STALE_GRACE), BATCH)) {
+        if (jobs.finish(
+            job.id(),
+            JobStatus.FAILED,
+            HttpStatus.GATEWAY_TIMEOUT.value(),
+            null,
+            null,
+            "Inference timed out, please retry",
+            now,
+            now.plus(retention))) {
+          log.warn("Job {} was past its time without an end; recorded it as timed out", job.id());
+          engine.cancel(job.id());
+        }
       }
-      if (!expired.isEmpty()) {
-        log.debug("Removed {} expired job(s)", expired.size());
+      int removed = 0;
+      List<String> expired;
+      do {
+        expired = jobs.listExpired(now, BATCH);
+        for (String id : expired) {
+          jobs.delete(id);
+          engine.forget(id);
+        }
+        removed += expired.size();
+      } while (expired.size() == BATCH && removed < MAX_REMOVED_PER_SWEEP);
+      if (removed > 0) {
+        log.debug("Removed {} expired job(s)", removed);
       }
     } catch (RuntimeException e) {
       log.warn("Job sweep failed, will retry: {}", e.toString());

@@ -6,6 +6,7 @@ import dev.gantry.infra.config.GantryProperties;
 import io.temporal.client.WorkflowClient;
 import io.temporal.worker.WorkerFactory;
 import io.temporal.worker.WorkerOptions;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,6 +22,8 @@ import org.springframework.stereotype.Component;
 @Component
 public class JobWorker implements SmartLifecycle {
   private static final Logger log = LoggerFactory.getLogger(JobWorker.class);
+
+  static final Duration HEARTBEAT_THROTTLE = Duration.ofSeconds(1);
 
   private final WorkflowClient client;
   private final JobExecutionActivity execution;
@@ -42,6 +45,10 @@ public class JobWorker implements SmartLifecycle {
             TaskQueues.JOBS,
             WorkerOptions.newBuilder()
                 .setUsingVirtualThreadsOnActivityWorker(true)
+                // A cancellation reaches a running job through its next heartbeat: send them
+                // often, so a DELETE on another gateway aborts the engine call within seconds.
+                .setDefaultHeartbeatThrottleInterval(HEARTBEAT_THROTTLE)
+                .setMaxHeartbeatThrottleInterval(HEARTBEAT_THROTTLE)
                 .setMaxConcurrentActivityExecutionSize(maxRunning)
                 .build());
     worker.registerActivitiesImplementations(execution);
@@ -63,7 +70,7 @@ public class JobWorker implements SmartLifecycle {
     return factory != null;
   }
 
-  /** Stops before the web server and the routing table, after the server stops taking requests. */
+  /** Starts after the routing table has loaded, and stops before it. */
   @Override
   public int getPhase() {
     return SmartLifecycle.DEFAULT_PHASE - 100;

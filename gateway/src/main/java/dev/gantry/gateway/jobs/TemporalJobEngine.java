@@ -126,13 +126,18 @@ public class TemporalJobEngine implements JobEngine {
     }
     synchronized (this) {
       if (searchable == null) {
-        searchable = registerSearchAttribute();
+        Boolean registered = registerSearchAttribute();
+        if (registered == null) {
+          return false;
+        }
+        searchable = registered;
       }
       return searchable;
     }
   }
 
-  private boolean registerSearchAttribute() {
+  /** True: registered; false: not allowed here; null: failed for now. */
+  private Boolean registerSearchAttribute() {
     String name = JobWorkflow.DEPLOYMENT_ID.getName();
     var stubs =
         OperatorServiceStubs.newServiceStubs(
@@ -151,8 +156,14 @@ public class TemporalJobEngine implements JobEngine {
       log.info("Registered the Temporal search attribute {} for jobs", name);
       return true;
     } catch (StatusRuntimeException e) {
-      if (e.getStatus().getCode() == Status.Code.ALREADY_EXISTS) {
+      var code = e.getStatus().getCode();
+      if (code == Status.Code.ALREADY_EXISTS) {
         return true;
+      }
+      if (code != Status.Code.PERMISSION_DENIED && code != Status.Code.UNIMPLEMENTED) {
+        // Transient: try again with the next job.
+        log.debug("Could not register the search attribute yet: {}", e.getStatus());
+        return null;
       }
       log.warn(
           "Could not register the Temporal search attribute {} ({}); jobs start without it."

@@ -161,6 +161,18 @@ public class JobRepository {
         .list();
   }
 
+  /** Unfinished jobs accepted before {@code before}: past their time, whatever happened. */
+  public List<JobRecord> listStale(Instant before, int limit) {
+    return jdbc.sql(
+            "select * from jobs where created_at < :before and status in "
+                + UNFINISHED
+                + " order by created_at, id fetch first :limit rows only")
+        .param("before", Timestamps.utc(before))
+        .param("limit", limit)
+        .query(MAPPER)
+        .list();
+  }
+
   /** Ids of finished jobs whose retention ended. */
   public List<String> listExpired(Instant now, int limit) {
     return jdbc.sql(

@@ -19,6 +19,7 @@ import io.temporal.common.RetryOptions;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.CanceledFailure;
 import io.temporal.failure.TimeoutFailure;
+import io.temporal.workflow.CancellationScope;
 import io.temporal.workflow.Workflow;
 import java.time.Duration;
 import org.slf4j.Logger;
@@ -38,7 +39,7 @@ public class JobWorkflowImpl implements JobWorkflow {
 
   static final int CANCELLED_HTTP_STATUS = 410;
   static final String CANCELLED_MESSAGE = "The request was cancelled";
-  static final String TIMED_OUT_MESSAGE = "Request timeout";
+  static final String TIMED_OUT_MESSAGE = "Inference timed out, please retry";
 
   private final JobRecords records =
       Workflow.newActivityStub(JobRecords.class, ActivityPolicies.databaseWrites().build());
@@ -68,7 +69,8 @@ public class JobWorkflowImpl implements JobWorkflow {
       state = execution.execute(new ExecuteJob(input.jobId(), input.deploymentId()));
       return state;
     } catch (ActivityFailure e) {
-      if (e.getCause() instanceof CanceledFailure) {
+      if (e.getCause() instanceof CanceledFailure
+          || CancellationScope.current().isCancelRequested()) {
         return end(input, JobStatus.CANCELLED, CANCELLED_HTTP_STATUS, CANCELLED_MESSAGE);
       }
       if (e.getCause() instanceof TimeoutFailure) {

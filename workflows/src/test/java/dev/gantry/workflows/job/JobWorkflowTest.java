@@ -22,6 +22,8 @@ import io.temporal.failure.ApplicationFailure;
 import io.temporal.testing.TestWorkflowEnvironment;
 import io.temporal.testing.TestWorkflowExtension;
 import io.temporal.worker.Worker;
+import io.temporal.worker.WorkerOptions;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -80,7 +82,14 @@ class JobWorkflowTest {
       Fakes fakes,
       long timeout) {
     worker.registerActivitiesImplementations(fakes);
-    env.newWorker(TaskQueues.JOBS).registerActivitiesImplementations(fakes);
+    // As the gateway's job worker does: heartbeats (and so cancellations) every second.
+    env.newWorker(
+            TaskQueues.JOBS,
+            WorkerOptions.newBuilder()
+                .setMaxHeartbeatThrottleInterval(Duration.ofSeconds(1))
+                .setDefaultHeartbeatThrottleInterval(Duration.ofSeconds(1))
+                .build())
+        .registerActivitiesImplementations(fakes);
     env.start();
     var wf =
         client.newWorkflowStub(
@@ -206,7 +215,7 @@ class JobWorkflowTest {
 
     WorkflowStub.fromTyped(wf).cancel();
 
-    assertThat(aborted.await(20, TimeUnit.SECONDS)).isTrue();
+    assertThat(aborted.await(5, TimeUnit.SECONDS)).as("cancelled within a heartbeat").isTrue();
     // The workflow closes as cancelled once the end is recorded.
     assertThatThrownBy(() -> result(wf))
         .isInstanceOf(WorkflowFailedException.class)
@@ -233,8 +242,9 @@ class JobWorkflowTest {
         };
     var wf = start(env, client, worker, fakes, 1);
 
-    assertThat(result(wf)).isEqualTo(new JobState(JobStatus.FAILED, 504, "Request timeout"));
-    assertThat(fakes.calls).contains("record:failed/504/Request timeout");
+    assertThat(result(wf))
+        .isEqualTo(new JobState(JobStatus.FAILED, 504, "Inference timed out, please retry"));
+    assertThat(fakes.calls).contains("record:failed/504/Inference timed out, please retry");
   }
 
   private static void await(CountDownLatch latch) {
