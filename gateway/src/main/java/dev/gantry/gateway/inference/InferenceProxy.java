@@ -251,25 +251,38 @@ public class InferenceProxy
         .doFinally(signal -> lease.release())
         .onErrorResume(
             e -> !response.hasSentHeaders(),
-            e -> {
-              if (unreachable(e)) {
-                // It never reached the worker: one retry on another, never on the same.
-                lease.route.markUnreachable(
-                    lease.upstream, settings.unreachableCooldown().toMillis());
-                Lease other = mayRetry ? lease.route.tryAcquireOther(lease.upstream) : null;
-                log.warn(
-                    "Worker {} unreachable for request {}{}: {}",
-                    lease.upstream.workerId,
-                    call.requestId,
-                    other == null ? "" : ", retrying on " + other.upstream.workerId,
-                    e.toString());
-                if (other != null) {
-                  return forward(request, response, call, other, body, false);
-                }
-                return Mono.error(InferenceException.unreachable());
-              }
-              return Mono.error(failure(e, lease, call));
-            });
+            e ->
+                afterFailure(
+                    e,
+                    call,
+                    lease,
+                    mayRetry,
+                    other -> forward(request, response, call, other, body, false)));
+  }
+
+  /**
+   * What a failed worker call becomes: a request that never reached its worker is retried once on
+   * another (never on the same one, which is kept out of routing for a while); anything else is the
+   * error table's answer.
+   */
+  private <T> Mono<T> afterFailure(
+      Throwable e,
+      Call call,
+      Lease lease,
+      boolean mayRetry,
+      java.util.function.Function<Lease, Mono<T>> retry) {
+    if (!unreachable(e)) {
+      return Mono.error(failure(e, lease, call));
+    }
+    lease.route.markUnreachable(lease.upstream, settings.unreachableCooldown().toMillis());
+    Lease other = mayRetry ? lease.route.tryAcquireOther(lease.upstream) : null;
+    log.warn(
+        "Worker {} unreachable for request {}{}: {}",
+        lease.upstream.workerId,
+        call.requestId,
+        other == null ? "" : ", retrying on " + other.upstream.workerId,
+        e.toString());
+    return other == null ? Mono.error(InferenceException.unreachable()) : retry.apply(other);
   }
 
   private static boolean unreachable(Throwable e) {
@@ -389,25 +402,15 @@ public class InferenceProxy
         .single()
         .doFinally(signal -> lease.release())
         .onErrorResume(
-            e -> {
-              if (unreachable(e)) {
-                lease.route.markUnreachable(
-                    lease.upstream, settings.unreachableCooldown().toMillis());
-                Lease other = mayRetry ? lease.route.tryAcquireOther(lease.upstream) : null;
-                log.warn(
-                    "Worker {} unreachable for job {}{}: {}",
-                    lease.upstream.workerId,
-                    call.requestId,
-                    other == null ? "" : ", retrying on " + other.upstream.workerId,
-                    e.toString());
-                if (other != null) {
-                  return exchangeBuffered(
-                      call, other, body, false, onSend, maxBytes, responseTimeout);
-                }
-                return Mono.error(InferenceException.unreachable());
-              }
-              return Mono.error(failure(e, lease, call));
-            });
+            e ->
+                afterFailure(
+                    e,
+                    call,
+                    lease,
+                    mayRetry,
+                    other ->
+                        exchangeBuffered(
+                            call, other, body, false, onSend, maxBytes, responseTimeout)));
   }
 
   private InferenceException resultTooLarge(long limit) {

@@ -150,21 +150,19 @@ public class JobRepository {
 
   /** Accepted jobs whose workflow was never started, accepted before {@code before}. */
   public List<JobRecord> listNotStarted(Instant before, int limit) {
-    return jdbc.sql(
-            "select * from jobs where workflow_started = false and created_at < :before and status"
-                + " in "
-                + UNFINISHED
-                + " order by created_at, id fetch first :limit rows only")
-        .param("before", Timestamps.utc(before))
-        .param("limit", limit)
-        .query(MAPPER)
-        .list();
+    return unfinishedBefore("workflow_started = false and ", before, limit);
   }
 
   /** Unfinished jobs accepted before {@code before}: past their time, whatever happened. */
   public List<JobRecord> listStale(Instant before, int limit) {
+    return unfinishedBefore("", before, limit);
+  }
+
+  private List<JobRecord> unfinishedBefore(String condition, Instant before, int limit) {
     return jdbc.sql(
-            "select * from jobs where created_at < :before and status in "
+            "select * from jobs where "
+                + condition
+                + "created_at < :before and status in "
                 + UNFINISHED
                 + " order by created_at, id fetch first :limit rows only")
         .param("before", Timestamps.utc(before))
