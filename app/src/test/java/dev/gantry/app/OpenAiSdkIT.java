@@ -17,15 +17,7 @@ import com.openai.models.chat.completions.ChatCompletionStreamOptions;
 import com.openai.models.completions.CompletionUsage;
 import com.openai.models.models.Model;
 import dev.gantry.infra.auth.ApiKeys;
-import dev.gantry.infra.storage.LocalStorage;
-import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -37,7 +29,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -59,7 +50,6 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(240)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class OpenAiSdkIT {
-  static final String KEY = ApiKeys.newKey();
 
   /** Unique per run, so the engines of this run can be found among all processes of the host. */
   static final String MODEL = "sdk-it-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
@@ -67,14 +57,9 @@ class OpenAiSdkIT {
   static final String PROMPT = "Tell me about the gateway.";
   static final int BURST = 20;
   static final int BURST_TOKENS = 200;
-  static final Path DATA_DIR = Path.of("target/openai-sdk-it").toAbsolutePath();
-  static final Path JAR = Path.of("target/gantry.jar").toAbsolutePath();
   static final ObjectMapper JSON = new ObjectMapper();
-  static final HttpClient http = HttpClient.newHttpClient();
 
-  static int port;
-  static int temporalPort;
-  static Process platform;
+  static PlatformProcess platform;
   static String dep;
   static OpenAIClient client;
 
@@ -93,11 +78,7 @@ class OpenAiSdkIT {
 
   @BeforeAll
   static void startPlatform() throws Exception {
-    LocalStorage.deleteTree(DATA_DIR);
-    Files.createDirectories(DATA_DIR);
-    port = freePort();
-    temporalPort = freePort();
-    platform = launch();
+    platform = new PlatformProcess("openai-sdk-it").start();
   }
 
   @AfterAll
@@ -105,9 +86,8 @@ class OpenAiSdkIT {
     if (client != null) {
       client.close();
     }
-    if (platform != null && platform.isAlive()) {
-      platform.descendants().forEach(ProcessHandle::destroyForcibly);
-      platform.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    if (platform != null) {
+      platform.close();
     }
     everyEnginePid.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
     enginesOfThisRun().forEach(ProcessHandle::destroyForcibly);
@@ -133,7 +113,7 @@ class OpenAiSdkIT {
     assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
     var body = JSON.readTree(created.body());
     dep = body.get("id").asText();
-    String baseUrl = "http://127.0.0.1:" + port + "/openai/" + dep + "/v1";
+    String baseUrl = "http://127.0.0.1:" + platform.port + "/openai/" + dep + "/v1";
     assertThat(body.get("openai_base_url").asText()).endsWith("/openai/" + dep + "/v1");
 
     await()
@@ -146,7 +126,7 @@ class OpenAiSdkIT {
     client =
         OpenAIOkHttpClient.builder()
             .baseUrl(baseUrl)
-            .apiKey(KEY)
+            .apiKey(platform.key)
             .maxRetries(0)
             .timeout(Duration.ofSeconds(90))
             .build();
@@ -339,7 +319,7 @@ class OpenAiSdkIT {
 
     OpenAIClient wrongKey =
         OpenAIOkHttpClient.builder()
-            .baseUrl("http://127.0.0.1:" + port + "/openai/" + dep + "/v1")
+            .baseUrl("http://127.0.0.1:" + platform.port + "/openai/" + dep + "/v1")
             .apiKey(ApiKeys.newKey())
             .maxRetries(0)
             .build();
@@ -369,14 +349,7 @@ class OpenAiSdkIT {
   @Test
   @Order(7)
   void deletingAndStoppingLeavesNoEngineBehind() throws Exception {
-    var delete =
-        http.send(
-            HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + port + "/api/v1/deployments/" + dep))
-                .header("Authorization", "Bearer " + KEY)
-                .DELETE()
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+    var delete = platform.delete("/api/v1/deployments/" + dep);
     assertThat(delete.statusCode()).isEqualTo(202);
     await()
         .atMost(Duration.ofSeconds(60))
@@ -384,8 +357,8 @@ class OpenAiSdkIT {
         .until(() -> deployment().get("status").asText().equals("deleted"));
 
     enginePids();
-    platform.destroy(); // SIGTERM: the graceful stop a user's Ctrl-C or systemd gives
-    assertThat(platform.waitFor(60, TimeUnit.SECONDS)).as("the platform stopped").isTrue();
+    // SIGTERM: the graceful stop a user's Ctrl-C or systemd gives
+    assertThat(platform.stop(Duration.ofSeconds(60))).as("the platform stopped").isTrue();
 
     assertThat(everyEnginePid).as("engines were seen").isNotEmpty();
     await()
@@ -464,50 +437,12 @@ class OpenAiSdkIT {
     return (int) workers().stream().filter(w -> status(w).equals("healthy")).count();
   }
 
-  static int freePort() throws IOException {
-    try (var socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    }
-  }
-
-  static Process launch() throws Exception {
-    String java = ProcessHandle.current().info().command().orElse("java");
-    var pb =
-        new ProcessBuilder(
-            java,
-            "-jar",
-            JAR.toString(),
-            "--server.port=" + port,
-            "--gantry.data-dir=" + DATA_DIR,
-            "--gantry.temporal.embedded-port=" + temporalPort);
-    pb.environment().put("GANTRY_API_KEY", KEY);
-    pb.redirectErrorStream(true);
-    pb.redirectOutput(DATA_DIR.resolve("platform.out").toFile());
-    Process p = pb.start();
-    await()
-        .atMost(Duration.ofSeconds(120))
-        .pollInterval(Duration.ofMillis(250))
-        .ignoreExceptions()
-        .until(() -> get("/readyz").statusCode() == 200);
-    return p;
-  }
-
   static HttpResponse<String> get(String path) throws Exception {
-    return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-            .header("Authorization", "Bearer " + KEY)
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return platform.get(path);
   }
 
   static HttpResponse<String> post(String path, Object body) throws Exception {
-    return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-            .header("Authorization", "Bearer " + KEY)
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return platform.post(path, body);
   }
 
   static JsonNode deployment() throws Exception {
@@ -529,8 +464,7 @@ class OpenAiSdkIT {
 
   /** Engines are the platform's children, as the OS sees them; every one seen is remembered. */
   static List<Long> enginePids() {
-    var pids =
-        platform.descendants().filter(ProcessHandle::isAlive).map(ProcessHandle::pid).toList();
+    var pids = platform.enginePids();
     everyEnginePid.addAll(pids);
     return pids;
   }

@@ -85,6 +85,18 @@ final class PlatformProcess implements AutoCloseable {
     process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
   }
 
+  /** Stops the platform as Ctrl-C or systemd would (SIGTERM); true when it exited in time. */
+  boolean stop(Duration within) throws InterruptedException {
+    enginePids();
+    process.destroy();
+    return process.waitFor(within.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** Every engine this platform was seen to run, alive or not. */
+  Set<Long> enginesSeen() {
+    return Set.copyOf(engines);
+  }
+
   /** Engines the platform started that are alive now; every one seen is remembered. */
   List<Long> enginePids() {
     var pids =

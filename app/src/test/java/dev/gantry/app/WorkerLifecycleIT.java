@@ -5,19 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.gantry.infra.auth.ApiKeys;
-import dev.gantry.infra.storage.LocalStorage;
-import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.StreamSupport;
@@ -34,79 +24,28 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(300)
 class WorkerLifecycleIT {
-  static final String KEY = ApiKeys.newKey();
-  static final Path DATA_DIR = Path.of("target/worker-it").toAbsolutePath();
-  static final Path JAR = Path.of("target/gantry.jar").toAbsolutePath();
-  static final ObjectMapper JSON = new ObjectMapper();
-  static final HttpClient http = HttpClient.newHttpClient();
+  static final ObjectMapper JSON = PlatformProcess.JSON;
 
-  static int port;
-  static int temporalPort;
-  static Process platform;
-  static final List<Long> everyEnginePid = new ArrayList<>();
+  static PlatformProcess platform;
 
   @BeforeAll
   static void startPlatform() throws Exception {
-    LocalStorage.deleteTree(DATA_DIR);
-    Files.createDirectories(DATA_DIR);
-    port = freePort();
-    temporalPort = freePort();
-    platform = launch(1);
+    platform = new PlatformProcess("worker-it").start();
   }
 
   @AfterAll
-  static void stopEverything() {
+  static void stopEverything() throws Exception {
     if (platform != null) {
-      platform.descendants().forEach(ProcessHandle::destroyForcibly);
-      platform.destroyForcibly();
+      platform.close();
     }
-    everyEnginePid.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
-  }
-
-  static int freePort() throws IOException {
-    try (var socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    }
-  }
-
-  static Process launch(int n) throws Exception {
-    String java = ProcessHandle.current().info().command().orElse("java");
-    var pb =
-        new ProcessBuilder(
-            java,
-            "-jar",
-            JAR.toString(),
-            "--server.port=" + port,
-            "--gantry.data-dir=" + DATA_DIR,
-            "--gantry.temporal.embedded-port=" + temporalPort);
-    pb.environment().put("GANTRY_API_KEY", KEY);
-    pb.redirectErrorStream(true);
-    pb.redirectOutput(DATA_DIR.resolve("platform-" + n + ".out").toFile());
-    Process p = pb.start();
-    await()
-        .atMost(Duration.ofSeconds(120))
-        .pollInterval(Duration.ofMillis(250))
-        .ignoreExceptions()
-        .until(() -> get("/readyz").statusCode() == 200);
-    return p;
   }
 
   static HttpResponse<String> get(String path) throws Exception {
-    return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-            .header("Authorization", "Bearer " + KEY)
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return platform.get(path);
   }
 
   static HttpResponse<String> post(String path, Object body) throws Exception {
-    return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-            .header("Authorization", "Bearer " + KEY)
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return platform.post(path, body);
   }
 
   static List<JsonNode> workers(String dep) throws Exception {
@@ -120,10 +59,7 @@ class WorkerLifecycleIT {
 
   /** Engines are the platform's descendants, as the OS sees them. */
   static List<Long> enginePids() {
-    var pids =
-        platform.descendants().filter(ProcessHandle::isAlive).map(ProcessHandle::pid).toList();
-    everyEnginePid.addAll(pids);
-    return pids;
+    return platform.enginePids();
   }
 
   static boolean alive(long pid) {
@@ -191,11 +127,11 @@ class WorkerLifecycleIT {
 
     // kill -9 the platform: its engine survives it (the OS reparents it) ...
     List<Long> before = enginePids();
-    platform.destroyForcibly().waitFor();
+    platform.crash();
     assertThat(before).allMatch(WorkerLifecycleIT::alive);
 
     // ... and the restarted platform stops it and brings the deployment back to its min worker.
-    platform = launch(2);
+    platform.start();
     await()
         .atMost(Duration.ofSeconds(60))
         .until(() -> before.stream().noneMatch(WorkerLifecycleIT::alive));
@@ -207,14 +143,7 @@ class WorkerLifecycleIT {
     assertThat(current).as("no worker counted twice").hasSize(1);
 
     // Deleting drains and stops every engine before the storage goes.
-    var delete =
-        http.send(
-            HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + port + "/api/v1/deployments/" + dep))
-                .header("Authorization", "Bearer " + KEY)
-                .DELETE()
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+    var delete = platform.delete("/api/v1/deployments/" + dep);
     assertThat(delete.statusCode()).isEqualTo(202);
     await()
         .atMost(Duration.ofSeconds(60))
@@ -225,6 +154,6 @@ class WorkerLifecycleIT {
                     .asText()
                     .equals("deleted"));
     assertThat(enginePids()).isEmpty();
-    assertThat(DATA_DIR.resolve("storage").resolve(dep)).doesNotExist();
+    assertThat(platform.dataDir.resolve("storage").resolve(dep)).doesNotExist();
   }
 }
