@@ -113,7 +113,6 @@ class OpenAiSdkIT {
     assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
     var body = JSON.readTree(created.body());
     dep = body.get("id").asText();
-    String baseUrl = "http://127.0.0.1:" + platform.port + "/openai/" + dep + "/v1";
     assertThat(body.get("openai_base_url").asText()).endsWith("/openai/" + dep + "/v1");
 
     await()
@@ -122,14 +121,7 @@ class OpenAiSdkIT {
         .until(() -> deployment().get("status").asText().equals("running"));
     assertThat(workers()).as("min_workers 0: nothing runs before the first request").isEmpty();
 
-    // No retries: every answer the test sees is the gateway's own, not the SDK's second try.
-    client =
-        OpenAIOkHttpClient.builder()
-            .baseUrl(baseUrl)
-            .apiKey(platform.key)
-            .maxRetries(0)
-            .timeout(Duration.ofSeconds(90))
-            .build();
+    client = sdkClient(platform.key);
     // Answered by the gateway without waking a worker; it also warms the SDK up, so that the cold
     // request's time is the platform's and not the client's first-call class loading.
     assertThat(client.models().list().data()).extracting(Model::id).containsExactly(MODEL);
@@ -317,12 +309,7 @@ class OpenAiSdkIT {
     assertThat(wrongModel).as("a wrong model name").isNotNull();
     assertThat(wrongModel.statusCode()).isEqualTo(404);
 
-    OpenAIClient wrongKey =
-        OpenAIOkHttpClient.builder()
-            .baseUrl("http://127.0.0.1:" + platform.port + "/openai/" + dep + "/v1")
-            .apiKey(ApiKeys.newKey())
-            .maxRetries(0)
-            .build();
+    OpenAIClient wrongKey = sdkClient(ApiKeys.newKey());
     try {
       var unauthorized =
           catchThrowableOfType(
@@ -435,6 +422,19 @@ class OpenAiSdkIT {
   static int sampleHealthy() {
     enginePids();
     return (int) workers().stream().filter(w -> status(w).equals("healthy")).count();
+  }
+
+  /**
+   * The OpenAI SDK pointed at the deployment's base URL. No retries: every answer the test sees is
+   * the gateway's own, not the SDK's second try.
+   */
+  static OpenAIClient sdkClient(String apiKey) {
+    return OpenAIOkHttpClient.builder()
+        .baseUrl("http://127.0.0.1:" + platform.port + "/openai/" + dep + "/v1")
+        .apiKey(apiKey)
+        .maxRetries(0)
+        .timeout(Duration.ofSeconds(90))
+        .build();
   }
 
   static HttpResponse<String> get(String path) throws Exception {

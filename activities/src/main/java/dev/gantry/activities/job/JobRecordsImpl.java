@@ -22,14 +22,6 @@ public class JobRecordsImpl implements JobRecords {
   @Override
   public void recordOutcome(JobOutcome outcome) {
     var now = clock.instant();
-    jobs.finish(
-        outcome.jobId(),
-        outcome.status(),
-        outcome.httpStatus(),
-        null,
-        null,
-        outcome.error(),
-        now,
-        now.plus(settings.retention()));
+    jobs.finish(outcome.jobId(), outcome.end(), now, now.plus(settings.retention()));
   }
 }

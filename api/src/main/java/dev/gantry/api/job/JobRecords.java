@@ -13,9 +13,8 @@ public interface JobRecords {
 
   /**
    * @param jobId the job
-   * @param status {@code failed} or {@code cancelled}
-   * @param httpStatus the status its poll answers with
-   * @param error the error table's message
+   * @param end {@code failed} or {@code cancelled}, with the status its poll answers with and the
+   *     error table's message
    */
-  record JobOutcome(String jobId, JobStatus status, int httpStatus, String error) {}
+  record JobOutcome(String jobId, JobState end) {}
 }

@@ -11,4 +11,14 @@ public record JobState(JobStatus status, int httpStatus, String error) {
   public static JobState of(JobStatus status) {
     return new JobState(status, 0, null);
   }
+
+  /** The end of a job its owner cancelled: its poll answers 410. */
+  public static JobState cancelled() {
+    return new JobState(JobStatus.CANCELLED, 410, "The request was cancelled");
+  }
+
+  /** The end of a job whose time ran out with nothing else ending it: 504, as the error table. */
+  public static JobState timedOut() {
+    return new JobState(JobStatus.FAILED, 504, "Inference timed out, please retry");
+  }
 }

@@ -16,10 +16,13 @@ import java.net.ConnectException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.function.LongFunction;
 import org.reactivestreams.Publisher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -266,11 +269,7 @@ public class InferenceProxy
    * error table's answer.
    */
   private <T> Mono<T> afterFailure(
-      Throwable e,
-      Call call,
-      Lease lease,
-      boolean mayRetry,
-      java.util.function.Function<Lease, Mono<T>> retry) {
+      Throwable e, Call call, Lease lease, boolean mayRetry, Function<Lease, Mono<T>> retry) {
     if (!unreachable(e)) {
       return Mono.error(failure(e, lease, call));
     }
@@ -479,12 +478,11 @@ public class InferenceProxy
   /** A request body read into one array, refused as soon as it passes the size limit. */
   private static final class BodyBuffer {
     private final long limit;
-    private final java.util.function.LongFunction<InferenceException> tooLarge;
+    private final LongFunction<InferenceException> tooLarge;
     private byte[] bytes;
     private int length;
 
-    BodyBuffer(
-        long declared, long limit, java.util.function.LongFunction<InferenceException> tooLarge) {
+    BodyBuffer(long declared, long limit, LongFunction<InferenceException> tooLarge) {
       this.limit = limit;
       this.tooLarge = tooLarge;
       this.bytes = new byte[declared > 0 ? (int) Math.min(declared, limit) : 256];
@@ -497,15 +495,14 @@ public class InferenceProxy
       }
       if (length + n > bytes.length) {
         bytes =
-            java.util.Arrays.copyOf(
-                bytes, (int) Math.min(limit, Math.max(length + n, 2L * bytes.length)));
+            Arrays.copyOf(bytes, (int) Math.min(limit, Math.max(length + n, 2L * bytes.length)));
       }
       buf.getBytes(buf.readerIndex(), bytes, length, n);
       length += n;
     }
 
     byte[] bytes() {
-      return length == bytes.length ? bytes : java.util.Arrays.copyOf(bytes, length);
+      return length == bytes.length ? bytes : Arrays.copyOf(bytes, length);
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.gantry.gateway.inference;
 
+import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.gateway.deployment.WorkerLoad;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
@@ -51,7 +52,7 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
   }
 
   /** The spec of a running deployment the tenant owns, or null (not found, not theirs). */
-  public dev.gantry.api.deployment.DeploymentSpec servedSpec(String deploymentId, String tenantId) {
+  public DeploymentSpec servedSpec(String deploymentId, String tenantId) {
     DeploymentRoute route = routes.get(deploymentId);
     return route == null || !route.tenantId().equals(tenantId) ? null : route.spec();
   }

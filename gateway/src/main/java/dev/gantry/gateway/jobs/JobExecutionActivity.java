@@ -276,7 +276,7 @@ public class JobExecutionActivity implements JobExecution {
   }
 
   private static JobState cancelled() {
-    return new JobState(JobStatus.CANCELLED, JobResponses.CANCELLED_STATUS, null);
+    return new JobState(JobStatus.CANCELLED, JobState.cancelled().httpStatus(), null);
   }
 
   /** A stored job's end, without its message (which stays in the database). */

@@ -11,9 +11,6 @@ import org.springframework.http.ResponseEntity;
 
 /** The async API's answers (API.md "Inference"): statuses, and errors in the OpenAI shape. */
 final class JobResponses {
-  static final int CANCELLED_STATUS = 410;
-  static final String CANCELLED = "The request was cancelled";
-
   private JobResponses() {}
 
   /** {@code {"id", "status"}}: a job accepted or not finished. */

@@ -244,15 +244,7 @@ public class JobService {
     }
     var now = clock.instant();
     boolean cancelled =
-        jobs.finish(
-            jobId,
-            JobStatus.CANCELLED,
-            JobResponses.CANCELLED_STATUS,
-            null,
-            null,
-            JobResponses.CANCELLED,
-            now,
-            now.plus(settings.retention()));
+        jobs.finish(jobId, JobState.cancelled(), now, now.plus(settings.retention()));
     if (!cancelled) {
       var ended = jobs.find(jobId).orElse(null);
       if (ended == null) {

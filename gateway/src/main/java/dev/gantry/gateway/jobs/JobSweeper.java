@@ -1,6 +1,6 @@
 package dev.gantry.gateway.jobs;
 
-import dev.gantry.api.job.JobStatus;
+import dev.gantry.api.job.JobState;
 import dev.gantry.gateway.inference.RoutingTable;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
@@ -17,7 +17,6 @@ import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.context.event.EventListener;
-import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Component;
 
 /**
@@ -130,15 +129,7 @@ public class JobSweeper implements SmartLifecycle {
       // lost with an orchestrator's embedded server): end it, so its poll does not wait forever
       // and its retention starts.
       for (JobRecord job : jobs.listStale(now.minus(timeout).minus(STALE_GRACE), BATCH)) {
-        if (jobs.finish(
-            job.id(),
-            JobStatus.FAILED,
-            HttpStatus.GATEWAY_TIMEOUT.value(),
-            null,
-            null,
-            "Inference timed out, please retry",
-            now,
-            now.plus(retention))) {
+        if (jobs.finish(job.id(), JobState.timedOut(), now, now.plus(retention))) {
           log.warn("Job {} was past its time without an end; recorded it as timed out", job.id());
           engine.cancel(job.id());
         }

@@ -7,7 +7,7 @@ import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.worker.WorkerStatus;
-import dev.gantry.gateway.deployment.TemporalDeploymentOrchestrator;
+import dev.gantry.gateway.GatewayTestBeans;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.db.DeploymentRepository;
@@ -38,12 +38,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.boot.SpringBootConfiguration;
-import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
-import org.springframework.context.annotation.ComponentScan;
-import org.springframework.context.annotation.FilterType;
 import org.springframework.context.annotation.Import;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -60,23 +56,7 @@ import org.springframework.test.context.DynamicPropertySource;
 class InferenceGatewayTest {
   static final String MODEL = "tiny";
 
-  @SpringBootConfiguration
-  @EnableAutoConfiguration
-  @ComponentScan(
-      basePackages = "dev.gantry",
-      excludeFilters = {
-        @ComponentScan.Filter(
-            type = FilterType.ASSIGNABLE_TYPE,
-            classes = TemporalDeploymentOrchestrator.class),
-        // Each test application brings its own orchestrator; never the other's.
-        @ComponentScan.Filter(
-            type = FilterType.REGEX,
-            pattern = "dev\\.gantry\\.gateway\\..*(TestApplication|Test\\$App)"),
-        // Async jobs need Temporal; the app module's end-to-end tests cover them.
-        @ComponentScan.Filter(
-            type = FilterType.REGEX,
-            pattern = "dev\\.gantry\\.gateway\\.jobs\\..*")
-      })
+  @GatewayTestBeans
   @Import(SimAutoscaler.class)
   static class App {}
 

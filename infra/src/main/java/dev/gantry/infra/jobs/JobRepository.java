@@ -1,5 +1,6 @@
 package dev.gantry.infra.jobs;
 
+import dev.gantry.api.job.JobState;
 import dev.gantry.api.job.JobStatus;
 import dev.gantry.infra.db.Timestamps;
 import java.time.Instant;
@@ -85,16 +86,6 @@ public class JobRepository {
     jdbc.sql("update jobs set workflow_started = true where id = :id").param("id", id).update();
   }
 
-  /** Moves an unfinished job to {@code fetched} or {@code processing}; never backwards. */
-  public void advance(String id, JobStatus status) {
-    jdbc.sql(
-            "update jobs set status = :status where id = :id and status in "
-                + (status == JobStatus.PROCESSING ? "('queued', 'fetched')" : "('queued')"))
-        .param("status", status.wireName())
-        .param("id", id)
-        .update();
-  }
-
   /**
    * Records a job's end, unless it already ended.
    *
@@ -129,6 +120,11 @@ public class JobRepository {
             .param("id", id)
             .update()
         == 1;
+  }
+
+  /** Records an end that has no answer (a failure or a cancel), unless the job already ended. */
+  public boolean finish(String id, JobState end, Instant now, Instant expiresAt) {
+    return finish(id, end.status(), end.httpStatus(), null, null, end.error(), now, expiresAt);
   }
 
   /**

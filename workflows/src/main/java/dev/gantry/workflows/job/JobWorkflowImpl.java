@@ -37,10 +37,6 @@ public class JobWorkflowImpl implements JobWorkflow {
   /** A gateway that stops heartbeating this long is taken for dead; another one takes the job. */
   static final Duration HEARTBEAT_TIMEOUT = Duration.ofSeconds(20);
 
-  static final int CANCELLED_HTTP_STATUS = 410;
-  static final String CANCELLED_MESSAGE = "The request was cancelled";
-  static final String TIMED_OUT_MESSAGE = "Inference timed out, please retry";
-
   private final JobRecords records =
       Workflow.newActivityStub(JobRecords.class, ActivityPolicies.databaseWrites().build());
 
@@ -71,24 +67,24 @@ public class JobWorkflowImpl implements JobWorkflow {
     } catch (ActivityFailure e) {
       if (e.getCause() instanceof CanceledFailure
           || CancellationScope.current().isCancelRequested()) {
-        return end(input, JobStatus.CANCELLED, CANCELLED_HTTP_STATUS, CANCELLED_MESSAGE);
+        return end(input, JobState.cancelled());
       }
       if (e.getCause() instanceof TimeoutFailure) {
         log.warn("Job {} ran out of time: {}", input.jobId(), e.getCause().getMessage());
-        return end(input, JobStatus.FAILED, 504, TIMED_OUT_MESSAGE);
+        return end(input, JobState.timedOut());
       }
       log.warn("Job {} failed: {}", input.jobId(), e.getCause().getMessage());
-      return end(input, JobStatus.FAILED, 500, "Request failed, please retry");
+      return end(input, new JobState(JobStatus.FAILED, 500, "Request failed, please retry"));
     } catch (CanceledFailure e) {
-      return end(input, JobStatus.CANCELLED, CANCELLED_HTTP_STATUS, CANCELLED_MESSAGE);
+      return end(input, JobState.cancelled());
     }
   }
 
   /** Records the end in a scope of its own, so a cancellation cannot stop the write. */
-  private JobState end(JobWorkflowInput input, JobStatus status, int httpStatus, String error) {
-    state = new JobState(status, httpStatus, error);
+  private JobState end(JobWorkflowInput input, JobState end) {
+    state = end;
     Workflow.newDetachedCancellationScope(
-            () -> records.recordOutcome(new JobOutcome(input.jobId(), status, httpStatus, error)))
+            () -> records.recordOutcome(new JobOutcome(input.jobId(), end)))
         .run();
     return state;
   }

@@ -63,11 +63,11 @@ class JobWorkflowTest {
     public void recordOutcome(JobOutcome outcome) {
       calls.add(
           "record:"
-              + outcome.status().wireName()
+              + outcome.end().status().wireName()
               + "/"
-              + outcome.httpStatus()
+              + outcome.end().httpStatus()
               + "/"
-              + outcome.error());
+              + outcome.end().error());
     }
   }
 
