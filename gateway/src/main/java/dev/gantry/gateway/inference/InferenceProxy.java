@@ -1,40 +1,32 @@
 package dev.gantry.gateway.inference;
 
-import dev.gantry.gateway.error.ErrorBodies;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.config.GantryProperties;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.timeout.ReadTimeoutException;
 import java.net.ConnectException;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.function.BiFunction;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.LongFunction;
-import org.reactivestreams.Publisher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Component;
-import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.netty.ByteBufFlux;
 import reactor.netty.http.client.HttpClient;
-import reactor.netty.http.client.HttpClientResponse;
-import reactor.netty.http.server.HttpServerRequest;
-import reactor.netty.http.server.HttpServerResponse;
 import reactor.netty.resources.ConnectionProvider;
 
 /**
@@ -43,14 +35,15 @@ import reactor.netty.resources.ConnectionProvider;
  * or the deployment's FIFO queue), then a relay to the worker that keeps its status and body and
  * flushes every chunk of a stream as it arrives.
  *
- * <p>It is a Reactor Netty route ({@link InferenceRoutes}) ahead of the WebFlux application: an
- * inference request never builds a {@code ServerWebExchange} or walks the filter chain and handler
- * mapping of the management API, which cost most of the gateway's CPU per request under load.
+ * <p>Synchronous requests are taken off each server connection by an {@link InferenceConnection}
+ * right after the HTTP codec and relayed at the Netty level by a {@link Relay}, over keep-alive
+ * worker connections pooled per event loop ({@link UpstreamPool}): no Reactor Netty request or
+ * client operations, no WebFlux exchange, no thread hop. Async jobs ({@link #callBuffered}) go
+ * through the same checks and admission with Reactor Netty's client.
  */
 @ConditionalOnGatewayRole
 @Component
-public class InferenceProxy
-    implements BiFunction<HttpServerRequest, HttpServerResponse, Publisher<Void>> {
+public class InferenceProxy implements AutoCloseable {
   static final String PREFIX = "/openai/";
   static final String REQUEST_ID = "X-Request-Id";
   private static final Logger log = LoggerFactory.getLogger(InferenceProxy.class);
@@ -60,7 +53,7 @@ public class InferenceProxy
       Set.of("chat/completions", "completions", "embeddings");
 
   /** Hop-by-hop headers, and ones this proxy sets itself; never relayed. */
-  private static final Set<String> NOT_RELAYED = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+  static final Set<String> NOT_RELAYED = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
 
   static {
     NOT_RELAYED.addAll(
@@ -83,6 +76,10 @@ public class InferenceProxy
   private final GantryProperties.Gateway settings;
   private final Clock clock;
   private final HttpClient client;
+  private final UpstreamPool pool;
+  private final long responseTimeoutNanos;
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private volatile boolean closing;
 
   public InferenceProxy(
       ApiKeyCache keys,
@@ -109,169 +106,129 @@ public class InferenceProxy
                 ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) settings.connectTimeout().toMillis())
             .responseTimeout(settings.responseTimeout())
             .keepAlive(true);
-  }
-
-  /** Whether a request is for this proxy; checked by Reactor Netty before WebFlux sees it. */
-  static boolean handles(HttpServerRequest request) {
-    return request.uri().startsWith(PREFIX);
+    this.pool = new UpstreamPool(settings.connectTimeout());
+    this.responseTimeoutNanos = settings.responseTimeout().toNanos();
   }
 
   @Override
-  public Publisher<Void> apply(HttpServerRequest request, HttpServerResponse response) {
+  public void close() {
+    pool.close();
+  }
+
+  /** Whether a request is for this proxy; checked on the connection before WebFlux sees it. */
+  static boolean handles(String uri) {
+    return uri.startsWith(PREFIX);
+  }
+
+  /** A relay for a new request on a client connection; the connection starts it. */
+  Relay relay(ChannelHandlerContext ctx, HttpRequest request, InferenceConnection connection) {
+    inFlight.incrementAndGet();
     var call =
-        Call.parse(request.uri(), RequestIds.of(header(request, REQUEST_ID)), clock.millis());
-    response.header(REQUEST_ID, call.requestId);
-    return handle(request, response, call)
-        .onErrorResume(InferenceException.class, e -> answerError(response, call, e))
-        .onErrorResume(
-            e -> !(e instanceof InferenceException) && !response.hasSentHeaders(),
-            e -> {
-              log.error("Inference request {} failed", call.requestId, e);
-              return answerError(response, call, InferenceException.internal());
-            })
-        .doOnError(e -> call.failure = e)
-        .doFinally(signal -> usage.record(call, signal, response.status().code(), clock.millis()));
+        Call.parse(request.uri(), RequestIds.of(request.headers().get(REQUEST_ID)), clock.millis());
+    return new Relay(this, ctx, connection, request, call);
   }
 
-  private static String header(HttpServerRequest request, CharSequence name) {
-    return request.requestHeaders().get(name);
+  /** Requests being answered now. */
+  int inFlight() {
+    return inFlight.get();
   }
 
-  private Mono<Void> handle(HttpServerRequest request, HttpServerResponse response, Call call) {
-    String authorization = header(request, HttpHeaderNames.AUTHORIZATION);
-    if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      return Mono.error(InferenceException.unauthorized());
-    }
-    var key = keys.authenticate(authorization.substring(7).trim()).orElse(null);
-    if (key == null) {
-      return Mono.error(InferenceException.unauthorized());
-    }
-    if (call.deploymentId == null) {
-      return Mono.error(InferenceException.notFound());
-    }
-    DeploymentRoute route = routes.find(call.deploymentId);
-    if (route == null || !route.tenantId().equals(key.tenantId())) {
-      return Mono.error(InferenceException.notFound());
-    }
-    call.route = route;
-    if (request.method() == HttpMethod.GET && call.rest.equals("models")) {
-      return models(response, route);
-    }
-    long declared = contentLength(request);
-    if (declared > settings.maxBodyBytes()) {
-      return Mono.error(InferenceException.tooLarge());
-    }
-    return request
-        .receive()
-        .collect(
-            () ->
-                new BodyBuffer(
-                    declared, settings.maxBodyBytes(), limit -> InferenceException.tooLarge()),
-            BodyBuffer::append)
-        .flatMap(body -> admitAndForward(request, response, call, route, body.bytes()));
-  }
-
-  private static long contentLength(HttpServerRequest request) {
-    String value = header(request, HttpHeaderNames.CONTENT_LENGTH);
-    if (value == null) {
-      return -1;
-    }
-    try {
-      return Long.parseLong(value.trim());
-    } catch (NumberFormatException e) {
-      return -1;
-    }
-  }
-
-  private Mono<Void> admitAndForward(
-      HttpServerRequest request,
-      HttpServerResponse response,
-      Call call,
-      DeploymentRoute route,
-      byte[] body) {
-    var fields = RequestFields.read(body);
-    call.streamed = fields.stream();
-    if (MODEL_ROUTES.contains(call.rest) && !fields.json()) {
-      return Mono.error(
-          new InferenceException(HttpStatus.BAD_REQUEST, "The request body must be a JSON object"));
-    }
-    if (MODEL_ROUTES.contains(call.rest) || fields.model() != null) {
-      String model = route.spec().model();
-      if (fields.model() == null) {
-        return Mono.error(
-            new InferenceException(
-                HttpStatus.BAD_REQUEST,
-                "model is required; this deployment serves '" + model + "'"));
-      }
-      if (!fields.model().equals(model)) {
-        return Mono.error(
-            new InferenceException(
-                HttpStatus.NOT_FOUND,
-                "The model '"
-                    + fields.model()
-                    + "' is not served by this deployment; it serves '"
-                    + model
-                    + "'"));
-      }
-    }
-    return route
-        .admit(() -> reporter.queued(route))
-        .flatMap(lease -> forward(request, response, call, lease, body, true))
-        .doOnDiscard(Lease.class, Lease::release);
-  }
-
-  /** Relays the request to the lease's worker; a refused connection is retried once elsewhere. */
-  private Mono<Void> forward(
-      HttpServerRequest request,
-      HttpServerResponse response,
-      Call call,
-      Lease lease,
-      byte[] body,
-      boolean mayRetry) {
-    call.workerId = lease.upstream.workerId;
-    String uri = lease.upstream.baseUrl + call.upstreamPath + call.query;
-    String contentType = header(request, HttpHeaderNames.CONTENT_TYPE);
-    String accept = header(request, HttpHeaderNames.ACCEPT);
-    return client
-        .request(request.method())
-        .uri(uri)
-        .send(
-            (req, out) -> {
-              // Only what the engine needs: never the caller's Gantry key.
-              req.header(
-                  HttpHeaderNames.CONTENT_TYPE,
-                  contentType == null ? HttpHeaderValues.APPLICATION_JSON : contentType);
-              if (accept != null) {
-                req.header(HttpHeaderNames.ACCEPT, accept);
-              }
-              req.header(REQUEST_ID, call.requestId);
-              return body.length == 0
-                  ? out
-                  : out.send(Mono.fromSupplier(() -> Unpooled.wrappedBuffer(body)));
-            })
-        .response((upstream, content) -> relay(response, call, upstream, content))
-        .then()
-        .doFinally(signal -> lease.release())
-        .onErrorResume(
-            e -> !response.hasSentHeaders(),
-            e ->
-                afterFailure(
-                    e,
-                    call,
-                    lease,
-                    mayRetry,
-                    other -> forward(request, response, call, other, body, false)));
+  /** From now on new requests are answered 503, while the ones under way finish. */
+  void closing() {
+    closing = true;
   }
 
   /**
-   * What a failed worker call becomes: a request that never reached its worker is retried once on
-   * another (never on the same one, which is kept out of routing for a while); anything else is the
-   * error table's answer.
+   * The checks on a request's head: API key, deployment (of the caller's tenant) and the gateway
+   * not shutting down. Sets the call's route; the refusal to answer, or null.
    */
-  private <T> Mono<T> afterFailure(
-      Throwable e, Call call, Lease lease, boolean mayRetry, Function<Lease, Mono<T>> retry) {
+  InferenceException checkHead(HttpHeaders headers, Call call) {
+    if (closing) {
+      return new InferenceException(
+          HttpStatus.SERVICE_UNAVAILABLE, "The gateway is shutting down, please retry");
+    }
+    String authorization = headers.get(HttpHeaderNames.AUTHORIZATION);
+    if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return InferenceException.unauthorized();
+    }
+    var key = keys.authenticate(authorization.substring(7).trim()).orElse(null);
+    if (key == null) {
+      return InferenceException.unauthorized();
+    }
+    if (call.deploymentId == null) {
+      return InferenceException.notFound();
+    }
+    DeploymentRoute route = routes.find(call.deploymentId);
+    if (route == null || !route.tenantId().equals(key.tenantId())) {
+      return InferenceException.notFound();
+    }
+    call.route = route;
+    return null;
+  }
+
+  /** The checks on a request's body: JSON where the route needs it, and the deployment's model. */
+  InferenceException checkBody(Call call, byte[] body) {
+    var fields = RequestFields.read(body);
+    call.streamed = fields.stream();
+    if (MODEL_ROUTES.contains(call.rest) && !fields.json()) {
+      return new InferenceException(
+          HttpStatus.BAD_REQUEST, "The request body must be a JSON object");
+    }
+    if (MODEL_ROUTES.contains(call.rest) || fields.model() != null) {
+      String model = call.route.spec().model();
+      if (fields.model() == null) {
+        return new InferenceException(
+            HttpStatus.BAD_REQUEST, "model is required; this deployment serves '" + model + "'");
+      }
+      if (!fields.model().equals(model)) {
+        return new InferenceException(
+            HttpStatus.NOT_FOUND,
+            "The model '"
+                + fields.model()
+                + "' is not served by this deployment; it serves '"
+                + model
+                + "'");
+      }
+    }
+    return null;
+  }
+
+  long maxBodyBytes() {
+    return settings.maxBodyBytes();
+  }
+
+  BodyBuffer bodyBuffer(long declared) {
+    return new BodyBuffer(
+        declared, settings.maxBodyBytes(), limit -> InferenceException.tooLarge());
+  }
+
+  long responseTimeoutNanos() {
+    return responseTimeoutNanos;
+  }
+
+  UpstreamPool pool() {
+    return pool;
+  }
+
+  /** A request of {@code route} is the first to wait in its queue. */
+  void queued(DeploymentRoute route) {
+    reporter.queued(route);
+  }
+
+  /** A relayed request ended with {@code status}: its usage record. */
+  void ended(Call call, int status) {
+    inFlight.decrementAndGet();
+    usage.record(call, status, clock.millis());
+  }
+
+  /**
+   * After a failed worker call: a request that never reached its worker gets a slot on another
+   * (never the same one, which is kept out of routing for a while), at most once. Null when it is
+   * not retried; then {@link #failureOf} is the answer.
+   */
+  Lease retryElsewhere(Throwable e, Call call, Lease lease, boolean mayRetry) {
     if (!unreachable(e)) {
-      return Mono.error(failure(e, lease, call));
+      return null;
     }
     lease.route.markUnreachable(lease.upstream, settings.unreachableCooldown().toMillis());
     Lease other = mayRetry ? lease.route.tryAcquireOther(lease.upstream) : null;
@@ -281,41 +238,25 @@ public class InferenceProxy
         call.requestId,
         other == null ? "" : ", retrying on " + other.upstream.workerId,
         e.toString());
-    return other == null ? Mono.error(InferenceException.unreachable()) : retry.apply(other);
+    return other;
+  }
+
+  /** The error table's answer for a failed worker call that is not retried. */
+  static InferenceException failureOf(Throwable e, Lease lease, Call call) {
+    return unreachable(e) ? InferenceException.unreachable() : failure(e, lease, call);
+  }
+
+  /** The one retry of an async job's call, the same way as {@link #retryElsewhere}. */
+  private <T> Mono<T> afterFailure(
+      Throwable e, Call call, Lease lease, boolean mayRetry, Function<Lease, Mono<T>> retry) {
+    Lease other = retryElsewhere(e, call, lease, mayRetry);
+    return other == null ? Mono.error(failureOf(e, lease, call)) : retry.apply(other);
   }
 
   private static boolean unreachable(Throwable e) {
     return e instanceof ConnectException
         || e instanceof io.netty.channel.ConnectTimeoutException
         || e.getCause() instanceof ConnectException;
-  }
-
-  /** Copies the worker's status, headers and body; a worker's 5xx becomes the gateway's 502. */
-  private Mono<Void> relay(
-      HttpServerResponse response, Call call, HttpClientResponse upstream, ByteBufFlux content) {
-    HttpResponseStatus status = upstream.status();
-    if (status.code() >= 500) {
-      log.warn("Worker {} answered {} to request {}", call.workerId, status, call.requestId);
-      return content.then(Mono.error(InferenceException.badGateway()));
-    }
-    response.status(status);
-    var headers = response.responseHeaders();
-    for (Map.Entry<String, String> entry : upstream.responseHeaders()) {
-      if (!NOT_RELAYED.contains(entry.getKey())) {
-        headers.add(entry.getKey(), entry.getValue());
-      }
-    }
-    String contentType = upstream.responseHeaders().get(HttpHeaderNames.CONTENT_TYPE);
-    boolean eventStream = contentType != null && contentType.startsWith("text/event-stream");
-    var meter = call.meter;
-    Flux<ByteBuf> body =
-        content
-            .retain()
-            // The server cancels the relay when the client goes away.
-            .doOnCancel(() -> call.clientLeft = true)
-            .doOnNext(buf -> meter.observe(buf, eventStream));
-    // A stream is flushed per chunk the worker wrote, so an SSE event is never held back.
-    return (eventStream ? response.send(body, buf -> true) : response.send(body)).then();
   }
 
   /**
@@ -435,48 +376,15 @@ public class InferenceProxy
   /** A worker's whole answer to an async job. */
   public record BufferedAnswer(int status, String contentType, byte[] body) {}
 
-  /** {@code GET /v1/models}, answered from the routing table without waking a worker. */
-  private Mono<Void> models(HttpServerResponse response, DeploymentRoute route) {
-    var spec = route.spec();
-    String body =
-        "{\"object\":\"list\",\"data\":[{\"id\":"
-            + RequestFields.quote(spec.model())
-            + ",\"object\":\"model\",\"created\":0,\"owned_by\":\"gantry\"}]}";
-    return send(response, HttpResponseStatus.OK, body);
-  }
-
-  private static Mono<Void> send(
-      HttpServerResponse response, HttpResponseStatus status, String json) {
-    byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
-    response
-        .status(status)
-        .header(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
-        .header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(bytes.length));
-    return response.sendByteArray(Mono.just(bytes)).then();
-  }
-
-  private Mono<Void> answerError(HttpServerResponse response, Call call, InferenceException e) {
-    if (response.hasSentHeaders()) {
-      // The worker's response already started: nothing to do but end the connection.
-      return Mono.error(e);
-    }
-    response.responseHeaders().clear();
-    response.header(REQUEST_ID, call.requestId);
-    String retryAfter = InferenceException.retryAfterSeconds(e.status());
-    if (retryAfter != null) {
-      response.header(HttpHeaderNames.RETRY_AFTER, retryAfter);
-    }
-    if (e.status() == HttpStatus.UNAUTHORIZED) {
-      response.header(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
-    }
-    return send(
-        response,
-        HttpResponseStatus.valueOf(e.status().value()),
-        ErrorBodies.openAi(e.status(), e.getMessage()));
+  /** The body of {@code GET /v1/models}, answered from the routing table without a worker. */
+  String modelsBody(DeploymentRoute route) {
+    return "{\"object\":\"list\",\"data\":[{\"id\":"
+        + RequestFields.quote(route.spec().model())
+        + ",\"object\":\"model\",\"created\":0,\"owned_by\":\"gantry\"}]}";
   }
 
   /** A request body read into one array, refused as soon as it passes the size limit. */
-  private static final class BodyBuffer {
+  static final class BodyBuffer {
     private final long limit;
     private final LongFunction<InferenceException> tooLarge;
     private byte[] bytes;

@@ -1,22 +1,37 @@
 package dev.gantry.gateway.inference;
 
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
+import java.time.Duration;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
+import reactor.netty.NettyPipeline;
 
 /**
- * Puts the {@link InferenceProxy} in front of the WebFlux application as a Reactor Netty route, so
- * the data plane answers straight from the server's event loop. The proxy is looked up on the first
- * request rather than when the server is built, so the web server does not pull the data plane's
- * beans forward in the context's startup.
+ * Puts an {@link InferenceConnection} right after the HTTP codec of every server connection, so the
+ * data plane answers {@code /openai/**} straight from the event loop and WebFlux never sees those
+ * requests. The proxy is looked up on the first connection rather than when the server is built, so
+ * the web server does not pull the data plane's beans forward in the context's startup.
+ *
+ * <p>On shutdown, before the web server stops, new inference requests are answered 503 and the ones
+ * under way are given up to {@link #DRAIN} to finish (Reactor Netty's graceful shutdown does not
+ * know about them).
  */
 @ConditionalOnGatewayRole
 @Component
-class InferenceRoutes implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory> {
+class InferenceRoutes
+    implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>, SmartLifecycle {
+  static final Duration DRAIN = Duration.ofSeconds(30);
+  private static final Logger log = LoggerFactory.getLogger(InferenceRoutes.class);
+
   private final ObjectProvider<InferenceProxy> proxy;
   private volatile InferenceProxy resolved;
+  private volatile boolean running;
 
   InferenceRoutes(ObjectProvider<InferenceProxy> proxy) {
     this.proxy = proxy;
@@ -24,8 +39,19 @@ class InferenceRoutes implements WebServerFactoryCustomizer<NettyReactiveWebServ
 
   @Override
   public void customize(NettyReactiveWebServerFactory factory) {
-    factory.addRouteProviders(
-        routes -> routes.route(InferenceProxy::handles, (req, res) -> proxy().apply(req, res)));
+    factory.addServerCustomizers(
+        server ->
+            server.doOnChannelInit(
+                (observer, channel, remote) -> {
+                  if (channel.pipeline().get(NettyPipeline.HttpCodec) != null) {
+                    channel
+                        .pipeline()
+                        .addAfter(
+                            NettyPipeline.HttpCodec,
+                            InferenceConnection.NAME,
+                            new InferenceConnection(proxy()));
+                  }
+                }));
   }
 
   private InferenceProxy proxy() {
@@ -35,5 +61,38 @@ class InferenceRoutes implements WebServerFactoryCustomizer<NettyReactiveWebServ
       resolved = p;
     }
     return p;
+  }
+
+  @Override
+  public void start() {
+    running = true;
+  }
+
+  @Override
+  public void stop() {
+    running = false;
+    InferenceProxy p = resolved;
+    if (p == null) {
+      return;
+    }
+    p.closing();
+    long deadline = System.nanoTime() + DRAIN.toNanos();
+    while (p.inFlight() > 0 && System.nanoTime() - deadline < 0) {
+      LockSupport.parkNanos(20_000_000L);
+    }
+    if (p.inFlight() > 0) {
+      log.warn("{} inference requests were still under way at shutdown", p.inFlight());
+    }
+  }
+
+  @Override
+  public boolean isRunning() {
+    return running;
+  }
+
+  /** Before the routing table (which stops at DEFAULT_PHASE - 200) and the web server. */
+  @Override
+  public int getPhase() {
+    return SmartLifecycle.DEFAULT_PHASE - 150;
   }
 }

@@ -1,5 +1,7 @@
 package dev.gantry.gateway.inference;
 
+import java.net.URI;
+
 /**
  * One healthy worker in the routing table. Its in-flight count is guarded by the owning {@link
  * DeploymentRoute}'s lock; the activity fields are read by the reporter thread.
@@ -7,6 +9,12 @@ package dev.gantry.gateway.inference;
 final class Upstream {
   final String workerId;
   final String baseUrl;
+
+  /** Where {@link #baseUrl} points: the host and port to connect to, and its path (or empty). */
+  final String host;
+
+  final int port;
+  final String basePath;
 
   /** Requests this gateway has on it now; never above the deployment's concurrency. */
   int inFlight;
@@ -28,6 +36,10 @@ final class Upstream {
   Upstream(String workerId, String endpoint) {
     this.workerId = workerId;
     this.baseUrl = normalized(endpoint);
+    URI uri = URI.create(baseUrl);
+    this.host = uri.getHost();
+    this.port = uri.getPort() > 0 ? uri.getPort() : 80;
+    this.basePath = uri.getRawPath() == null ? "" : uri.getRawPath();
   }
 
   boolean servedAt(String endpoint) {

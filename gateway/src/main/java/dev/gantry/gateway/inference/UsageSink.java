@@ -21,10 +21,8 @@ class UsageSink {
     this.recorder = recorder;
   }
 
+  /** An async job's call, ended by {@code signal}. */
   void record(InferenceProxy.Call call, SignalType signal, int answered, long nowMillis) {
-    if (call.route == null) {
-      return;
-    }
     int status =
         switch (signal) {
           case CANCEL -> CLIENT_CLOSED;
@@ -32,6 +30,14 @@ class UsageSink {
           case ON_ERROR -> clientWentAway(call.failure) ? CLIENT_CLOSED : 502;
           default -> call.clientLeft ? CLIENT_CLOSED : answered;
         };
+    record(call, status, nowMillis);
+  }
+
+  /** A call that ended with {@code status} (499 when the client left before its answer ended). */
+  void record(InferenceProxy.Call call, int status, long nowMillis) {
+    if (call.route == null) {
+      return;
+    }
     recorder.record(
         new UsageRecord(
             call.requestId,

@@ -1,0 +1,203 @@
+package dev.gantry.gateway.inference;
+
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayDeque;
+
+/**
+ * Sits right after the HTTP codec of every server connection and takes the {@code /openai/**}
+ * requests off it: they are relayed at the Netty level ({@link Relay}) and never reach Reactor
+ * Netty's request handling or WebFlux. Every other request passes through untouched.
+ *
+ * <p>Responses on one connection must leave in the order the requests came (HTTP/1.1 pipelining),
+ * so while a request is being answered, by either side, the next requests on the connection are
+ * held here and handed on when that answer has been written in full. A pass-through answer is seen
+ * ending as its last part is written past this handler.
+ */
+final class InferenceConnection extends ChannelDuplexHandler {
+  static final String NAME = "gantry.inference";
+
+  /** Pipelined requests held at once before the connection is closed as abusive. */
+  private static final int MAX_HELD = 1024;
+
+  private final InferenceProxy proxy;
+  private final ArrayDeque<Object> held = new ArrayDeque<>();
+
+  /** The inference request being answered on this connection, or null. */
+  private Relay relay;
+
+  /** A request handed to the application whose answer has not been written in full. */
+  private boolean passing;
+
+  /** Whether the body of the passed-through request is still arriving. */
+  private boolean passingBody;
+
+  InferenceConnection(InferenceProxy proxy) {
+    this.proxy = proxy;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (msg instanceof HttpContent content && !(msg instanceof HttpRequest)) {
+      if (relay != null && relay.receivingBody()) {
+        relay.requestContent(content);
+        return;
+      }
+      if (passingBody || (held.isEmpty() && relay == null && !passing)) {
+        passingBody &= !(msg instanceof LastHttpContent);
+        ctx.fireChannelRead(msg);
+        return;
+      }
+    }
+    if (relay != null || passing || !held.isEmpty()) {
+      hold(ctx, msg);
+      return;
+    }
+    dispatch(ctx, msg);
+  }
+
+  private void dispatch(ChannelHandlerContext ctx, Object msg) {
+    if (msg instanceof HttpRequest request && InferenceProxy.handles(request.uri())) {
+      relay = proxy.relay(ctx, request, this);
+      // Assigned before it starts: an answer given at once ends it before start returns.
+      relay.start(request);
+      if (relay != null && msg instanceof HttpContent content) {
+        relay.requestContent(content);
+      }
+      if (relay != null && relay.receivingBody()) {
+        ctx.read();
+      }
+      return;
+    }
+    if (msg instanceof HttpRequest) {
+      passing = true;
+      passingBody = !(msg instanceof LastHttpContent);
+    }
+    ctx.fireChannelRead(msg);
+  }
+
+  private void hold(ChannelHandlerContext ctx, Object msg) {
+    if (held.size() >= MAX_HELD) {
+      ReferenceCountUtil.release(msg);
+      ctx.close();
+      return;
+    }
+    held.add(msg);
+  }
+
+  /** Hands on the held requests, up to the next one that must wait for its turn. */
+  private void resume(ChannelHandlerContext ctx) {
+    drainHeld(ctx);
+    if (relay == null && !passing && held.isEmpty()) {
+      ctx.read();
+    } else if (relay != null && relay.receivingBody()) {
+      ctx.read();
+    }
+  }
+
+  private void drainHeld(ChannelHandlerContext ctx) {
+    while (relay == null && !passing && !held.isEmpty() && ctx.channel().isActive()) {
+      Object next = held.poll();
+      if (next instanceof HttpContent content && !(next instanceof HttpRequest)) {
+        // The rest of a request's body that arrived while it was held.
+        if (relay != null && relay.receivingBody()) {
+          relay.requestContent(content);
+        } else {
+          passingBody &= !(next instanceof LastHttpContent);
+          ctx.fireChannelRead(next);
+        }
+        continue;
+      }
+      dispatch(ctx, next);
+      // The request's own body parts follow it in the queue.
+      while (!held.isEmpty()
+          && held.peek() instanceof HttpContent content
+          && !(held.peek() instanceof HttpRequest)) {
+        held.poll();
+        if (relay != null && relay.receivingBody()) {
+          relay.requestContent(content);
+        } else {
+          passingBody &= !(content instanceof LastHttpContent);
+          ctx.fireChannelRead(content);
+        }
+      }
+    }
+  }
+
+  /** Called by the relay when its answer has been written in full (or the connection closed). */
+  void relayEnded(ChannelHandlerContext ctx, Relay ended) {
+    if (relay != ended) {
+      return;
+    }
+    relay = null;
+    if (held.isEmpty()) {
+      // The server reads on demand (auto-read off): ask for the connection's next request.
+      ctx.read();
+    } else {
+      ctx.executor().execute(() -> resume(ctx));
+    }
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    if (relay == null) {
+      ctx.fireChannelReadComplete();
+    } else if (relay.receivingBody()) {
+      ctx.read();
+    }
+  }
+
+  @Override
+  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+    boolean ends =
+        passing
+            && msg instanceof LastHttpContent
+            && !(msg instanceof HttpResponse r
+                && r.status().codeClass() == HttpStatusClass.INFORMATIONAL);
+    ctx.write(msg, promise);
+    if (ends) {
+      passing = false;
+      if (!held.isEmpty()) {
+        ctx.executor().execute(() -> resume(ctx));
+      }
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (relay != null) {
+      relay.writabilityChanged();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    Relay r = relay;
+    relay = null;
+    if (r != null) {
+      r.clientLeft();
+    }
+    while (!held.isEmpty()) {
+      ReferenceCountUtil.release(held.poll());
+    }
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (relay != null) {
+      // A broken client connection while relaying: end it; channelInactive cleans up.
+      ctx.close();
+      return;
+    }
+    ctx.fireExceptionCaught(cause);
+  }
+}

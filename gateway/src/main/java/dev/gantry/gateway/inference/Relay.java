@@ -1,0 +1,563 @@
+package dev.gantry.gateway.inference;
+
+import dev.gantry.gateway.error.ErrorBodies;
+import dev.gantry.gateway.inference.InferenceProxy.BodyBuffer;
+import dev.gantry.gateway.inference.InferenceProxy.Call;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.pool.SimpleChannelPool;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.timeout.ReadTimeoutException;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpStatus;
+import reactor.core.Disposable;
+
+/**
+ * One {@code /openai/**} request on a client connection, from its head to the last byte of its
+ * answer, all on the connection's event loop: the checks, the body (up to the size limit),
+ * admission, the worker call on a pooled keep-alive connection of the same event loop, and the
+ * relay of the worker's answer (a stream flushed event by event, a whole answer in one write).
+ *
+ * <p>A client that goes away closes the worker connection at once, so the engine stops generating;
+ * a worker that breaks off ends the client's connection; a worker silent for longer than the
+ * response timeout gets 504 (or the connection ended, once the answer has started).
+ */
+final class Relay implements UpstreamHandler.Listener {
+  private static final Logger log = LoggerFactory.getLogger(Relay.class);
+
+  /** Set on a worker connection once it has carried a request. */
+  private static final AttributeKey<Boolean> USED = AttributeKey.valueOf("gantry.used");
+
+  private final InferenceProxy proxy;
+  private final ChannelHandlerContext ctx;
+  private final InferenceConnection connection;
+  private final Call call;
+  private final HttpMethod method;
+  private final String contentType;
+  private final String accept;
+  private final boolean keepAlive;
+
+  // Everything below is touched on the client connection's event loop only.
+  private BodyBuffer body;
+  private byte[] requestBody;
+  private boolean receivingBody = true;
+
+  /** An answer (the worker's or an error) has begun; its head is written. */
+  private boolean answering;
+
+  private boolean answerWritten;
+  private boolean closeAfter;
+  private boolean clientGone;
+  private boolean ended;
+  private int status;
+
+  private Disposable admission;
+  private Lease lease;
+  private boolean mayRetryElsewhere = true;
+  private SimpleChannelPool pool;
+  private Channel upstream;
+  private boolean reusedConnection;
+  private boolean retriedClosed;
+  private boolean heardFromWorker;
+  private HttpResponse workerHead;
+  private boolean interim;
+  private boolean workerFailed;
+  private boolean eventStream;
+  private long lastWorkerNanos;
+  private ScheduledFuture<?> silence;
+
+  Relay(
+      InferenceProxy proxy,
+      ChannelHandlerContext ctx,
+      InferenceConnection connection,
+      HttpRequest request,
+      Call call) {
+    this.proxy = proxy;
+    this.ctx = ctx;
+    this.connection = connection;
+    this.call = call;
+    HttpHeaders headers = request.headers();
+    this.method = request.method();
+    this.contentType = headers.get(HttpHeaderNames.CONTENT_TYPE);
+    this.accept = headers.get(HttpHeaderNames.ACCEPT);
+    // HTTP/1.0 has no chunked encoding: its answers end with the connection.
+    this.keepAlive =
+        HttpUtil.isKeepAlive(request) && request.protocolVersion().equals(HttpVersion.HTTP_1_1);
+  }
+
+  /** Checks the request head; answers at once when it cannot go on, else starts on its body. */
+  void start(HttpRequest request) {
+    if (request.decoderResult().isFailure()) {
+      closeAfter = true;
+      answerError(new InferenceException(HttpStatus.BAD_REQUEST, "Malformed HTTP request"));
+      return;
+    }
+    InferenceException refused = proxy.checkHead(request.headers(), call);
+    if (refused != null) {
+      closeAfter |= HttpUtil.is100ContinueExpected(request);
+      answerError(refused);
+      return;
+    }
+    if (method == HttpMethod.GET && call.rest.equals("models")) {
+      answer(HttpResponseStatus.OK, proxy.modelsBody(call.route));
+      return;
+    }
+    long declared = HttpUtil.getContentLength(request, -1L);
+    if (declared > proxy.maxBodyBytes()) {
+      closeAfter = true;
+      answerError(InferenceException.tooLarge());
+      return;
+    }
+    if (HttpUtil.is100ContinueExpected(request)) {
+      ctx.writeAndFlush(
+          new DefaultFullHttpResponse(
+              HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+    }
+    body = proxy.bodyBuffer(declared);
+  }
+
+  boolean receivingBody() {
+    return receivingBody;
+  }
+
+  /** A part of the request body; the relay owns it. */
+  void requestContent(HttpContent content) {
+    try {
+      if (body != null && !answering) {
+        body.append(content.content());
+      }
+    } catch (InferenceException tooLarge) {
+      body = null;
+      closeAfter = true;
+      answerError(tooLarge);
+    } finally {
+      content.release();
+    }
+    if (!(content instanceof LastHttpContent)) {
+      return;
+    }
+    receivingBody = false;
+    if (answering) {
+      if (answerWritten && !ended) {
+        complete();
+      } else if (answerWritten) {
+        connection.relayEnded(ctx, this);
+      }
+      return;
+    }
+    if (body == null) {
+      return;
+    }
+    requestBody = body.bytes();
+    body = null;
+    InferenceException refused = proxy.checkBody(call, requestBody);
+    if (refused != null) {
+      answerError(refused);
+      return;
+    }
+    DeploymentRoute route = call.route;
+    admission =
+        route
+            .admit(() -> proxy.queued(route))
+            .doOnDiscard(Lease.class, Lease::release)
+            .subscribe(
+                granted -> onLoop(() -> leased(granted)), e -> onLoop(() -> admissionFailed(e)));
+  }
+
+  private void onLoop(Runnable task) {
+    if (ctx.executor().inEventLoop()) {
+      task.run();
+    } else {
+      ctx.executor().execute(task);
+    }
+  }
+
+  private void leased(Lease granted) {
+    if (clientGone || answering) {
+      granted.release();
+      return;
+    }
+    lease = granted;
+    connect(false);
+  }
+
+  private void admissionFailed(Throwable e) {
+    if (clientGone || answering) {
+      return;
+    }
+    answerError(e instanceof InferenceException ie ? ie : internal("Admission failed", e));
+  }
+
+  private void connect(boolean fresh) {
+    Upstream target = lease.upstream;
+    call.workerId = target.workerId;
+    pool = proxy.pool().poolFor(ctx.channel(), target);
+    Future<Channel> acquired = pool.acquire();
+    if (acquired.isDone()) {
+      connected(acquired, fresh);
+    } else {
+      acquired.addListener(f -> connected(acquired, fresh));
+    }
+  }
+
+  private void connected(Future<Channel> acquired, boolean fresh) {
+    if (!acquired.isSuccess()) {
+      failed(acquired.cause());
+      return;
+    }
+    Channel ch = acquired.getNow();
+    if (clientGone || answering) {
+      pool.release(ch);
+      return;
+    }
+    upstream = ch;
+    reusedConnection = Boolean.TRUE.equals(ch.attr(USED).getAndSet(Boolean.TRUE)) && !fresh;
+    heardFromWorker = false;
+    ((UpstreamHandler) ch.pipeline().get(UpstreamHandler.NAME)).listener(this);
+    Upstream target = lease.upstream;
+    var out =
+        new DefaultFullHttpRequest(
+            HttpVersion.HTTP_1_1,
+            method,
+            target.basePath + call.upstreamPath + call.query,
+            Unpooled.wrappedBuffer(requestBody));
+    HttpHeaders headers = out.headers();
+    headers.set(HttpHeaderNames.HOST, target.host + ":" + target.port);
+    // Only what the engine needs: never the caller's Gantry key.
+    headers.set(
+        HttpHeaderNames.CONTENT_TYPE,
+        contentType == null ? HttpHeaderValues.APPLICATION_JSON : contentType);
+    if (accept != null) {
+      headers.set(HttpHeaderNames.ACCEPT, accept);
+    }
+    headers.set(InferenceProxy.REQUEST_ID, call.requestId);
+    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, requestBody.length);
+    lastWorkerNanos = System.nanoTime();
+    if (silence == null) {
+      silence =
+          ctx.executor()
+              .schedule(this::checkSilence, proxy.responseTimeoutNanos(), TimeUnit.NANOSECONDS);
+    }
+    ch.writeAndFlush(out)
+        .addListener(
+            (ChannelFuture f) -> {
+              if (!f.isSuccess() && upstream == f.channel()) {
+                failed(f.cause());
+              }
+            });
+  }
+
+  @Override
+  public void upstreamRead(HttpObject message) {
+    heardFromWorker = true;
+    lastWorkerNanos = System.nanoTime();
+    if (message instanceof HttpResponse head) {
+      head(head);
+    }
+    if (message instanceof HttpContent content) {
+      content(content);
+    }
+  }
+
+  private void head(HttpResponse head) {
+    if (head.decoderResult().isFailure()) {
+      workerFailed = true;
+      return;
+    }
+    if (head.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
+      interim = true;
+      return;
+    }
+    workerHead = head;
+    if (head.status().code() >= 500) {
+      log.warn("Worker {} answered {} to request {}", call.workerId, head.status(), call.requestId);
+      workerFailed = true;
+      return;
+    }
+    var out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, head.status());
+    HttpHeaders headers = out.headers();
+    for (Map.Entry<String, String> entry : head.headers()) {
+      if (!InferenceProxy.NOT_RELAYED.contains(entry.getKey())) {
+        headers.add(entry.getKey(), entry.getValue());
+      }
+    }
+    headers.set(InferenceProxy.REQUEST_ID, call.requestId);
+    String type = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
+    eventStream = type != null && type.startsWith("text/event-stream");
+    if (!keepAlive) {
+      closeAfter = true;
+      headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    } else if (!HttpUtil.isContentLengthSet(out)) {
+      HttpUtil.setTransferEncodingChunked(out, true);
+    }
+    answering = true;
+    status = head.status().code();
+    ctx.write(out);
+  }
+
+  private void content(HttpContent content) {
+    boolean last = content instanceof LastHttpContent;
+    if (interim || workerFailed || !answering || clientGone) {
+      content.release();
+      if (last) {
+        if (interim) {
+          interim = false;
+        } else {
+          workerDone();
+          if (!clientGone) {
+            answerError(InferenceException.badGateway());
+          }
+        }
+      }
+      return;
+    }
+    call.meter.observe(content.content(), eventStream);
+    if (last) {
+      workerDone();
+      ctx.writeAndFlush(content).addListener(this::answerWritten);
+      return;
+    }
+    ctx.write(content);
+    if (eventStream) {
+      ctx.flush();
+    }
+    if (!ctx.channel().isWritable() && upstream != null) {
+      ctx.flush();
+      upstream.config().setAutoRead(false);
+    }
+  }
+
+  /** The client connection can take more again: read on from the worker. */
+  void writabilityChanged() {
+    if (ctx.channel().isWritable() && upstream != null) {
+      upstream.config().setAutoRead(true);
+    }
+  }
+
+  /** The worker answered in full: its connection goes back to the pool and its slot is freed. */
+  private void workerDone() {
+    Channel ch = upstream;
+    upstream = null;
+    if (ch != null) {
+      ((UpstreamHandler) ch.pipeline().get(UpstreamHandler.NAME)).listener(null);
+      ch.config().setAutoRead(true);
+      if (workerHead == null || !HttpUtil.isKeepAlive(workerHead)) {
+        ch.close();
+      }
+      pool.release(ch);
+    }
+    workerHead = null;
+    cancelSilence();
+    releaseLease();
+  }
+
+  @Override
+  public void upstreamFailed(Throwable cause) {
+    failed(cause);
+  }
+
+  /** The worker call failed: retried when it never reached a worker, else the error's answer. */
+  private void failed(Throwable cause) {
+    Channel ch = upstream;
+    upstream = null;
+    if (ch != null) {
+      ((UpstreamHandler) ch.pipeline().get(UpstreamHandler.NAME)).listener(null);
+      ch.close();
+      pool.release(ch);
+    }
+    if (clientGone || ended) {
+      return;
+    }
+    if (answering) {
+      if (!answerWritten) {
+        // The answer had started: nothing to do but end the client's connection.
+        log.warn(
+            "Worker {} broke off request {}: {}", call.workerId, call.requestId, cause.toString());
+        status = 502;
+        end();
+        ctx.close();
+      }
+      return;
+    }
+    if (cause instanceof UpstreamHandler.ClosedEarly
+        && reusedConnection
+        && !heardFromWorker
+        && !retriedClosed) {
+      // A kept-alive connection the worker had closed: the request never reached it.
+      retriedClosed = true;
+      connect(true);
+      return;
+    }
+    cancelSilence();
+    Lease failedLease = lease;
+    lease = null;
+    failedLease.release();
+    Lease other = proxy.retryElsewhere(cause, call, failedLease, mayRetryElsewhere);
+    if (other != null) {
+      mayRetryElsewhere = false;
+      retriedClosed = false;
+      lease = other;
+      connect(false);
+      return;
+    }
+    answerError(proxy.failureOf(cause, failedLease, call));
+  }
+
+  private void checkSilence() {
+    silence = null;
+    if (upstream == null || ended) {
+      return;
+    }
+    long quiet = System.nanoTime() - lastWorkerNanos;
+    long limit = proxy.responseTimeoutNanos();
+    if (quiet < limit) {
+      silence = ctx.executor().schedule(this::checkSilence, limit - quiet, TimeUnit.NANOSECONDS);
+      return;
+    }
+    failed(ReadTimeoutException.INSTANCE);
+  }
+
+  private void cancelSilence() {
+    if (silence != null) {
+      silence.cancel(false);
+      silence = null;
+    }
+  }
+
+  /** The client's connection closed: everything this request holds is let go at once. */
+  void clientLeft() {
+    clientGone = true;
+    call.clientLeft = true;
+    if (admission != null) {
+      admission.dispose();
+    }
+    Channel ch = upstream;
+    upstream = null;
+    if (ch != null) {
+      ((UpstreamHandler) ch.pipeline().get(UpstreamHandler.NAME)).listener(null);
+      // Closing it is what tells the engine to stop generating.
+      ch.close();
+      pool.release(ch);
+    }
+    if (!answerWritten) {
+      status = UsageSink.CLIENT_CLOSED;
+    }
+    end();
+  }
+
+  private void answer(HttpResponseStatus answerStatus, String json) {
+    byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
+    var response =
+        new DefaultFullHttpResponse(
+            HttpVersion.HTTP_1_1, answerStatus, Unpooled.wrappedBuffer(bytes));
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+    write(response);
+  }
+
+  private void answerError(InferenceException e) {
+    if (answering) {
+      ctx.close();
+      return;
+    }
+    byte[] bytes = ErrorBodies.openAi(e.status(), e.getMessage()).getBytes(StandardCharsets.UTF_8);
+    var response =
+        new DefaultFullHttpResponse(
+            HttpVersion.HTTP_1_1,
+            HttpResponseStatus.valueOf(e.status().value()),
+            Unpooled.wrappedBuffer(bytes));
+    HttpHeaders headers = response.headers();
+    headers.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+    String retryAfter = InferenceException.retryAfterSeconds(e.status());
+    if (retryAfter != null) {
+      headers.set(HttpHeaderNames.RETRY_AFTER, retryAfter);
+    }
+    if (e.status() == HttpStatus.UNAUTHORIZED) {
+      headers.set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
+    }
+    write(response);
+  }
+
+  private void write(FullHttpResponse response) {
+    answering = true;
+    status = response.status().code();
+    HttpHeaders headers = response.headers();
+    headers.set(InferenceProxy.REQUEST_ID, call.requestId);
+    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes());
+    if (closeAfter || !keepAlive) {
+      closeAfter = true;
+      headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
+    ctx.writeAndFlush(response).addListener(this::answerWritten);
+  }
+
+  private void answerWritten(Future<? super Void> written) {
+    answerWritten = true;
+    if (!written.isSuccess()) {
+      // The client's connection broke; its close ends the request.
+      ctx.close();
+      return;
+    }
+    if (!receivingBody || closeAfter) {
+      complete();
+    }
+  }
+
+  /** The answer is out and the request read: the connection may serve its next request. */
+  private void complete() {
+    end();
+    if (closeAfter) {
+      ctx.close();
+    } else {
+      connection.relayEnded(ctx, this);
+    }
+  }
+
+  /** Frees what is still held and records usage; once. */
+  private void end() {
+    if (ended) {
+      return;
+    }
+    ended = true;
+    cancelSilence();
+    releaseLease();
+    requestBody = null;
+    proxy.ended(call, status);
+  }
+
+  private void releaseLease() {
+    if (lease != null) {
+      lease.release();
+      lease = null;
+    }
+  }
+
+  private static InferenceException internal(String what, Throwable e) {
+    log.error("{} for an inference request", what, e);
+    return InferenceException.internal();
+  }
+}
