@@ -486,4 +486,99 @@ class InferenceGatewayTest {
     assertThat(response.body()).contains("\"id\":\"tiny\"", "\"object\":\"list\"");
     assertThat(autoscaler.demand).isEmpty();
   }
+
+  @Test
+  void pipelinedRequestsOfBothPlanesAreAnsweredInOrderOnOneConnection() throws Exception {
+    String dep = deployment(1, 4, 60);
+    autoscaler.startWorker(dep);
+    routes.refresh();
+    String chat = chat(3, false).strip();
+    String inference =
+        "POST /openai/"
+            + dep
+            + "/v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
+            + acme
+            + "\r\nContent-Type: application/json\r\nContent-Length: "
+            + chat.getBytes(StandardCharsets.UTF_8).length
+            + "\r\n\r\n"
+            + chat;
+    String management =
+        "GET /api/v1/deployments/"
+            + dep
+            + " HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
+            + acme
+            + "\r\n\r\n";
+    String models =
+        "GET /openai/"
+            + dep
+            + "/v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
+            + acme
+            + "\r\n\r\n";
+
+    try (var socket = new Socket("localhost", port)) {
+      socket.setSoTimeout(10_000);
+      var in = socket.getInputStream();
+      var out = socket.getOutputStream();
+      // All at once, then the same again one by one on the same (kept-alive) connection.
+      out.write((inference + management + models + inference).getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      var pipelined = new ArrayList<String>();
+      for (int i = 0; i < 4; i++) {
+        pipelined.add(RawHttp.read(in));
+      }
+      var oneByOne = new ArrayList<String>();
+      for (String request : List.of(management, inference, models)) {
+        out.write(request.getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        oneByOne.add(RawHttp.read(in));
+      }
+
+      assertThat(pipelined)
+          .satisfiesExactly(
+              r -> assertThat(r).startsWith("HTTP/1.1 200").contains("chat.completion"),
+              r -> assertThat(r).startsWith("HTTP/1.1 200").contains("\"id\":\"" + dep + "\""),
+              r -> assertThat(r).startsWith("HTTP/1.1 200").contains("\"object\":\"list\""),
+              r -> assertThat(r).startsWith("HTTP/1.1 200").contains("chat.completion"));
+      assertThat(oneByOne)
+          .satisfiesExactly(
+              r -> assertThat(r).startsWith("HTTP/1.1 200").contains("\"id\":\"" + dep + "\""),
+              r -> assertThat(r).startsWith("HTTP/1.1 200").contains("chat.completion"),
+              r -> assertThat(r).startsWith("HTTP/1.1 200").contains("\"object\":\"list\""));
+    }
+  }
+
+  /** Reads one HTTP/1.1 response (a Content-Length or chunked body) off a raw socket. */
+  static final class RawHttp {
+    static String read(java.io.InputStream in) throws IOException {
+      var head = new StringBuilder();
+      while (!head.toString().endsWith("\r\n\r\n")) {
+        int b = in.read();
+        if (b < 0) {
+          throw new IOException("connection closed after: " + head);
+        }
+        head.append((char) b);
+      }
+      String lower = head.toString().toLowerCase(java.util.Locale.ROOT);
+      var body = new java.io.ByteArrayOutputStream();
+      int at = lower.indexOf("content-length:");
+      if (at >= 0) {
+        int length = Integer.parseInt(lower.substring(at + 15, lower.indexOf('\r', at)).trim());
+        body.write(in.readNBytes(length));
+      } else if (lower.contains("transfer-encoding: chunked")) {
+        while (true) {
+          var size = new StringBuilder();
+          for (int b = in.read(); b != '\n'; b = in.read()) {
+            size.append((char) b);
+          }
+          int n = Integer.parseInt(size.toString().trim(), 16);
+          body.write(in.readNBytes(n));
+          in.readNBytes(2);
+          if (n == 0) {
+            break;
+          }
+        }
+      }
+      return head + body.toString(StandardCharsets.UTF_8);
+    }
+  }
 }
