@@ -10,6 +10,9 @@ import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.netty.NettyPipeline;
 
 /**
  * Sits right after the HTTP codec of every server connection and takes the {@code /openai/**}
@@ -26,6 +29,8 @@ final class InferenceConnection extends ChannelDuplexHandler {
 
   /** Pipelined requests held at once before the connection is closed as abusive. */
   private static final int MAX_HELD = 1024;
+
+  private static final Logger log = LoggerFactory.getLogger(InferenceConnection.class);
 
   private final InferenceProxy proxy;
   private final ArrayDeque<Object> held = new ArrayDeque<>();
@@ -65,6 +70,11 @@ final class InferenceConnection extends ChannelDuplexHandler {
 
   private void dispatch(ChannelHandlerContext ctx, Object msg) {
     if (msg instanceof HttpRequest request && InferenceProxy.handles(request.uri())) {
+      if (ctx.pipeline().get(NettyPipeline.IdleTimeoutHandler) != null) {
+        // Reactor Netty's idle timeout (when configured) would end a long generation; it is put
+        // back when the connection next carries a request of the application.
+        ctx.pipeline().remove(NettyPipeline.IdleTimeoutHandler);
+      }
       relay = proxy.relay(ctx, request, this);
       // Assigned before it starts: an answer given at once ends it before start returns.
       relay.start(request);
@@ -195,6 +205,7 @@ final class InferenceConnection extends ChannelDuplexHandler {
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     if (relay != null) {
       // A broken client connection while relaying: end it; channelInactive cleans up.
+      log.debug("Client connection failed while relaying: {}", cause.toString());
       ctx.close();
       return;
     }

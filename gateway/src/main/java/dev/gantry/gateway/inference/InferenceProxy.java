@@ -133,6 +133,10 @@ public class InferenceProxy implements AutoCloseable {
     return inFlight.get();
   }
 
+  boolean isClosing() {
+    return closing;
+  }
+
   /** From now on new requests are answered 503, while the ones under way finish. */
   void closing() {
     closing = true;

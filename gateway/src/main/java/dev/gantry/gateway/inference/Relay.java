@@ -7,7 +7,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.pool.SimpleChannelPool;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -27,10 +26,13 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.timeout.ReadTimeoutException;
 import io.netty.util.AttributeKey;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -79,7 +81,7 @@ final class Relay implements UpstreamHandler.Listener {
   private Disposable admission;
   private Lease lease;
   private boolean mayRetryElsewhere = true;
-  private SimpleChannelPool pool;
+  private UpstreamPool.Pool pool;
   private Channel upstream;
   private boolean reusedConnection;
   private boolean retriedClosed;
@@ -119,6 +121,8 @@ final class Relay implements UpstreamHandler.Listener {
     }
     InferenceException refused = proxy.checkHead(request.headers(), call);
     if (refused != null) {
+      // A gateway shutting down ends its connections, so clients move to another one.
+      closeAfter |= proxy.isClosing();
       closeAfter |= HttpUtil.is100ContinueExpected(request);
       answerError(refused);
       return;
@@ -147,6 +151,19 @@ final class Relay implements UpstreamHandler.Listener {
 
   /** A part of the request body; the relay owns it. */
   void requestContent(HttpContent content) {
+    if (content.decoderResult().isFailure()) {
+      // A malformed body (e.g. broken chunking): the codec reads nothing more on this connection.
+      content.release();
+      receivingBody = false;
+      body = null;
+      closeAfter = true;
+      if (!answering) {
+        answerError(new InferenceException(HttpStatus.BAD_REQUEST, "Malformed request body"));
+      } else if (answerWritten) {
+        ctx.close();
+      }
+      return;
+    }
     try {
       if (body != null && !answering) {
         body.append(content.content());
@@ -191,9 +208,35 @@ final class Relay implements UpstreamHandler.Listener {
 
   private void onLoop(Runnable task) {
     if (ctx.executor().inEventLoop()) {
-      task.run();
+      guarded(task);
     } else {
-      ctx.executor().execute(task);
+      try {
+        ctx.executor().execute(() -> guarded(task));
+      } catch (RejectedExecutionException shutDown) {
+        releaseLease();
+      }
+    }
+  }
+
+  /** Runs a step; an unexpected failure ends the request with 500 instead of leaving it hanging. */
+  private void guarded(Runnable step) {
+    try {
+      step.run();
+    } catch (RuntimeException e) {
+      log.error("Inference request {} failed", call.requestId, e);
+      Channel ch = upstream;
+      upstream = null;
+      if (ch != null) {
+        detach(ch);
+        ch.close();
+        pool.release(ch);
+      }
+      releaseLease();
+      if (!answering && !clientGone) {
+        answerError(InferenceException.internal());
+      } else if (!clientGone) {
+        ctx.close();
+      }
     }
   }
 
@@ -217,11 +260,11 @@ final class Relay implements UpstreamHandler.Listener {
     Upstream target = lease.upstream;
     call.workerId = target.workerId;
     pool = proxy.pool().poolFor(ctx.channel(), target);
-    Future<Channel> acquired = pool.acquire();
+    Future<Channel> acquired = fresh ? pool.acquireNew() : pool.acquire();
     if (acquired.isDone()) {
       connected(acquired, fresh);
     } else {
-      acquired.addListener(f -> connected(acquired, fresh));
+      acquired.addListener(f -> guarded(() -> connected(acquired, fresh)));
     }
   }
 
@@ -232,13 +275,13 @@ final class Relay implements UpstreamHandler.Listener {
     }
     Channel ch = acquired.getNow();
     if (clientGone || answering) {
-      pool.release(ch);
+      pool.giveBack(ch);
       return;
     }
     upstream = ch;
-    reusedConnection = Boolean.TRUE.equals(ch.attr(USED).getAndSet(Boolean.TRUE)) && !fresh;
+    reusedConnection = Boolean.TRUE.equals(ch.attr(USED).getAndSet(Boolean.TRUE));
     heardFromWorker = false;
-    ((UpstreamHandler) ch.pipeline().get(UpstreamHandler.NAME)).listener(this);
+    UpstreamHandler.of(ch).listener(this);
     Upstream target = lease.upstream;
     var out =
         new DefaultFullHttpRequest(
@@ -261,7 +304,10 @@ final class Relay implements UpstreamHandler.Listener {
     if (silence == null) {
       silence =
           ctx.executor()
-              .schedule(this::checkSilence, proxy.responseTimeoutNanos(), TimeUnit.NANOSECONDS);
+              .schedule(
+                  () -> guarded(this::checkSilence),
+                  proxy.responseTimeoutNanos(),
+                  TimeUnit.NANOSECONDS);
     }
     ch.writeAndFlush(out)
         .addListener(
@@ -276,6 +322,13 @@ final class Relay implements UpstreamHandler.Listener {
   public void upstreamRead(HttpObject message) {
     heardFromWorker = true;
     lastWorkerNanos = System.nanoTime();
+    if (message.decoderResult().isFailure()) {
+      // A response this proxy cannot parse: the connection is of no further use.
+      Throwable cause = message.decoderResult().cause();
+      ReferenceCountUtil.release(message);
+      failed(new IOException("Malformed response from the worker: " + cause, cause));
+      return;
+    }
     if (message instanceof HttpResponse head) {
       head(head);
     }
@@ -285,10 +338,6 @@ final class Relay implements UpstreamHandler.Listener {
   }
 
   private void head(HttpResponse head) {
-    if (head.decoderResult().isFailure()) {
-      workerFailed = true;
-      return;
-    }
     if (head.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
       interim = true;
       return;
@@ -343,12 +392,19 @@ final class Relay implements UpstreamHandler.Listener {
       return;
     }
     ctx.write(content);
-    if (eventStream) {
+    if (!ctx.channel().isWritable() && upstream != null) {
+      // Paused before the flush: a flush that drains the buffer says "writable" at once.
+      upstream.config().setAutoRead(false);
       ctx.flush();
     }
-    if (!ctx.channel().isWritable() && upstream != null) {
+  }
+
+  @Override
+  public void upstreamReadComplete() {
+    // Whatever the worker sent in one read goes on in one flush: an SSE event as soon as it came,
+    // a whole answer (already flushed with its last part) not at all.
+    if (answering && !answerWritten && !clientGone) {
       ctx.flush();
-      upstream.config().setAutoRead(false);
     }
   }
 
@@ -364,12 +420,12 @@ final class Relay implements UpstreamHandler.Listener {
     Channel ch = upstream;
     upstream = null;
     if (ch != null) {
-      ((UpstreamHandler) ch.pipeline().get(UpstreamHandler.NAME)).listener(null);
+      detach(ch);
       ch.config().setAutoRead(true);
       if (workerHead == null || !HttpUtil.isKeepAlive(workerHead)) {
         ch.close();
       }
-      pool.release(ch);
+      pool.giveBack(ch);
     }
     workerHead = null;
     cancelSilence();
@@ -386,7 +442,7 @@ final class Relay implements UpstreamHandler.Listener {
     Channel ch = upstream;
     upstream = null;
     if (ch != null) {
-      ((UpstreamHandler) ch.pipeline().get(UpstreamHandler.NAME)).listener(null);
+      detach(ch);
       ch.close();
       pool.release(ch);
     }
@@ -404,11 +460,12 @@ final class Relay implements UpstreamHandler.Listener {
       }
       return;
     }
-    if (cause instanceof UpstreamHandler.ClosedEarly
-        && reusedConnection
+    if (reusedConnection
         && !heardFromWorker
-        && !retriedClosed) {
-      // A kept-alive connection the worker had closed: the request never reached it.
+        && !retriedClosed
+        && !(cause instanceof ReadTimeoutException)) {
+      // A kept-alive connection the worker closed (or reset) as the request went out: it never
+      // reached the engine. Once more, on a new connection.
       retriedClosed = true;
       connect(true);
       return;
@@ -416,8 +473,10 @@ final class Relay implements UpstreamHandler.Listener {
     cancelSilence();
     Lease failedLease = lease;
     lease = null;
-    failedLease.release();
+    // The worker is marked and another slot taken before this one is freed, so the freed slot
+    // cannot go to a request that would meet the same failure.
     Lease other = proxy.retryElsewhere(cause, call, failedLease, mayRetryElsewhere);
+    failedLease.release();
     if (other != null) {
       mayRetryElsewhere = false;
       retriedClosed = false;
@@ -459,7 +518,7 @@ final class Relay implements UpstreamHandler.Listener {
     Channel ch = upstream;
     upstream = null;
     if (ch != null) {
-      ((UpstreamHandler) ch.pipeline().get(UpstreamHandler.NAME)).listener(null);
+      detach(ch);
       // Closing it is what tells the engine to stop generating.
       ch.close();
       pool.release(ch);
@@ -516,12 +575,13 @@ final class Relay implements UpstreamHandler.Listener {
   }
 
   private void answerWritten(Future<? super Void> written) {
-    answerWritten = true;
     if (!written.isSuccess()) {
+      answerWritten = false;
       // The client's connection broke; its close ends the request.
       ctx.close();
       return;
     }
+    answerWritten = true;
     if (!receivingBody || closeAfter) {
       complete();
     }
@@ -547,6 +607,10 @@ final class Relay implements UpstreamHandler.Listener {
     releaseLease();
     requestBody = null;
     proxy.ended(call, status);
+  }
+
+  private static void detach(Channel ch) {
+    UpstreamHandler.of(ch).listener(null);
   }
 
   private void releaseLease() {

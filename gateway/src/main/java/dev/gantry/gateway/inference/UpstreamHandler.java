@@ -1,5 +1,6 @@
 package dev.gantry.gateway.inference;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpObject;
@@ -18,6 +19,9 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     /** A response head or body part from the worker; the listener owns (and releases) it. */
     void upstreamRead(HttpObject message);
 
+    /** The end of one read from the connection: a good time to flush what it brought. */
+    void upstreamReadComplete();
+
     /** The connection closed or failed before the response ended. */
     void upstreamFailed(Throwable cause);
   }
@@ -31,6 +35,10 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
   private Listener listener;
 
+  static UpstreamHandler of(Channel channel) {
+    return (UpstreamHandler) channel.pipeline().get(NAME);
+  }
+
   /** Starts serving a request; {@code null} when it ends. */
   void listener(Listener listener) {
     this.listener = listener;
@@ -43,6 +51,14 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
       l.upstreamRead(http);
     } else {
       ReferenceCountUtil.release(msg);
+    }
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    Listener l = listener;
+    if (l != null) {
+      l.upstreamReadComplete();
     }
   }
 

@@ -7,9 +7,13 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.pool.AbstractChannelPoolHandler;
 import io.netty.channel.pool.AbstractChannelPoolMap;
 import io.netty.channel.pool.ChannelHealthChecker;
+import io.netty.channel.pool.ChannelPoolHandler;
 import io.netty.channel.pool.SimpleChannelPool;
 import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.Future;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Keep-alive connections to workers: one Netty {@link SimpleChannelPool} (most recently used first,
@@ -21,14 +25,63 @@ final class UpstreamPool implements AutoCloseable {
   /** Largest response head (status line and headers) accepted from a worker. */
   private static final int MAX_HEADER_BYTES = 16 * 1024;
 
+  /**
+   * How long a connection may sit idle and still be reused: less than the keep-alive timeout of the
+   * engines' HTTP servers (uvicorn's 5 s for vLLM and SGLang), so a connection the worker is about
+   * to close is not picked.
+   */
+  static final long MAX_IDLE_NANOS = TimeUnit.SECONDS.toNanos(4);
+
+  /** When a pooled connection was given back (System.nanoTime). */
+  static final AttributeKey<Long> IDLE_SINCE = AttributeKey.valueOf("gantry.idleSince");
+
+  /** Alive, and not idle for so long that the worker may be closing it. */
+  private static final ChannelHealthChecker FRESH_ENOUGH =
+      ch -> {
+        Long since = ch.attr(IDLE_SINCE).get();
+        boolean healthy =
+            ch.isActive() && (since == null || System.nanoTime() - since < MAX_IDLE_NANOS);
+        return ch.eventLoop().newSucceededFuture(healthy);
+      };
+
+  /** A pool that can also be asked for a new connection, skipping the idle ones. */
+  static final class Pool extends SimpleChannelPool {
+    private boolean skipIdle;
+
+    Pool(Bootstrap bootstrap, ChannelPoolHandler handler) {
+      super(bootstrap, handler, FRESH_ENOUGH, true, true);
+    }
+
+    /** A newly made connection; called on the pool's event loop, where acquiring is synchronous. */
+    Future<Channel> acquireNew() {
+      skipIdle = true;
+      try {
+        return acquire();
+      } finally {
+        skipIdle = false;
+      }
+    }
+
+    @Override
+    protected Channel pollChannel() {
+      return skipIdle ? null : super.pollChannel();
+    }
+
+    /** Gives a connection back, marked with when it became idle. */
+    void giveBack(Channel ch) {
+      ch.attr(IDLE_SINCE).set(System.nanoTime());
+      release(ch);
+    }
+  }
+
   private record Key(EventLoop loop, Class<? extends Channel> type, String host, int port) {}
 
   private final int connectTimeoutMillis;
 
-  private final AbstractChannelPoolMap<Key, SimpleChannelPool> pools =
+  private final AbstractChannelPoolMap<Key, Pool> pools =
       new AbstractChannelPoolMap<>() {
         @Override
-        protected SimpleChannelPool newPool(Key key) {
+        protected Pool newPool(Key key) {
           var bootstrap =
               new Bootstrap()
                   .group(key.loop)
@@ -36,7 +89,7 @@ final class UpstreamPool implements AutoCloseable {
                   .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
                   .option(ChannelOption.TCP_NODELAY, true)
                   .remoteAddress(key.host, key.port);
-          return new SimpleChannelPool(
+          return new Pool(
               bootstrap,
               new AbstractChannelPoolHandler() {
                 @Override
@@ -45,10 +98,7 @@ final class UpstreamPool implements AutoCloseable {
                       .addLast(new HttpClientCodec(4096, MAX_HEADER_BYTES, 8192))
                       .addLast(UpstreamHandler.NAME, new UpstreamHandler());
                 }
-              },
-              ChannelHealthChecker.ACTIVE,
-              true,
-              true);
+              });
         }
       };
 
@@ -61,7 +111,7 @@ final class UpstreamPool implements AutoCloseable {
    * connection), of the same transport (epoll or NIO) as it. Connections acquired from it must be
    * given back to it, closed first when they cannot be reused.
    */
-  SimpleChannelPool poolFor(Channel caller, Upstream upstream) {
+  Pool poolFor(Channel caller, Upstream upstream) {
     return pools.get(new Key(caller.eventLoop(), caller.getClass(), upstream.host, upstream.port));
   }
 

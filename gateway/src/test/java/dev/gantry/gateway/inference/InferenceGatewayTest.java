@@ -33,6 +33,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -485,6 +486,20 @@ class InferenceGatewayTest {
     assertThat(response.statusCode()).isEqualTo(200);
     assertThat(response.body()).contains("\"id\":\"tiny\"", "\"object\":\"list\"");
     assertThat(autoscaler.demand).isEmpty();
+  }
+
+  @Test
+  void anAnswerLargerThanTheSocketBuffersIsRelayedWhole() throws Exception {
+    String dep = deployment(1, 4, 60, "--inter-token-ms=0");
+    autoscaler.startWorker(dep);
+    routes.refresh();
+
+    var response = postAsync(dep, chat(40_000, false)).get(60, TimeUnit.SECONDS);
+
+    assertThat(response.statusCode()).isEqualTo(200);
+    assertThat(response.body().length()).isGreaterThan(200_000);
+    assertThat(response.body().strip()).endsWith("}");
+    assertThat(response.body()).contains("\"completion_tokens\":40000");
   }
 
   @Test
