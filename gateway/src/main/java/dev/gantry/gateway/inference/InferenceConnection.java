@@ -50,22 +50,32 @@ final class InferenceConnection extends ChannelDuplexHandler {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (msg instanceof HttpContent content && !(msg instanceof HttpRequest)) {
-      if (relay != null && relay.receivingBody()) {
-        relay.requestContent(content);
-        return;
-      }
-      if (passingBody || (held.isEmpty() && relay == null && !passing)) {
-        passingBody &= !(msg instanceof LastHttpContent);
-        ctx.fireChannelRead(msg);
-        return;
-      }
+    if (bodyPart(msg)
+        && ((relay != null && relay.receivingBody())
+            || passingBody
+            || (held.isEmpty() && relay == null && !passing))) {
+      forward(ctx, (HttpContent) msg);
+      return;
     }
     if (relay != null || passing || !held.isEmpty()) {
       hold(ctx, msg);
       return;
     }
     dispatch(ctx, msg);
+  }
+
+  private static boolean bodyPart(Object msg) {
+    return msg instanceof HttpContent && !(msg instanceof HttpRequest);
+  }
+
+  /** A part of a request body: to the relay reading it, else on to the application. */
+  private void forward(ChannelHandlerContext ctx, HttpContent content) {
+    if (relay != null && relay.receivingBody()) {
+      relay.requestContent(content);
+    } else {
+      passingBody &= !(content instanceof LastHttpContent);
+      ctx.fireChannelRead(content);
+    }
   }
 
   private void dispatch(ChannelHandlerContext ctx, Object msg) {
@@ -102,42 +112,23 @@ final class InferenceConnection extends ChannelDuplexHandler {
     held.add(msg);
   }
 
-  /** Hands on the held requests, up to the next one that must wait for its turn. */
+  /**
+   * Hands on the held requests, up to the next one that must wait for its turn (a request's own
+   * body parts follow it), then asks for more input if anything wants it.
+   */
   private void resume(ChannelHandlerContext ctx) {
-    drainHeld(ctx);
-    if (relay == null && !passing && held.isEmpty()) {
-      ctx.read();
-    } else if (relay != null && relay.receivingBody()) {
-      ctx.read();
-    }
-  }
-
-  private void drainHeld(ChannelHandlerContext ctx) {
-    while (relay == null && !passing && !held.isEmpty() && ctx.channel().isActive()) {
+    while (!held.isEmpty()
+        && ctx.channel().isActive()
+        && (bodyPart(held.peek()) || (relay == null && !passing))) {
       Object next = held.poll();
-      if (next instanceof HttpContent content && !(next instanceof HttpRequest)) {
-        // The rest of a request's body that arrived while it was held.
-        if (relay != null && relay.receivingBody()) {
-          relay.requestContent(content);
-        } else {
-          passingBody &= !(next instanceof LastHttpContent);
-          ctx.fireChannelRead(next);
-        }
-        continue;
+      if (bodyPart(next)) {
+        forward(ctx, (HttpContent) next);
+      } else {
+        dispatch(ctx, next);
       }
-      dispatch(ctx, next);
-      // The request's own body parts follow it in the queue.
-      while (!held.isEmpty()
-          && held.peek() instanceof HttpContent content
-          && !(held.peek() instanceof HttpRequest)) {
-        held.poll();
-        if (relay != null && relay.receivingBody()) {
-          relay.requestContent(content);
-        } else {
-          passingBody &= !(content instanceof LastHttpContent);
-          ctx.fireChannelRead(content);
-        }
-      }
+    }
+    if ((relay == null && !passing && held.isEmpty()) || (relay != null && relay.receivingBody())) {
+      ctx.read();
     }
   }
 

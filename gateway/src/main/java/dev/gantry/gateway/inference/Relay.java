@@ -180,10 +180,8 @@ final class Relay implements UpstreamHandler.Listener {
     }
     receivingBody = false;
     if (answering) {
-      if (answerWritten && !ended) {
+      if (answerWritten) {
         complete();
-      } else if (answerWritten) {
-        connection.relayEnded(ctx, this);
       }
       return;
     }
@@ -224,13 +222,7 @@ final class Relay implements UpstreamHandler.Listener {
       step.run();
     } catch (RuntimeException e) {
       log.error("Inference request {} failed", call.requestId, e);
-      Channel ch = upstream;
-      upstream = null;
-      if (ch != null) {
-        detach(ch);
-        ch.close();
-        pool.release(ch);
-      }
+      dropWorkerConnection();
       releaseLease();
       if (!answering && !clientGone) {
         answerError(InferenceException.internal());
@@ -262,13 +254,13 @@ final class Relay implements UpstreamHandler.Listener {
     pool = proxy.pool().poolFor(ctx.channel(), target);
     Future<Channel> acquired = fresh ? pool.acquireNew() : pool.acquire();
     if (acquired.isDone()) {
-      connected(acquired, fresh);
+      connected(acquired);
     } else {
-      acquired.addListener(f -> guarded(() -> connected(acquired, fresh)));
+      acquired.addListener(f -> guarded(() -> connected(acquired)));
     }
   }
 
-  private void connected(Future<Channel> acquired, boolean fresh) {
+  private void connected(Future<Channel> acquired) {
     if (!acquired.isSuccess()) {
       failed(acquired.cause());
       return;
@@ -302,12 +294,7 @@ final class Relay implements UpstreamHandler.Listener {
     headers.setInt(HttpHeaderNames.CONTENT_LENGTH, requestBody.length);
     lastWorkerNanos = System.nanoTime();
     if (silence == null) {
-      silence =
-          ctx.executor()
-              .schedule(
-                  () -> guarded(this::checkSilence),
-                  proxy.responseTimeoutNanos(),
-                  TimeUnit.NANOSECONDS);
+      watchSilence(proxy.responseTimeoutNanos());
     }
     ch.writeAndFlush(out)
         .addListener(
@@ -439,13 +426,7 @@ final class Relay implements UpstreamHandler.Listener {
 
   /** The worker call failed: retried when it never reached a worker, else the error's answer. */
   private void failed(Throwable cause) {
-    Channel ch = upstream;
-    upstream = null;
-    if (ch != null) {
-      detach(ch);
-      ch.close();
-      pool.release(ch);
-    }
+    dropWorkerConnection();
     if (clientGone || ended) {
       return;
     }
@@ -495,10 +476,16 @@ final class Relay implements UpstreamHandler.Listener {
     long quiet = System.nanoTime() - lastWorkerNanos;
     long limit = proxy.responseTimeoutNanos();
     if (quiet < limit) {
-      silence = ctx.executor().schedule(this::checkSilence, limit - quiet, TimeUnit.NANOSECONDS);
+      watchSilence(limit - quiet);
       return;
     }
     failed(ReadTimeoutException.INSTANCE);
+  }
+
+  private void watchSilence(long delayNanos) {
+    silence =
+        ctx.executor()
+            .schedule(() -> guarded(this::checkSilence), delayNanos, TimeUnit.NANOSECONDS);
   }
 
   private void cancelSilence() {
@@ -515,14 +502,8 @@ final class Relay implements UpstreamHandler.Listener {
     if (admission != null) {
       admission.dispose();
     }
-    Channel ch = upstream;
-    upstream = null;
-    if (ch != null) {
-      detach(ch);
-      // Closing it is what tells the engine to stop generating.
-      ch.close();
-      pool.release(ch);
-    }
+    // Closing the worker connection is what tells the engine to stop generating.
+    dropWorkerConnection();
     if (!answerWritten) {
       status = UsageSink.CLIENT_CLOSED;
     }
@@ -576,7 +557,6 @@ final class Relay implements UpstreamHandler.Listener {
 
   private void answerWritten(Future<? super Void> written) {
     if (!written.isSuccess()) {
-      answerWritten = false;
       // The client's connection broke; its close ends the request.
       ctx.close();
       return;
@@ -611,6 +591,17 @@ final class Relay implements UpstreamHandler.Listener {
 
   private static void detach(Channel ch) {
     UpstreamHandler.of(ch).listener(null);
+  }
+
+  /** Closes the worker connection in use, if any: it is not reused. */
+  private void dropWorkerConnection() {
+    Channel ch = upstream;
+    upstream = null;
+    if (ch != null) {
+      detach(ch);
+      ch.close();
+      pool.release(ch);
+    }
   }
 
   private void releaseLease() {

@@ -16,7 +16,9 @@ import dev.gantry.infra.db.WorkerRepository;
 import dev.gantry.infra.db.WorkerRepository.WorkerTransition;
 import dev.gantry.infra.runtime.RunningWorker;
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.ServerSocket;
@@ -32,6 +34,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -564,7 +567,7 @@ class InferenceGatewayTest {
 
   /** Reads one HTTP/1.1 response (a Content-Length or chunked body) off a raw socket. */
   static final class RawHttp {
-    static String read(java.io.InputStream in) throws IOException {
+    static String read(InputStream in) throws IOException {
       var head = new StringBuilder();
       while (!head.toString().endsWith("\r\n\r\n")) {
         int b = in.read();
@@ -573,8 +576,8 @@ class InferenceGatewayTest {
         }
         head.append((char) b);
       }
-      String lower = head.toString().toLowerCase(java.util.Locale.ROOT);
-      var body = new java.io.ByteArrayOutputStream();
+      String lower = head.toString().toLowerCase(Locale.ROOT);
+      var body = new ByteArrayOutputStream();
       int at = lower.indexOf("content-length:");
       if (at >= 0) {
         int length = Integer.parseInt(lower.substring(at + 15, lower.indexOf('\r', at)).trim());

@@ -55,6 +55,19 @@ class HuggingFaceDownloadTest {
     return b;
   }
 
+  /** Settings whose Hub and registry are a closed port, with no retries. */
+  static GantryProperties.Models nowhere() {
+    return new GantryProperties.Models(
+        "http://127.0.0.1:1",
+        "http://127.0.0.1:1",
+        2,
+        Duration.ofSeconds(2),
+        Duration.ofSeconds(5),
+        0,
+        Duration.ofMillis(20),
+        0);
+  }
+
   static GantryProperties.Models settings(FakeHub hub, int fileRetries) {
     return new GantryProperties.Models(
         hub.endpoint().toString(),
@@ -438,16 +451,7 @@ class HuggingFaceDownloadTest {
 
   @Test
   void anUnreachableHubIsATransientFailureNamingTheHost() {
-    var settings =
-        new GantryProperties.Models(
-            "http://127.0.0.1:1",
-            "http://127.0.0.1:1",
-            2,
-            Duration.ofSeconds(2),
-            Duration.ofSeconds(5),
-            0,
-            Duration.ofMillis(20),
-            0);
+    var settings = nowhere();
 
     var e =
         catchThrowableOfType(
@@ -464,16 +468,7 @@ class HuggingFaceDownloadTest {
   @Test
   void theDeploymentsHfEndpointWinsOverThePlatformSetting() throws IOException {
     typicalRepo("org/tiny-llama");
-    var elsewhere =
-        new GantryProperties.Models(
-            "http://127.0.0.1:1",
-            "http://127.0.0.1:1",
-            2,
-            Duration.ofSeconds(2),
-            Duration.ofSeconds(5),
-            0,
-            Duration.ofMillis(20),
-            0);
+    var elsewhere = nowhere();
     var request =
         new ModelRequest(
             "dep_test01",
