@@ -252,7 +252,7 @@ final class Relay implements UpstreamHandler.Listener {
     Upstream target = lease.upstream;
     call.workerId = target.workerId;
     pool = proxy.pool().poolFor(ctx.channel(), target);
-    Future<Channel> acquired = fresh ? pool.acquireNew() : pool.acquire();
+    Future<Channel> acquired = pool.take(fresh);
     if (acquired.isDone()) {
       connected(acquired);
     } else {
@@ -599,8 +599,7 @@ final class Relay implements UpstreamHandler.Listener {
     upstream = null;
     if (ch != null) {
       detach(ch);
-      ch.close();
-      pool.release(ch);
+      pool.drop(ch);
     }
   }
 

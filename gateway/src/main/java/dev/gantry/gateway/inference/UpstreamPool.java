@@ -12,7 +12,14 @@ import io.netty.channel.pool.SimpleChannelPool;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Map;
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -44,22 +51,48 @@ final class UpstreamPool implements AutoCloseable {
         return ch.eventLoop().newSucceededFuture(healthy);
       };
 
-  /** A pool that can also be asked for a new connection, skipping the idle ones. */
+  /**
+   * A pool that can also be asked for a new connection, skipping the idle ones. Used only on its
+   * event loop; it counts the connections out of it, so an unused one can be swept away.
+   */
   static final class Pool extends SimpleChannelPool {
     private boolean skipIdle;
+
+    /**
+     * Connections acquired (or being made) and not yet given back or dropped. Written only on the
+     * pool's event loop; volatile so that others can read it.
+     */
+    private volatile int leased;
+
+    /** When a connection was last asked for (System.nanoTime). */
+    private long lastUsedNanos = System.nanoTime();
 
     Pool(Bootstrap bootstrap, ChannelPoolHandler handler) {
       super(bootstrap, handler, FRESH_ENOUGH, true, true);
     }
 
-    /** A newly made connection; called on the pool's event loop, where acquiring is synchronous. */
-    Future<Channel> acquireNew() {
-      skipIdle = true;
+    /**
+     * A connection: a pooled one that is fresh enough, or a new one; with {@code fresh} always a
+     * new one. Called on the pool's event loop, where taking a pooled connection is synchronous. It
+     * must come back through {@link #giveBack} or {@link #drop}, unless the future fails.
+     */
+    Future<Channel> take(boolean fresh) {
+      lastUsedNanos = System.nanoTime();
+      leased++;
+      skipIdle = fresh;
+      Future<Channel> acquired;
       try {
-        return acquire();
+        acquired = acquire();
       } finally {
         skipIdle = false;
       }
+      acquired.addListener(
+          f -> {
+            if (!f.isSuccess()) {
+              leased--;
+            }
+          });
+      return acquired;
     }
 
     @Override
@@ -69,19 +102,64 @@ final class UpstreamPool implements AutoCloseable {
 
     /** Gives a connection back, marked with when it became idle. */
     void giveBack(Channel ch) {
+      leased--;
       ch.attr(IDLE_SINCE).set(System.nanoTime());
       release(ch);
+    }
+
+    /** Closes a connection that must not be reused, and gives it back. */
+    void drop(Channel ch) {
+      leased--;
+      ch.close();
+      release(ch);
+    }
+
+    /**
+     * Closes the idle connections that are dead or too old to reuse, keeping the others in their
+     * order; whether the pool is then empty and unused for {@code unusedNanos}.
+     */
+    boolean sweep(long nowNanos, long unusedNanos) {
+      var kept = new ArrayDeque<Channel>();
+      for (Channel ch = super.pollChannel(); ch != null; ch = super.pollChannel()) {
+        Long since = ch.attr(IDLE_SINCE).get();
+        if (ch.isActive() && (since == null || nowNanos - since < MAX_IDLE_NANOS)) {
+          // Polled newest first; pushed back so the oldest is offered first again.
+          kept.push(ch);
+        } else {
+          ch.close();
+        }
+      }
+      kept.forEach(this::offerChannel);
+      return kept.isEmpty() && leased == 0 && nowNanos - lastUsedNanos > unusedNanos;
+    }
+
+    int leased() {
+      return leased;
     }
   }
 
   private record Key(EventLoop loop, Class<? extends Channel> type, String host, int port) {}
 
+  /** How often each event loop sweeps its pools. */
+  static final Duration SWEEP_INTERVAL = Duration.ofSeconds(30);
+
+  /** A pool unused for this long, with no connections, is removed: its worker may be gone. */
+  static final long UNUSED_POOL_NANOS = TimeUnit.SECONDS.toNanos(60);
+
   private final int connectTimeoutMillis;
+  private final Set<EventLoop> sweeping = ConcurrentHashMap.newKeySet();
+  private final Queue<ScheduledFuture<?>> sweeps = new ConcurrentLinkedQueue<>();
 
   private final AbstractChannelPoolMap<Key, Pool> pools =
       new AbstractChannelPoolMap<>() {
         @Override
         protected Pool newPool(Key key) {
+          if (sweeping.add(key.loop)) {
+            long every = SWEEP_INTERVAL.toNanos();
+            sweeps.add(
+                key.loop.scheduleWithFixedDelay(
+                    () -> sweep(key.loop, System.nanoTime()), every, every, TimeUnit.NANOSECONDS));
+          }
           var bootstrap =
               new Bootstrap()
                   .group(key.loop)
@@ -115,8 +193,36 @@ final class UpstreamPool implements AutoCloseable {
     return pools.get(new Key(caller.eventLoop(), caller.getClass(), upstream.host, upstream.port));
   }
 
+  /**
+   * On {@code loop}: closes its pools' idle connections that are dead or too old to reuse, and
+   * removes its pools that are empty and unused for {@link #UNUSED_POOL_NANOS}, such as those of
+   * workers that are gone. Only {@code loop} uses its pools, so none is in use while it is removed.
+   */
+  void sweep(EventLoop loop, long nowNanos) {
+    for (Map.Entry<Key, Pool> entry : pools) {
+      if (entry.getKey().loop == loop && entry.getValue().sweep(nowNanos, UNUSED_POOL_NANOS)) {
+        pools.remove(entry.getKey());
+      }
+    }
+  }
+
+  /** Connections out of all pools now: acquired, or being made, and not yet given back. */
+  int leased() {
+    int n = 0;
+    for (Map.Entry<Key, Pool> entry : pools) {
+      n += entry.getValue().leased();
+    }
+    return n;
+  }
+
+  /** How many pools there are now. */
+  int size() {
+    return pools.size();
+  }
+
   @Override
   public void close() {
+    sweeps.forEach(f -> f.cancel(false));
     pools.close();
   }
 }

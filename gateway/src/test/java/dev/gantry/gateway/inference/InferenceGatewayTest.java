@@ -84,6 +84,7 @@ class InferenceGatewayTest {
   @Autowired WorkerRepository workers;
   @Autowired SimAutoscaler autoscaler;
   @Autowired RoutingTable routes;
+  @Autowired InferenceProxy proxy;
   @Autowired JdbcClient jdbc;
 
   final HttpClient http = HttpClient.newHttpClient();
@@ -101,6 +102,10 @@ class InferenceGatewayTest {
 
   @AfterEach
   void tearDown() {
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () -> assertThat(proxy.pool().leased()).as("worker connections out").isZero());
     autoscaler.reset();
   }
 
