@@ -570,7 +570,10 @@ final class Relay implements UpstreamHandler.Listener {
   /** The answer is out and the request read: the connection may serve its next request. */
   private void complete() {
     end();
-    if (closeAfter) {
+    if (closeAfter && receivingBody) {
+      // The client may still be sending the body: a reset now could destroy the answer.
+      LingeringClose.close(ctx.channel());
+    } else if (closeAfter) {
       ctx.close();
     } else {
       connection.relayEnded(ctx, this);

@@ -38,6 +38,7 @@ import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -568,6 +569,65 @@ class InferenceGatewayTest {
               r -> assertThat(r).startsWith("HTTP/1.1 200").contains("chat.completion"),
               r -> assertThat(r).startsWith("HTTP/1.1 200").contains("\"object\":\"list\""));
     }
+  }
+
+  @Test
+  void aClientStillSendingATooLargeBodyReads413NotAReset() throws Exception {
+    String dep = deployment(1, 4, 60);
+    byte[] piece = "x".repeat(16 * 1024).getBytes(StandardCharsets.US_ASCII);
+    int pieces = 512; // 8 MiB, far past the 64 KiB limit
+    String path = "/openai/" + dep + "/v1/chat/completions";
+    String auth = "Authorization: Bearer " + acme + "\r\nContent-Type: application/json\r\n";
+    // Refused on its declared length, and refused on the way (chunked, no length declared).
+    String declared =
+        "POST "
+            + path
+            + " HTTP/1.1\r\nHost: x\r\n"
+            + auth
+            + "Content-Length: "
+            + (long) piece.length * pieces
+            + "\r\n\r\n";
+    String chunked =
+        "POST " + path + " HTTP/1.1\r\nHost: x\r\n" + auth + "Transfer-Encoding: chunked\r\n\r\n";
+    for (String head : List.of(declared, chunked)) {
+      boolean isChunked = head == chunked;
+      try (var socket = new Socket("localhost", port)) {
+        socket.setSoTimeout(10_000);
+        var out = socket.getOutputStream();
+        out.write(head.getBytes(StandardCharsets.US_ASCII));
+        var refused = new AtomicReference<IOException>();
+        var sender =
+            Thread.ofVirtual()
+                .start(
+                    () -> {
+                      try {
+                        for (int i = 0; i < pieces; i++) {
+                          if (isChunked) {
+                            out.write((Integer.toHexString(piece.length) + "\r\n").getBytes());
+                          }
+                          out.write(piece);
+                          if (isChunked) {
+                            out.write("\r\n".getBytes());
+                          }
+                        }
+                      } catch (IOException e) {
+                        refused.set(e);
+                      }
+                    });
+        var in = socket.getInputStream();
+        String response = RawHttp.read(in);
+        assertThat(response).as(isChunked ? "chunked" : "declared").startsWith("HTTP/1.1 413");
+        assertThat(response)
+            .contains("Request too large")
+            .containsIgnoringCase("connection: close");
+        // The gateway ends its side in order, and reads on (and drops) what the client still
+        // sends: no reset, which can destroy an answer the client has not read yet.
+        assertThat(in.read()).as("the end of the answers").isEqualTo(-1);
+        assertThat(sender.join(Duration.ofSeconds(15))).as("the whole body sent").isTrue();
+        assertThat(refused.get()).as("a send refused").isNull();
+      }
+    }
+    assertThat(autoscaler.demand).isEmpty();
   }
 
   /** Reads one HTTP/1.1 response (a Content-Length or chunked body) off a raw socket. */
