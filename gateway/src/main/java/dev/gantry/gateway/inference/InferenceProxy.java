@@ -3,6 +3,9 @@ package dev.gantry.gateway.inference;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.config.GantryProperties;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.MeterBinder;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -43,7 +46,7 @@ import reactor.netty.resources.ConnectionProvider;
  */
 @ConditionalOnGatewayRole
 @Component
-public class InferenceProxy implements AutoCloseable {
+public class InferenceProxy implements AutoCloseable, MeterBinder {
   static final String PREFIX = "/openai/";
   static final String REQUEST_ID = "X-Request-Id";
   private static final Logger log = LoggerFactory.getLogger(InferenceProxy.class);
@@ -113,6 +116,30 @@ public class InferenceProxy implements AutoCloseable {
   @Override
   public void close() {
     pool.close();
+  }
+
+  @Override
+  public void bindTo(MeterRegistry registry) {
+    Gauge.builder("gantry.inference.requests.active", inFlight, AtomicInteger::get)
+        .description("Synchronous inference requests being answered now")
+        .register(registry);
+    Gauge.builder("gantry.inference.requests.queued", routes, InferenceProxy::queued)
+        .description("Inference requests waiting for a worker with room, all deployments")
+        .register(registry);
+    Gauge.builder("gantry.inference.worker.connections.active", pool, UpstreamPool::leased)
+        .description("Worker connections carrying a synchronous request now")
+        .register(registry);
+    Gauge.builder("gantry.inference.worker.connection.pools", pool, UpstreamPool::size)
+        .description("Keep-alive worker connection pools (one per event loop and worker)")
+        .register(registry);
+  }
+
+  private static int queued(RoutingTable routes) {
+    int n = 0;
+    for (DeploymentRoute route : routes.all()) {
+      n += route.demand().queued();
+    }
+    return n;
   }
 
   /** Whether a request is for this proxy; checked on the connection before WebFlux sees it. */

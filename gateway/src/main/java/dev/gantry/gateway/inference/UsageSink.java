@@ -3,19 +3,37 @@ package dev.gantry.gateway.inference;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.usage.UsageRecord;
 import dev.gantry.infra.usage.UsageRecorder;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.MeterBinder;
 import java.time.Instant;
+import java.util.concurrent.atomic.LongAdder;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.SignalType;
 import reactor.netty.channel.AbortedException;
 
-/** Turns a finished inference call into a usage record, handed to the batched recorder. */
+/**
+ * Turns a finished inference call into a usage record, handed to the batched recorder, and counts
+ * every call, routed or refused, by outcome ({@code gantry.inference.requests}).
+ */
 @ConditionalOnGatewayRole
 @Component
-class UsageSink {
+class UsageSink implements MeterBinder {
   /** nginx's status for a client that closed the connection before the answer ended. */
   static final int CLIENT_CLOSED = 499;
 
+  private static final String[] OUTCOMES = {"1xx", "2xx", "3xx", "4xx", "5xx", "client_closed"};
+
   private final UsageRecorder recorder;
+
+  /** Calls ended, by index into {@link #OUTCOMES}. */
+  private final LongAdder[] ended = new LongAdder[OUTCOMES.length];
+
+  {
+    for (int i = 0; i < ended.length; i++) {
+      ended[i] = new LongAdder();
+    }
+  }
 
   UsageSink(UsageRecorder recorder) {
     this.recorder = recorder;
@@ -35,6 +53,8 @@ class UsageSink {
 
   /** A call that ended with {@code status} (499 when the client left before its answer ended). */
   void record(InferenceProxy.Call call, int status, long nowMillis) {
+    ended[status == CLIENT_CLOSED ? OUTCOMES.length - 1 : Math.clamp(status / 100 - 1, 0, 4)]
+        .increment();
     if (call.route == null) {
       return;
     }
@@ -55,5 +75,15 @@ class UsageSink {
 
   private static boolean clientWentAway(Throwable e) {
     return e instanceof AbortedException || AbortedException.isConnectionReset(e);
+  }
+
+  @Override
+  public void bindTo(MeterRegistry registry) {
+    for (int i = 0; i < OUTCOMES.length; i++) {
+      FunctionCounter.builder("gantry.inference.requests", ended[i], LongAdder::sum)
+          .tag("outcome", OUTCOMES[i])
+          .description("Inference requests ended (synchronous and async jobs' calls), by outcome")
+          .register(registry);
+    }
   }
 }

@@ -15,6 +15,7 @@ import dev.gantry.infra.db.EmbeddedDatabase;
 import dev.gantry.infra.db.WorkerRepository;
 import dev.gantry.infra.db.WorkerRepository.WorkerTransition;
 import dev.gantry.infra.runtime.RunningWorker;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -86,6 +87,7 @@ class InferenceGatewayTest {
   @Autowired SimAutoscaler autoscaler;
   @Autowired RoutingTable routes;
   @Autowired InferenceProxy proxy;
+  @Autowired UsageSink usage;
   @Autowired JdbcClient jdbc;
 
   final HttpClient http = HttpClient.newHttpClient();
@@ -628,6 +630,45 @@ class InferenceGatewayTest {
       }
     }
     assertThat(autoscaler.demand).isEmpty();
+  }
+
+  @Test
+  void requestsAreCountedByOutcomeAndWorkerConnectionsAreGauged() {
+    var registry = new SimpleMeterRegistry();
+    usage.bindTo(registry);
+    proxy.bindTo(registry);
+    String dep = deployment(1, 4, 60);
+    autoscaler.startWorker(dep);
+    routes.refresh();
+    double ok = ended(registry, "2xx");
+    double refused = ended(registry, "4xx");
+
+    assertThat(post(acme, dep, "chat/completions", chat(2, false)).statusCode()).isEqualTo(200);
+    assertThat(post(acme, dep, "chat/completions", chat(2, true)).statusCode()).isEqualTo(200);
+    assertThat(post(globex, dep, "chat/completions", chat(2, false)).statusCode()).isEqualTo(404);
+
+    // Counted when the relay ends, just after the answer's last byte is written.
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () -> {
+              assertThat(ended(registry, "2xx") - ok).isEqualTo(2);
+              assertThat(ended(registry, "4xx") - refused).isEqualTo(1);
+              assertThat(registry.get("gantry.inference.requests.active").gauge().value()).isZero();
+            });
+    assertThat(registry.get("gantry.inference.worker.connections.active").gauge().value()).isZero();
+    assertThat(registry.get("gantry.inference.worker.connection.pools").gauge().value())
+        .as("a pool for the worker")
+        .isPositive();
+    assertThat(registry.get("gantry.inference.requests.queued").gauge().value()).isZero();
+  }
+
+  static double ended(SimpleMeterRegistry registry, String outcome) {
+    return registry
+        .get("gantry.inference.requests")
+        .tag("outcome", outcome)
+        .functionCounter()
+        .count();
   }
 
   /** Reads one HTTP/1.1 response (a Content-Length or chunked body) off a raw socket. */
