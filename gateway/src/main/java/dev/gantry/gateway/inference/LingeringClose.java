@@ -57,7 +57,9 @@ final class LingeringClose extends ChannelInboundHandlerAdapter {
 
   private void closeIfDue(Channel ch) {
     long now = System.nanoTime();
-    if (now - lastReadNanos >= QUIET_NANOS || now - startNanos >= MAX_NANOS) {
+    // Also when it closed before this check was scheduled: the check must not outlive it.
+    if (!ch.isActive() || now - lastReadNanos >= QUIET_NANOS || now - startNanos >= MAX_NANOS) {
+      check.cancel(false);
       ch.close();
     }
   }

@@ -633,6 +633,42 @@ class InferenceGatewayTest {
   }
 
   @Test
+  void aClientThatGoesQuietAfterA413IsDisconnected() throws Exception {
+    String dep = deployment(1, 4, 60);
+    String head =
+        "POST /openai/"
+            + dep
+            + "/v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + acme
+            + "\r\nContent-Length: 100000000\r\n\r\n";
+    try (var socket = new Socket("localhost", port)) {
+      socket.setSoTimeout(10_000);
+      var out = socket.getOutputStream();
+      out.write(head.getBytes(StandardCharsets.US_ASCII));
+      out.write(new byte[1000]);
+      var in = socket.getInputStream();
+      assertThat(RawHttp.read(in)).startsWith("HTTP/1.1 413");
+      assertThat(in.read()).isEqualTo(-1);
+      // Probes far apart, so it is quiet between them for longer than the lingering close waits:
+      // the gateway closes the connection, and a probe after that is refused.
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .pollDelay(Duration.ofSeconds(3))
+          .pollInterval(Duration.ofSeconds(3))
+          .until(
+              () -> {
+                try {
+                  out.write(0);
+                  out.flush();
+                  return false;
+                } catch (IOException refused) {
+                  return true;
+                }
+              });
+    }
+  }
+
+  @Test
   void requestsAreCountedByOutcomeAndWorkerConnectionsAreGauged() {
     var registry = new SimpleMeterRegistry();
     usage.bindTo(registry);

@@ -27,6 +27,7 @@ import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.api.worker.WorkerWorkflow;
 import dev.gantry.api.worker.WorkerWorkflowInput;
 import dev.gantry.workflows.ActivityPolicies;
+import dev.gantry.workflows.Signals;
 import io.temporal.activity.ActivityCancellationType;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.api.common.v1.WorkflowExecution;
@@ -332,7 +333,10 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
       signal.accept(
           Workflow.newExternalWorkflowStub(
               WorkerWorkflow.class, WorkerWorkflow.workflowId(deploymentId, w.ordinal)));
-    } catch (SignalExternalWorkflowException e) {
+    } catch (SignalExternalWorkflowException | ApplicationFailure e) {
+      if (!Signals.targetNotFound(e)) {
+        throw e;
+      }
       log.info("Worker {} of {} has already ended", w.ordinal, deploymentId);
       workers.remove(w.ordinal);
       changed = true;

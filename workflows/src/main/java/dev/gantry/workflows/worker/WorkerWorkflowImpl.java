@@ -23,6 +23,7 @@ import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.api.worker.WorkerWorkflow;
 import dev.gantry.api.worker.WorkerWorkflowInput;
 import dev.gantry.workflows.ActivityPolicies;
+import dev.gantry.workflows.Signals;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.common.RetryOptions;
 import io.temporal.failure.ActivityFailure;
@@ -291,7 +292,10 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
                 DeploymentWorkflow.class, DeploymentWorkflow.workflowId(input.deploymentId()))
             .workerChanged(event);
         return;
-      } catch (SignalExternalWorkflowException e) {
+      } catch (SignalExternalWorkflowException | ApplicationFailure e) {
+        if (!Signals.targetNotFound(e)) {
+          throw e;
+        }
         if (attempt >= NOTIFY_ATTEMPTS) {
           // The deployment finished (deleted) and no longer tracks its workers.
           log.info("Deployment {} no longer listens to worker events", input.deploymentId());

@@ -13,10 +13,13 @@ import dev.gantry.api.deployment.EditRequest;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.ServingState.WorkerSlot;
 import dev.gantry.api.worker.ActivityReport;
+import dev.gantry.api.worker.WorkerSettings;
 import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.api.worker.WorkerWorkflow;
+import dev.gantry.api.worker.WorkerWorkflowInput;
 import dev.gantry.workflows.deployment.DeploymentWorkflowTest.Recorder;
 import dev.gantry.workflows.worker.WorkerWorkflowImpl;
+import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowStub;
@@ -306,6 +309,60 @@ class AutoscalingWorkflowTest {
 
     engines.kill(DEP + "-w1");
     await(env, "a replacement in the new run", () -> healthy(latest).equals(List.of(2)));
+  }
+
+  @Test
+  void aWorkerWhoseDeploymentIsNotThereKeepsServing(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    worker.registerActivitiesImplementations(deployments, engines);
+    engines.client = client;
+    env.start();
+    var w1 =
+        client.newWorkflowStub(
+            WorkerWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(worker.getTaskQueue())
+                .setWorkflowId(WorkerWorkflow.workflowId(DEP, 1))
+                .build());
+    // No deployment workflow: every event it signals is refused as not found (as between two
+    // runs of one, on a server whose continue-as-new is not atomic).
+    WorkflowClient.start(
+        w1::run,
+        new WorkerWorkflowInput(
+            DEP,
+            1,
+            Framework.SIM,
+            "tiny",
+            null,
+            List.of(),
+            null,
+            new WorkerSettings(60, true),
+            null));
+
+    await(env, "healthy", () -> w1.state().status() == WorkerStatus.HEALTHY);
+    env.sleep(Duration.ofSeconds(30));
+    assertThat(w1.state().status()).isEqualTo(WorkerStatus.HEALTHY);
+    assertThat(
+            client
+                .newUntypedWorkflowStub(WorkerWorkflow.workflowId(DEP, 1))
+                .describe()
+                .getWorkflowExecutionInfo()
+                .getStatus())
+        .isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING);
+  }
+
+  @Test
+  void aWorkerThatEndedUnseenIsForgottenWhenSignalledAndReplaced(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var wf = start(env, client, worker, spec(1, 2, 60));
+    await(env, "the min worker", () -> healthy(wf).equals(List.of(1)));
+
+    // Ended without a word to its deployment, which still counts it.
+    client.newUntypedWorkflowStub(WorkerWorkflow.workflowId(DEP, 1)).terminate("test");
+    wf.applyEdit(new EditRequest(null, 20, null));
+
+    await(env, "a replacement", () -> healthy(wf).equals(List.of(2)));
+    assertThat(wf.state().status()).isEqualTo(DeploymentStatus.RUNNING);
   }
 
   static String runId(WorkflowClient client) {
