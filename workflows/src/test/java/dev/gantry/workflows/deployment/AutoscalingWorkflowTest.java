@@ -69,18 +69,21 @@ class AutoscalingWorkflowTest {
       WorkflowClient client,
       Worker worker,
       DeploymentWorkflowInput input) {
+    var wf =
+        startEnv(env, client, worker, DeploymentWorkflow.class, DeploymentWorkflow.workflowId(DEP));
+    WorkflowClient.start(wf::run, input);
+    return wf;
+  }
+
+  /** Starts the environment with the fake activities; a stub to start a workflow with. */
+  <T> T startEnv(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker, Class<T> type, String id) {
     worker.registerActivitiesImplementations(deployments, engines);
     engines.client = client;
     env.start();
-    var wf =
-        client.newWorkflowStub(
-            DeploymentWorkflow.class,
-            WorkflowOptions.newBuilder()
-                .setTaskQueue(worker.getTaskQueue())
-                .setWorkflowId(DeploymentWorkflow.workflowId(DEP))
-                .build());
-    WorkflowClient.start(wf::run, input);
-    return wf;
+    return client.newWorkflowStub(
+        type,
+        WorkflowOptions.newBuilder().setTaskQueue(worker.getTaskQueue()).setWorkflowId(id).build());
   }
 
   /** Polls a condition while virtual time moves in small steps. */
@@ -314,16 +317,7 @@ class AutoscalingWorkflowTest {
   @Test
   void aWorkerWhoseDeploymentIsNotThereKeepsServing(
       TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
-    worker.registerActivitiesImplementations(deployments, engines);
-    engines.client = client;
-    env.start();
-    var w1 =
-        client.newWorkflowStub(
-            WorkerWorkflow.class,
-            WorkflowOptions.newBuilder()
-                .setTaskQueue(worker.getTaskQueue())
-                .setWorkflowId(WorkerWorkflow.workflowId(DEP, 1))
-                .build());
+    var w1 = startEnv(env, client, worker, WorkerWorkflow.class, WorkerWorkflow.workflowId(DEP, 1));
     // No deployment workflow: every event it signals is refused as not found (as between two
     // runs of one, on a server whose continue-as-new is not atomic).
     WorkflowClient.start(
