@@ -123,7 +123,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     Gauge.builder("gantry.inference.requests.active", inFlight, AtomicInteger::get)
         .description("Synchronous inference requests being answered now")
         .register(registry);
-    Gauge.builder("gantry.inference.requests.queued", routes, InferenceProxy::queued)
+    Gauge.builder("gantry.inference.requests.queued", routes, InferenceProxy::totalQueued)
         .description("Inference requests waiting for a worker with room, all deployments")
         .register(registry);
     Gauge.builder("gantry.inference.worker.connections.active", pool, UpstreamPool::leased)
@@ -134,7 +134,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
         .register(registry);
   }
 
-  private static int queued(RoutingTable routes) {
+  private static int totalQueued(RoutingTable routes) {
     int n = 0;
     for (DeploymentRoute route : routes.all()) {
       n += route.demand().queued();

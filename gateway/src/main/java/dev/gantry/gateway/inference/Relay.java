@@ -181,6 +181,8 @@ final class Relay implements UpstreamHandler.Listener {
     receivingBody = false;
     if (answering) {
       if (answerWritten) {
+        // Also after a refusal that closes the connection: complete() may already have begun a
+        // lingering close, which ends here, as nothing more is coming (end() runs once).
         complete();
       }
       return;

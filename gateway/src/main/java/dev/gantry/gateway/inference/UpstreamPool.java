@@ -21,6 +21,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Keep-alive connections to workers: one Netty {@link SimpleChannelPool} (most recently used first,
@@ -29,6 +31,8 @@ import java.util.concurrent.TimeUnit;
  * crosses threads or takes a lock.
  */
 final class UpstreamPool implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(UpstreamPool.class);
+
   /** Largest response head (status line and headers) accepted from a worker. */
   private static final int MAX_HEADER_BYTES = 16 * 1024;
 
@@ -158,7 +162,7 @@ final class UpstreamPool implements AutoCloseable {
             long every = SWEEP_INTERVAL.toNanos();
             sweeps.add(
                 key.loop.scheduleWithFixedDelay(
-                    () -> sweep(key.loop, System.nanoTime()), every, every, TimeUnit.NANOSECONDS));
+                    () -> sweepQuietly(key.loop), every, every, TimeUnit.NANOSECONDS));
           }
           var bootstrap =
               new Bootstrap()
@@ -203,6 +207,15 @@ final class UpstreamPool implements AutoCloseable {
       if (entry.getKey().loop == loop && entry.getValue().sweep(nowNanos, UNUSED_POOL_NANOS)) {
         pools.remove(entry.getKey());
       }
+    }
+  }
+
+  /** A sweep that cannot stop the next ones: a periodic task that throws is not run again. */
+  private void sweepQuietly(EventLoop loop) {
+    try {
+      sweep(loop, System.nanoTime());
+    } catch (RuntimeException e) {
+      log.warn("Sweeping worker connection pools failed", e);
     }
   }
 

@@ -45,7 +45,11 @@ class UsageSink implements MeterBinder {
         switch (signal) {
           case CANCEL -> CLIENT_CLOSED;
           // The answer had started: either the client went away or the worker broke off.
-          case ON_ERROR -> clientWentAway(call.failure) ? CLIENT_CLOSED : 502;
+          case ON_ERROR ->
+              clientWentAway(call.failure)
+                  ? CLIENT_CLOSED
+                  // Refused (admission, checks) with its own status; else the worker broke off.
+                  : call.failure instanceof InferenceException ? answered : 502;
           default -> call.clientLeft ? CLIENT_CLOSED : answered;
         };
     record(call, status, nowMillis);
@@ -53,8 +57,7 @@ class UsageSink implements MeterBinder {
 
   /** A call that ended with {@code status} (499 when the client left before its answer ended). */
   void record(InferenceProxy.Call call, int status, long nowMillis) {
-    ended[status == CLIENT_CLOSED ? OUTCOMES.length - 1 : Math.clamp(status / 100 - 1, 0, 4)]
-        .increment();
+    ended[outcome(status)].increment();
     if (call.route == null) {
       return;
     }
@@ -71,6 +74,14 @@ class UsageSink implements MeterBinder {
             call.streamed,
             Instant.ofEpochMilli(call.startedAtMillis),
             nowMillis - call.startedAtMillis));
+  }
+
+  /** The index into {@link #OUTCOMES} of a status; anything out of range counts as a 5xx. */
+  private static int outcome(int status) {
+    if (status == CLIENT_CLOSED) {
+      return OUTCOMES.length - 1;
+    }
+    return status >= 100 && status < 600 ? status / 100 - 1 : 4;
   }
 
   private static boolean clientWentAway(Throwable e) {

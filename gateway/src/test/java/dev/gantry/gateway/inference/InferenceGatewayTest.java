@@ -105,11 +105,19 @@ class InferenceGatewayTest {
 
   @AfterEach
   void tearDown() {
+    awaitQuiet();
+    autoscaler.reset();
+  }
+
+  /** Every relay ended (usage recorded) and every worker connection given back. */
+  void awaitQuiet() {
     await()
         .atMost(Duration.ofSeconds(5))
         .untilAsserted(
-            () -> assertThat(proxy.pool().leased()).as("worker connections out").isZero());
-    autoscaler.reset();
+            () -> {
+              assertThat(proxy.inFlight()).as("requests being answered").isZero();
+              assertThat(proxy.pool().leased()).as("worker connections out").isZero();
+            });
   }
 
   /** A running sim deployment of tenant acme. */
@@ -676,6 +684,7 @@ class InferenceGatewayTest {
     String dep = deployment(1, 4, 60);
     autoscaler.startWorker(dep);
     routes.refresh();
+    awaitQuiet();
     double ok = ended(registry, "2xx");
     double refused = ended(registry, "4xx");
 
