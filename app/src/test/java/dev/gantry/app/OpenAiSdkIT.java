@@ -24,7 +24,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -74,8 +73,6 @@ class OpenAiSdkIT {
   /** When the last stream of the burst ended: idle timers run from there. */
   static long burstEndNanos;
 
-  static final Set<Long> everyEnginePid = ConcurrentHashMap.newKeySet();
-
   @BeforeAll
   static void startPlatform() throws Exception {
     platform = new PlatformProcess("openai-sdk-it").start();
@@ -89,7 +86,6 @@ class OpenAiSdkIT {
     if (platform != null) {
       platform.close();
     }
-    everyEnginePid.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
     enginesOfThisRun().forEach(ProcessHandle::destroyForcibly);
   }
 
@@ -162,8 +158,8 @@ class OpenAiSdkIT {
     assertThat(usage.promptTokens()).isPositive();
     assertThat(usage.completionTokens()).isEqualTo(16);
     assertThat(usage.totalTokens()).isEqualTo(usage.promptTokens() + usage.completionTokens());
-    enginePids();
-    assertThat(everyEnginePid).as("the cold request started one engine").hasSize(1);
+    platform.enginePids();
+    assertThat(platform.enginesSeen()).as("the cold request started one engine").hasSize(1);
   }
 
   @Test
@@ -266,7 +262,7 @@ class OpenAiSdkIT {
         .until(
             () -> {
               var all = workers();
-              enginePids();
+              platform.enginePids();
               return !all.isEmpty()
                   && all.stream()
                       .noneMatch(
@@ -283,7 +279,7 @@ class OpenAiSdkIT {
     await()
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(200))
-        .until(() -> enginePids().isEmpty());
+        .until(() -> platform.enginePids().isEmpty());
     assertThat(deployment().path("workers").path("total").asInt()).isZero();
   }
 
@@ -330,7 +326,7 @@ class OpenAiSdkIT {
     }
 
     assertThat(workers()).as("refused requests start no worker").hasSize(workersBefore);
-    assertThat(enginePids()).isEmpty();
+    assertThat(platform.enginePids()).isEmpty();
   }
 
   @Test
@@ -343,17 +339,17 @@ class OpenAiSdkIT {
         .pollInterval(Duration.ofMillis(200))
         .until(() -> deployment().get("status").asText().equals("deleted"));
 
-    enginePids();
     // SIGTERM: the graceful stop a user's Ctrl-C or systemd gives
     assertThat(platform.stop(Duration.ofSeconds(60))).as("the platform stopped").isTrue();
 
-    assertThat(everyEnginePid).as("engines were seen").isNotEmpty();
+    var everyEngine = platform.enginesSeen();
+    assertThat(everyEngine).as("engines were seen").isNotEmpty();
     await()
         .atMost(Duration.ofSeconds(15))
         .pollInterval(Duration.ofMillis(200))
         .untilAsserted(
             () -> {
-              assertThat(everyEnginePid).noneMatch(OpenAiSdkIT::alive);
+              assertThat(everyEngine).noneMatch(OpenAiSdkIT::alive);
               assertThat(enginesOfThisRun()).as("engines serving " + MODEL).isEmpty();
             });
   }
@@ -420,7 +416,7 @@ class OpenAiSdkIT {
 
   /** How many workers are healthy now; remembers the engines seen. */
   static int sampleHealthy() {
-    enginePids();
+    platform.enginePids();
     return (int) workers().stream().filter(w -> status(w).equals("healthy")).count();
   }
 
@@ -460,13 +456,6 @@ class OpenAiSdkIT {
 
   static String status(JsonNode worker) {
     return worker.get("status").asText();
-  }
-
-  /** Engines are the platform's children, as the OS sees them; every one seen is remembered. */
-  static List<Long> enginePids() {
-    var pids = platform.enginePids();
-    everyEnginePid.addAll(pids);
-    return pids;
   }
 
   /** Every process on this host serving this run's model, whoever its parent is now. */

@@ -272,11 +272,6 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     return other;
   }
 
-  /** The error table's answer for a failed worker call that is not retried. */
-  static InferenceException failureOf(Throwable e, Lease lease, Call call) {
-    return unreachable(e) ? InferenceException.unreachable() : failure(e, lease, call);
-  }
-
   /** The one retry of an async job's call, the same way as {@link #retryElsewhere}. */
   private <T> Mono<T> afterFailure(
       Throwable e, Call call, Lease lease, boolean mayRetry, Function<Lease, Mono<T>> retry) {
@@ -391,7 +386,10 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
   }
 
   /** The error table's answer for a failed worker call that is not retried. */
-  private static InferenceException failure(Throwable e, Lease lease, Call call) {
+  static InferenceException failureOf(Throwable e, Lease lease, Call call) {
+    if (unreachable(e)) {
+      return InferenceException.unreachable();
+    }
     if (e instanceof InferenceException ie) {
       return ie;
     }

@@ -25,7 +25,6 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.timeout.ReadTimeoutException;
-import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -51,9 +50,6 @@ import reactor.core.Disposable;
  */
 final class Relay implements UpstreamHandler.Listener {
   private static final Logger log = LoggerFactory.getLogger(Relay.class);
-
-  /** Set on a worker connection once it has carried a request. */
-  private static final AttributeKey<Boolean> USED = AttributeKey.valueOf("gantry.used");
 
   private final InferenceProxy proxy;
   private final ChannelHandlerContext ctx;
@@ -273,7 +269,7 @@ final class Relay implements UpstreamHandler.Listener {
       return;
     }
     upstream = ch;
-    reusedConnection = Boolean.TRUE.equals(ch.attr(USED).getAndSet(Boolean.TRUE));
+    reusedConnection = UpstreamPool.wasIdle(ch);
     heardFromWorker = false;
     UpstreamHandler.of(ch).listener(this);
     Upstream target = lease.upstream;
@@ -513,12 +509,17 @@ final class Relay implements UpstreamHandler.Listener {
   }
 
   private void answer(HttpResponseStatus answerStatus, String json) {
-    byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
+    write(jsonResponse(answerStatus, json));
+  }
+
+  private static FullHttpResponse jsonResponse(HttpResponseStatus status, String json) {
     var response =
         new DefaultFullHttpResponse(
-            HttpVersion.HTTP_1_1, answerStatus, Unpooled.wrappedBuffer(bytes));
+            HttpVersion.HTTP_1_1,
+            status,
+            Unpooled.wrappedBuffer(json.getBytes(StandardCharsets.UTF_8)));
     response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
-    write(response);
+    return response;
   }
 
   private void answerError(InferenceException e) {
@@ -526,14 +527,11 @@ final class Relay implements UpstreamHandler.Listener {
       ctx.close();
       return;
     }
-    byte[] bytes = ErrorBodies.openAi(e.status(), e.getMessage()).getBytes(StandardCharsets.UTF_8);
     var response =
-        new DefaultFullHttpResponse(
-            HttpVersion.HTTP_1_1,
+        jsonResponse(
             HttpResponseStatus.valueOf(e.status().value()),
-            Unpooled.wrappedBuffer(bytes));
+            ErrorBodies.openAi(e.status(), e.getMessage()));
     HttpHeaders headers = response.headers();
-    headers.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
     String retryAfter = InferenceException.retryAfterSeconds(e.status());
     if (retryAfter != null) {
       headers.set(HttpHeaderNames.RETRY_AFTER, retryAfter);

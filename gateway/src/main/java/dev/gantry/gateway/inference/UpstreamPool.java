@@ -46,6 +46,11 @@ final class UpstreamPool implements AutoCloseable {
   /** When a pooled connection was given back (System.nanoTime). */
   static final AttributeKey<Long> IDLE_SINCE = AttributeKey.valueOf("gantry.idleSince");
 
+  /** Whether a connection has been idle in a pool, so has carried a request before. */
+  static boolean wasIdle(Channel ch) {
+    return ch.hasAttr(IDLE_SINCE);
+  }
+
   /** Alive, and not idle for so long that the worker may be closing it. */
   private static final ChannelHealthChecker FRESH_ENOUGH =
       ch -> {
