@@ -30,7 +30,6 @@ import io.temporal.api.enums.v1.EventType;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowClientOptions;
-import io.temporal.client.WorkflowException;
 import io.temporal.client.WorkflowNotFoundException;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowStub;
@@ -239,41 +238,51 @@ class HistoryRecorder {
     record("deployment/recovered-running-then-delete", deploymentId());
   }
 
+  /**
+   * A deployment continues as new while serving and keeps managing its worker in the new run. The
+   * history limit lets the first run reach a quiet state with a healthy worker; then signals that
+   * change nothing lengthen its history one at a time, each handled before the next is sent, so the
+   * run continues as new while handling one of them and nothing races it.
+   */
   @Test
   void continueAsNew() {
     var input =
-        new DeploymentWorkflowInput(DEP, "t1", spec(1, 3, 60), null, null, null, 1, null, 40);
-    var first = WorkflowClient.start(newDeploymentStub()::run, input);
+        new DeploymentWorkflowInput(DEP, "t1", spec(1, 3, 3600), null, null, null, 1, null, 80);
+    String firstRun = WorkflowClient.start(newDeploymentStub()::run, input).getRunId();
     var latest =
         client.newWorkflowStub(DeploymentWorkflow.class, DeploymentWorkflow.workflowId(DEP));
     awaitWorkers(latest, "the min worker", List.of(1), List.of(1));
-    // Signals that change nothing still lengthen history, until the run continues as new.
-    await(
-        "a new run",
-        () -> {
-          try {
-            latest.reportDemand(new DemandReport(0, 0));
-          } catch (WorkflowException betweenRuns) {
-            // The test server's continue-as-new is not atomic: signalled between two runs.
-          }
-          return status(deploymentId(), first.getRunId())
-              == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW;
-        });
-    // The continued run still manages the workers the first one started.
+    var first =
+        client.newUntypedWorkflowStub(deploymentId(), Optional.of(firstRun), Optional.empty());
+    for (int signals = 0; ; signals++) {
+      awaitSettled(deploymentId(), firstRun);
+      if (status(deploymentId(), firstRun)
+          != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) {
+        break;
+      }
+      assertThat(signals).as("signals before the run continues as new").isLessThan(100);
+      first.signal("reportDemand", new DemandReport(0, 0));
+    }
+    assertThat(status(deploymentId(), firstRun))
+        .isEqualTo(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW);
+    // The continued run still manages the worker the first one started.
     control.kill(WorkerWorkflow.workerId(DEP, 1));
-    awaitWorkers(latest, "a replacement in a later run", List.of(2), List.of(2));
+    awaitWorkers(latest, "a replacement in the new run", List.of(2), List.of(2));
     latest.requestDelete(new DeleteRequest("key_1"));
     awaitClosed(deploymentId());
-    String runId = first.getRunId();
-    for (int run = 1; runId != null && run <= 6; run++) {
-      var history = client.fetchHistory(deploymentId(), runId);
-      write("deployment/continue-as-new-run" + run, history);
-      var last = history.getLastEvent();
-      runId =
-          last.getEventType() == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-              ? last.getWorkflowExecutionContinuedAsNewEventAttributes().getNewExecutionRunId()
-              : null;
-    }
+
+    var run1 = client.fetchHistory(deploymentId(), firstRun);
+    assertThat(run1.getLastEvent().getEventType())
+        .isEqualTo(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
+    String secondRun =
+        run1.getLastEvent()
+            .getWorkflowExecutionContinuedAsNewEventAttributes()
+            .getNewExecutionRunId();
+    var run2 = client.fetchHistory(deploymentId(), secondRun);
+    assertThat(run2.getLastEvent().getEventType())
+        .isEqualTo(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+    write("deployment/continue-as-new-run1", run1);
+    write("deployment/continue-as-new-run2", run2);
   }
 
   /**
@@ -543,14 +552,23 @@ class HistoryRecorder {
    * a workflow still running ends where its code last decided something.
    */
   private void record(String name, String workflowId) {
+    awaitSettled(workflowId, null);
+    write(name, client.fetchHistory(workflowId));
+  }
+
+  /** Waits until no workflow task of the run (the latest when null) is scheduled or running. */
+  private void awaitSettled(String workflowId, String runId) {
     await(
         workflowId + " settled",
         () -> {
-          var last = client.fetchHistory(workflowId).getLastEvent().getEventType();
+          var history =
+              runId == null
+                  ? client.fetchHistory(workflowId)
+                  : client.fetchHistory(workflowId, runId);
+          var last = history.getLastEvent().getEventType();
           return last != EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
               && last != EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED;
         });
-    write(name, client.fetchHistory(workflowId));
   }
 
   /** Records under a name that says which branch of {@value NOT_FOUND_CHANGE} the run took. */

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
@@ -70,9 +71,17 @@ class HistoryReplayTest {
     } catch (Exception | Error e) {
       // Surefire's report numbers parameterised cases; the message names the history.
       throw new AssertionError(
-          "recorded history %s no longer replays: %s".formatted(relativeName(file), e.getMessage()),
-          e);
+          "recorded history %s no longer replays: %s".formatted(relativeName(file), oneLine(e)), e);
     }
+  }
+
+  /** The SDK's messages span lines (and carry a stack); the build's summary shows one line. */
+  private static String oneLine(Throwable e) {
+    return String.valueOf(e.getMessage())
+        .lines()
+        .map(String::strip)
+        .filter(line -> !line.startsWith("at "))
+        .collect(Collectors.joining(" "));
   }
 
   private static String relativeName(Path file) {
@@ -117,8 +126,7 @@ class HistoryReplayTest {
       return WorkflowExecutionHistory.fromJson(Files.readString(file));
     } catch (RuntimeException e) {
       throw new AssertionError(
-          "recorded history %s cannot be parsed: %s".formatted(relativeName(file), e.getMessage()),
-          e);
+          "recorded history %s cannot be parsed: %s".formatted(relativeName(file), oneLine(e)), e);
     }
   }
 }
