@@ -52,6 +52,9 @@ final class HistoryFakes {
     /** Worker ids whose engine exits while starting (the health check fails). */
     final Set<String> crashWhileStarting = ConcurrentHashMap.newKeySet();
 
+    /** Worker ids whose engine never turns healthy; their health check ends when it is stopped. */
+    final Set<String> neverHealthy = ConcurrentHashMap.newKeySet();
+
     volatile WorkflowClient client;
 
     @Override
@@ -98,6 +101,17 @@ final class HistoryFakes {
 
     @Override
     public void awaitHealthy(WorkerRef worker) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (neverHealthy.contains(worker.workerId()) && running.contains(worker.workerId())) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("the scenario never stopped " + worker.workerId());
+        }
+        sleepQuietly(10);
+      }
+      if (!running.contains(worker.workerId())) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "the engine was stopped while starting", FailureType.ENGINE_FAILED.name());
+      }
       if (crashWhileStarting.contains(worker.workerId())) {
         running.remove(worker.workerId());
         throw ApplicationFailure.newNonRetryableFailure(
@@ -152,6 +166,14 @@ final class HistoryFakes {
       }
       // A cancellation ends the loop by an ActivityCompletionException out of heartbeat().
       throw new IllegalStateException("the job was never cancelled");
+    }
+  }
+
+  static void sleepQuietly(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

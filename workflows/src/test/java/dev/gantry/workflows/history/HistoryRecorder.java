@@ -19,6 +19,8 @@ import dev.gantry.api.job.JobStatus;
 import dev.gantry.api.job.JobWorkflow;
 import dev.gantry.api.job.JobWorkflowInput;
 import dev.gantry.api.worker.DrainRequest;
+import dev.gantry.api.worker.WorkerEndCause;
+import dev.gantry.api.worker.WorkerOutcome;
 import dev.gantry.api.worker.WorkerSettings;
 import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.api.worker.WorkerWorkflow;
@@ -116,7 +118,7 @@ class HistoryRecorder {
   void provisionThenDelete() {
     var wf = startDeployment(fresh(spec(0, 1, 300)));
     awaitStatus(wf, DeploymentStatus.RUNNING);
-    wf.requestDelete(new DeleteRequest("key_1"));
+    delete(wf);
     awaitClosed(deploymentId());
     record("deployment/provision-then-delete", deploymentId());
   }
@@ -137,7 +139,7 @@ class HistoryRecorder {
     var wf = startDeployment(fresh(spec(0, 1, 300)));
     awaitStatus(wf, DeploymentStatus.FAILED);
     // A failed deployment waits for its deletion, which still tears down cleanly.
-    wf.requestDelete(new DeleteRequest("key_1"));
+    delete(wf);
     awaitClosed(deploymentId());
     record("deployment/download-failed-compensated-then-deleted", deploymentId());
   }
@@ -146,8 +148,9 @@ class HistoryRecorder {
   void deleteWhileDownloading() {
     control.modelGate = new CountDownLatch(1);
     var wf = startDeployment(fresh(spec(0, 1, 300)));
-    awaitStatus(wf, DeploymentStatus.DOWNLOADING_MODEL);
-    wf.requestDelete(new DeleteRequest("key_1"));
+    // Not settled: the download is under way, held by the gate.
+    await("downloading", () -> wf.state().status() == DeploymentStatus.DOWNLOADING_MODEL);
+    delete(wf);
     control.modelGate.countDown();
     awaitClosed(deploymentId());
     record("deployment/delete-while-downloading", deploymentId());
@@ -166,7 +169,7 @@ class HistoryRecorder {
     awaitClosed(workerId(3));
     record("worker/idle-reaped", workerId(2));
     record("worker/healthy-min-worker", workerId(1));
-    wf.requestDelete(new DeleteRequest("key_1"));
+    delete(wf);
     awaitClosed(deploymentId());
     awaitClosed(workerId(1));
     record("deployment/scale-out-idle-reap-then-delete", deploymentId());
@@ -185,7 +188,7 @@ class HistoryRecorder {
     awaitClosed(workerId(2));
     record("worker/engine-exited-while-serving", workerId(1));
     record("worker/engine-failed-while-starting", workerId(2));
-    wf.requestDelete(new DeleteRequest("key_1"));
+    delete(wf);
     awaitClosed(deploymentId());
     record("deployment/failed-workers-replaced-then-delete", deploymentId());
   }
@@ -201,7 +204,7 @@ class HistoryRecorder {
     await("reaped by the new timeout", () -> ordinals(wf, false).equals(List.of(1)));
     awaitClosed(workerId(2));
     record("worker/reconfigured-then-idle-reaped", workerId(2));
-    wf.requestDelete(new DeleteRequest("key_1"));
+    delete(wf);
     awaitClosed(deploymentId());
     record("deployment/edit-then-delete", deploymentId());
   }
@@ -221,7 +224,7 @@ class HistoryRecorder {
                 && wf.state().statusReason().contains("no GPU")
                 && ordinals(wf, true).equals(List.of(1)));
     record("worker/refused-no-gpu-capacity", workerId(2));
-    wf.requestDelete(new DeleteRequest("key_1"));
+    delete(wf);
     awaitClosed(deploymentId());
     record("deployment/scale-up-refused-no-gpu-then-delete", deploymentId());
   }
@@ -233,9 +236,56 @@ class HistoryRecorder {
             new DeploymentWorkflowInput(
                 DEP, "t1", spec(1, 2, 60), null, DeploymentStatus.RUNNING, null, 7, null, 0));
     awaitWorkers(wf, "the min worker, numbered after the old ones", List.of(7), List.of(7));
-    wf.requestDelete(new DeleteRequest("key_1"));
+    delete(wf);
     awaitClosed(deploymentId());
     record("deployment/recovered-running-then-delete", deploymentId());
+  }
+
+  @Test
+  void recoveredFailedDeployment() {
+    startDeployment(
+        new DeploymentWorkflowInput(
+            DEP,
+            "t1",
+            spec(0, 1, 60),
+            null,
+            DeploymentStatus.CLEANING,
+            "model download failed: add an HF_TOKEN with access",
+            1,
+            null,
+            0));
+    var wf = client.newWorkflowStub(DeploymentWorkflow.class, deploymentId());
+    awaitStatus(wf, DeploymentStatus.FAILED);
+    delete(wf);
+    awaitClosed(deploymentId());
+    record("deployment/recovered-failed-then-delete", deploymentId());
+  }
+
+  @Test
+  void recoveredWhileDeleting() {
+    startDeployment(
+        new DeploymentWorkflowInput(
+            DEP, "t1", spec(0, 1, 60), null, DeploymentStatus.DELETING, null, 3, null, 0));
+    awaitClosed(deploymentId());
+    record("deployment/recovered-deleting", deploymentId());
+  }
+
+  /** Deleted while its only worker's engine is still starting: the worker drains before health. */
+  @Test
+  void deleteWhileAWorkerIsStarting() {
+    control.neverHealthy.add(WorkerWorkflow.workerId(DEP, 1));
+    var wf = startDeployment(fresh(spec(1, 1, 60)));
+    await(
+        "the engine started, not yet healthy",
+        () -> control.running.contains(WorkerWorkflow.workerId(DEP, 1)));
+    awaitWorkers(wf, "the worker provisioning", List.of(1), List.of());
+    delete(wf);
+    awaitClosed(deploymentId());
+    awaitClosed(workerId(1));
+    var outcome = client.newUntypedWorkflowStub(workerId(1)).getResult(WorkerOutcome.class);
+    assertThat(outcome.cause()).isEqualTo(WorkerEndCause.DRAIN_REQUESTED);
+    record("worker/drained-while-starting", workerId(1));
+    record("deployment/delete-while-worker-starting", deploymentId());
   }
 
   /**
@@ -268,7 +318,7 @@ class HistoryRecorder {
     // The continued run still manages the worker the first one started.
     control.kill(WorkerWorkflow.workerId(DEP, 1));
     awaitWorkers(latest, "a replacement in the new run", List.of(2), List.of(2));
-    latest.requestDelete(new DeleteRequest("key_1"));
+    delete(latest);
     awaitClosed(deploymentId());
 
     var run1 = client.fetchHistory(deploymentId(), firstRun);
@@ -305,7 +355,7 @@ class HistoryRecorder {
     if (forgotten) {
       awaitWorkers(wf, "a replacement", List.of(2), List.of(2));
     }
-    wf.requestDelete(new DeleteRequest("key_1"));
+    delete(wf);
     awaitClosed(deploymentId());
     recordByNotFoundBranch("deployment/edit-signals-worker-that-ended", deploymentId());
   }
@@ -482,6 +532,12 @@ class HistoryRecorder {
     return wf;
   }
 
+  /** Asks for deletion once the deployment is quiet, so the request races nothing. */
+  private void delete(DeploymentWorkflow wf) {
+    awaitSettled(deploymentId(), null);
+    wf.requestDelete(new DeleteRequest("key_1"));
+  }
+
   /** Polls a condition while virtual time moves in small steps. */
   private void await(String what, BooleanSupplier condition) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -502,11 +558,19 @@ class HistoryRecorder {
     }
   }
 
+  /**
+   * Waits for a deployment status, then until the deployment is quiet: the next step of the
+   * scenario then never races what the workflow was still doing, and recording again gives the same
+   * history.
+   */
   private void awaitStatus(DeploymentWorkflow wf, DeploymentStatus expected) {
     await("status " + expected, () -> wf.state().status() == expected);
+    awaitSettled(deploymentId(), null);
   }
 
-  /** Waits until the deployment counts exactly these workers, and exactly these healthy. */
+  /**
+   * Waits until the deployment counts exactly these workers, exactly these healthy, and is quiet.
+   */
   private void awaitWorkers(
       DeploymentWorkflow wf, String what, List<Integer> current, List<Integer> healthy) {
     await(what, () -> ordinals(wf, false).equals(current) && ordinals(wf, true).equals(healthy));
@@ -548,27 +612,23 @@ class HistoryRecorder {
   }
 
   /**
-   * Writes the latest run's history once no workflow task is scheduled or running, so a history of
-   * a workflow still running ends where its code last decided something.
+   * Writes the latest run's history once it is quiet, so a history of a workflow still running ends
+   * where its code last decided something and waits.
    */
   private void record(String name, String workflowId) {
     awaitSettled(workflowId, null);
     write(name, client.fetchHistory(workflowId));
   }
 
-  /** Waits until no workflow task of the run (the latest when null) is scheduled or running. */
+  /** Waits until the run (the latest when null) is {@linkplain Histories#quiet quiet}. */
   private void awaitSettled(String workflowId, String runId) {
     await(
         workflowId + " settled",
-        () -> {
-          var history =
-              runId == null
-                  ? client.fetchHistory(workflowId)
-                  : client.fetchHistory(workflowId, runId);
-          var last = history.getLastEvent().getEventType();
-          return last != EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
-              && last != EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED;
-        });
+        () ->
+            Histories.quiet(
+                runId == null
+                    ? client.fetchHistory(workflowId)
+                    : client.fetchHistory(workflowId, runId)));
   }
 
   /** Records under a name that says which branch of {@value NOT_FOUND_CHANGE} the run took. */
