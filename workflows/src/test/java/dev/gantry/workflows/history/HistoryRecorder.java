@@ -65,7 +65,8 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * on the time-skipping test server with {@link HistoryFakes}, and writes the histories of the
  * executions it made as JSON under {@code histories/<workflow>/<scenario>.json}. Every outcome is
  * chosen up front, the clock starts at a fixed instant and the identity is fixed, so recording
- * again yields equivalent histories (the order of signals racing each other may differ).
+ * again yields equivalent histories: the same commands in the same order, where only the moments at
+ * which concurrent workers' events arrive may differ.
  */
 @EnabledIfSystemProperty(named = "gantry.recordHistories", matches = "true")
 @Timeout(120)
@@ -243,18 +244,19 @@ class HistoryRecorder {
 
   @Test
   void recoveredFailedDeployment() {
-    startDeployment(
-        new DeploymentWorkflowInput(
-            DEP,
-            "t1",
-            spec(0, 1, 60),
-            null,
-            DeploymentStatus.CLEANING,
-            "model download failed: add an HF_TOKEN with access",
-            1,
-            null,
-            0));
-    var wf = client.newWorkflowStub(DeploymentWorkflow.class, deploymentId());
+    // Restarted from the database while cleaning up after a failed download.
+    var wf =
+        startDeployment(
+            new DeploymentWorkflowInput(
+                DEP,
+                "t1",
+                spec(0, 1, 60),
+                null,
+                DeploymentStatus.CLEANING,
+                "model download failed: add an HF_TOKEN with access",
+                1,
+                null,
+                0));
     awaitStatus(wf, DeploymentStatus.FAILED);
     delete(wf);
     awaitClosed(deploymentId());
