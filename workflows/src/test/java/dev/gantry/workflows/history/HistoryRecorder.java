@@ -18,6 +18,7 @@ import dev.gantry.api.job.JobState;
 import dev.gantry.api.job.JobStatus;
 import dev.gantry.api.job.JobWorkflow;
 import dev.gantry.api.job.JobWorkflowInput;
+import dev.gantry.api.worker.ActivityReport;
 import dev.gantry.api.worker.DrainRequest;
 import dev.gantry.api.worker.WorkerEndCause;
 import dev.gantry.api.worker.WorkerOutcome;
@@ -399,6 +400,46 @@ class HistoryRecorder {
     }
     awaitClosed(workerId(1));
     recordByNotFoundBranch("worker/deployment-not-found", workerId(1));
+  }
+
+  /**
+   * The run a worker's continue-as-new starts: healthy from its first event, with its engine's
+   * endpoint and last use carried in {@code serving}. Started directly with that input, because the
+   * run before it needs 5,000 events to continue as new (megabytes of JSON here).
+   */
+  @Test
+  void workerRunContinuedAsNew() {
+    var wf = startDeployment(fresh(spec(0, 1, 60)));
+    awaitStatus(wf, DeploymentStatus.RUNNING);
+    control.running.add(WorkerWorkflow.workerId(DEP, 1));
+    var w1 =
+        client.newWorkflowStub(
+            WorkerWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(TaskQueues.CONTROL)
+                .setWorkflowId(workerId(1))
+                .build());
+    WorkflowClient.start(
+        w1::run,
+        new WorkerWorkflowInput(
+            DEP,
+            1,
+            Framework.SIM,
+            "tiny",
+            null,
+            List.of(),
+            null,
+            new WorkerSettings(60, false),
+            new WorkerWorkflowInput.Serving(
+                "http://127.0.0.1:9000/" + WorkerWorkflow.workerId(DEP, 1),
+                null,
+                1,
+                env.currentTimeMillis())));
+    awaitSettled(workerId(1), null);
+    w1.reportActivity(new ActivityReport(env.currentTimeMillis()));
+    awaitClosed(workerId(1));
+    assertThat(control.running).isEmpty();
+    record("worker/continued-run-idle-reaped", workerId(1));
   }
 
   // ---- JobWorkflow ----
