@@ -32,7 +32,7 @@ class HistoryReplayTest {
   private static final String FOLDER = "/histories";
   private static final String NOT_FOUND_CHANGE = "signal-target-not-found";
 
-  /** The implementation of each workflow type, by the folder its histories live in. */
+  /** The implementation of each workflow type; its histories live in the folder of its name. */
   private static final Map<String, Class<?>> IMPLEMENTATIONS =
       Map.of(
           "DeploymentWorkflow", DeploymentWorkflowImpl.class,
