@@ -1,0 +1,187 @@
+package dev.gantry.workflows.history;
+
+import dev.gantry.api.FailureType;
+import dev.gantry.api.deployment.DeploymentActivities;
+import dev.gantry.api.deployment.ModelActivities;
+import dev.gantry.api.deployment.StorageActivities;
+import dev.gantry.api.job.JobExecution;
+import dev.gantry.api.job.JobRecords;
+import dev.gantry.api.job.JobState;
+import dev.gantry.api.job.JobStatus;
+import dev.gantry.api.worker.EngineExited;
+import dev.gantry.api.worker.WorkerActivities;
+import dev.gantry.api.worker.WorkerWorkflow;
+import io.temporal.activity.Activity;
+import io.temporal.client.WorkflowClient;
+import io.temporal.failure.ApplicationFailure;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
+
+/**
+ * Activities for {@link HistoryRecorder}: the control plane's side effects without processes,
+ * storage or a database, and a gateway's job execution. Every outcome is chosen up front by the
+ * scenario (never by a race), so a re-recorded history takes the same path as the one it replaces.
+ * Self-contained on purpose: it depends only on the {@code api} records, so the recorder also runs
+ * against older workflow code checked out into a second worktree.
+ */
+final class HistoryFakes {
+  private HistoryFakes() {}
+
+  static final class ControlPlane
+      implements DeploymentActivities, StorageActivities, ModelActivities, WorkerActivities {
+
+    /** Engines "running" by worker id, from a successful start until stopped or killed. */
+    final Set<String> running = ConcurrentHashMap.newKeySet();
+
+    /** A download failure every attempt throws, or null for a download that succeeds. */
+    volatile RuntimeException modelFailure;
+
+    /** Attempts that fail with a retryable error before the download succeeds. */
+    final AtomicInteger transientModelFailures = new AtomicInteger();
+
+    /** Holds the download until the scenario opens it; null for no wait. */
+    volatile CountDownLatch modelGate;
+
+    /** Worker ordinals from which a start is refused for lack of GPUs; 0 for never. */
+    volatile int refuseFromOrdinal;
+
+    /** Worker ids whose engine exits while starting (the health check fails). */
+    final Set<String> crashWhileStarting = ConcurrentHashMap.newKeySet();
+
+    /** Worker ids whose engine never turns healthy; their health check ends when it is stopped. */
+    final Set<String> neverHealthy = ConcurrentHashMap.newKeySet();
+
+    volatile WorkflowClient client;
+
+    @Override
+    public void recordStatus(RecordStatusInput input) {}
+
+    @Override
+    public void recordSpec(RecordSpecInput input) {}
+
+    @Override
+    public StorageInfo createStorage(StorageRequest request) {
+      return new StorageInfo("/data/storage/" + request.deploymentId());
+    }
+
+    @Override
+    public void removeStorage(StorageRequest request) {}
+
+    @Override
+    public ModelInfo prepareModel(PrepareModelInput input) {
+      if (transientModelFailures.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        throw ApplicationFailure.newFailure(
+            "network error downloading model-00001-of-00002.safetensors: connection reset",
+            FailureType.TRANSIENT.name());
+      }
+      var gate = modelGate;
+      if (gate != null) {
+        awaitQuietly(gate);
+      }
+      if (modelFailure != null) {
+        throw modelFailure;
+      }
+      return new ModelInfo(input.storageLocation() + "/model", 1_000_000L);
+    }
+
+    @Override
+    public StartedWorker startWorker(StartWorkerInput input) {
+      String id = WorkerWorkflow.workerId(input.deploymentId(), input.ordinal());
+      if (refuseFromOrdinal > 0 && input.ordinal() >= refuseFromOrdinal) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "no GPU free for scale-up: needs 1 × H100", FailureType.NO_GPU_CAPACITY.name());
+      }
+      running.add(id);
+      return new StartedWorker("http://127.0.0.1:9000/" + id, null, 1);
+    }
+
+    @Override
+    public void awaitHealthy(WorkerRef worker) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (neverHealthy.contains(worker.workerId()) && running.contains(worker.workerId())) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("the scenario never stopped " + worker.workerId());
+        }
+        sleepQuietly(10);
+      }
+      if (!running.contains(worker.workerId())) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "the engine was stopped while starting", FailureType.ENGINE_FAILED.name());
+      }
+      if (crashWhileStarting.contains(worker.workerId())) {
+        running.remove(worker.workerId());
+        throw ApplicationFailure.newNonRetryableFailure(
+            "the engine exited while starting: engine exited with code 1: CUDA out of memory",
+            FailureType.ENGINE_FAILED.name());
+      }
+    }
+
+    @Override
+    public void stopEngine(StopEngineInput input) {
+      running.remove(input.worker().workerId());
+    }
+
+    @Override
+    public void recordWorker(RecordWorkerInput input) {}
+
+    /** SIGKILL from outside; the runtime's watcher reports the exit to the worker's workflow. */
+    void kill(String workerId) {
+      running.remove(workerId);
+      client
+          .newWorkflowStub(WorkerWorkflow.class, WorkerWorkflow.workflowIdOf(workerId))
+          .engineExited(new EngineExited(137, "engine exited with code 137 (killed by SIGKILL)"));
+    }
+  }
+
+  /** A gateway running jobs: each attempt's result is scripted by its number. */
+  static final class Jobs implements JobExecution, JobRecords {
+    final AtomicInteger attempts = new AtomicInteger();
+    final CountDownLatch started = new CountDownLatch(1);
+    volatile IntFunction<JobState> script = attempt -> new JobState(JobStatus.COMPLETED, 200, null);
+
+    @Override
+    public JobState execute(ExecuteJob input) {
+      int attempt = attempts.incrementAndGet();
+      started.countDown();
+      return script.apply(attempt);
+    }
+
+    @Override
+    public void recordOutcome(JobOutcome outcome) {}
+
+    /** Heartbeats until cancelled (the cancellation surfaces in a heartbeat), at most 20 s. */
+    static JobState heartbeatUntilCancelled() {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      try {
+        while (System.nanoTime() < deadline) {
+          Activity.getExecutionContext().heartbeat(null);
+          Thread.sleep(100);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      // A cancellation ends the loop by an ActivityCompletionException out of heartbeat().
+      throw new IllegalStateException("the job was never cancelled");
+    }
+  }
+
+  static void sleepQuietly(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  static void awaitQuietly(CountDownLatch latch) {
+    try {
+      latch.await(20, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,132 @@
+package dev.gantry.workflows.history;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gantry.workflows.deployment.DeploymentWorkflowImpl;
+import dev.gantry.workflows.job.JobWorkflowImpl;
+import dev.gantry.workflows.worker.WorkerWorkflowImpl;
+import io.temporal.api.enums.v1.EventType;
+import io.temporal.common.WorkflowExecutionHistory;
+import io.temporal.testing.WorkflowReplayer;
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Named;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Replays every recorded history ({@code src/test/resources/histories/<workflow>/*.json}) against
+ * the workflow code as it is now. A change to workflow code that would break a running workflow (an
+ * activity, timer, child or signal added, removed or reordered without {@code Workflow.getVersion})
+ * fails here, naming the history. How to record: {@link HistoryRecorder}.
+ */
+class HistoryReplayTest {
+  private static final String FOLDER = "/histories";
+  private static final String NOT_FOUND_CHANGE = "signal-target-not-found";
+
+  /** The implementation of each workflow type; its histories live in the folder of its name. */
+  private static final Map<String, Class<?>> IMPLEMENTATIONS =
+      Map.of(
+          "DeploymentWorkflow", DeploymentWorkflowImpl.class,
+          "WorkerWorkflow", WorkerWorkflowImpl.class,
+          "JobWorkflow", JobWorkflowImpl.class);
+
+  static Stream<Named<Path>> histories() throws IOException, URISyntaxException {
+    var url = HistoryReplayTest.class.getResource(FOLDER);
+    assertThat(url).as("the folder " + FOLDER + " on the test class path").isNotNull();
+    Path root = Path.of(url.toURI());
+    List<Path> files;
+    try (var walk = Files.walk(root)) {
+      files = walk.filter(p -> p.toString().endsWith(".json")).sorted().toList();
+    }
+    assertThat(files).as("recorded histories under " + root).isNotEmpty();
+    return files.stream().map(f -> Named.of(root.relativize(f).toString(), f));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("histories")
+  void replaysOnTheCurrentCode(Path file) throws Exception {
+    var history = read(file);
+    String type =
+        history
+            .getEvents()
+            .getFirst()
+            .getWorkflowExecutionStartedEventAttributes()
+            .getWorkflowType()
+            .getName();
+    assertThat(IMPLEMENTATIONS).as("a known workflow type").containsKey(type);
+    assertThat(file.getParent().getFileName().toString())
+        .as("the folder of a %s history", type)
+        .isEqualTo(type.replace("Workflow", "").toLowerCase(Locale.ROOT));
+    try {
+      WorkflowReplayer.replayWorkflowExecution(history, IMPLEMENTATIONS.get(type));
+    } catch (Exception | Error e) {
+      // Surefire's report numbers parameterised cases; the message names the history.
+      throw new AssertionError(
+          "recorded history %s no longer replays: %s".formatted(relativeName(file), oneLine(e)), e);
+    }
+  }
+
+  /** The SDK's messages span lines (and carry a stack); the build's summary shows one line. */
+  private static String oneLine(Throwable e) {
+    return String.valueOf(e.getMessage())
+        .lines()
+        .map(String::strip)
+        .filter(line -> !line.startsWith("at "))
+        .collect(Collectors.joining(" "));
+  }
+
+  private static String relativeName(Path file) {
+    return file.getParent().getFileName() + "/" + file.getFileName();
+  }
+
+  /**
+   * The existing {@code Workflow.getVersion("signal-target-not-found", DEFAULT_VERSION, 1)}: both
+   * of its branches are recorded, for a deployment and for a worker, so the replay above proves
+   * that runs from before the change and after it both still replay.
+   */
+  @Test
+  void bothBranchesOfTheSignalTargetNotFoundChangeAreRecorded() throws Exception {
+    for (String history :
+        List.of("deployment/edit-signals-worker-that-ended", "worker/deployment-not-found")) {
+      var taken = read(file(history + "-version-1.json"));
+      assertThat(Histories.versionMarkers(taken))
+          .as(history + " on version 1")
+          .contains(NOT_FOUND_CHANGE + "@1");
+
+      var before = read(file(history + "-default-version.json"));
+      assertThat(Histories.versionMarkers(before))
+          .as(history + " recorded before the change")
+          .noneMatch(m -> m.startsWith(NOT_FOUND_CHANGE + "@"));
+      assertThat(before.getEvents())
+          .as(history + " recorded before the change reached the versioned code")
+          .anyMatch(
+              e ->
+                  e.getEventType()
+                      == EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED);
+    }
+  }
+
+  private static Path file(String relative) throws URISyntaxException {
+    var url = HistoryReplayTest.class.getResource(FOLDER + "/" + relative);
+    assertThat(url).as("the recorded history " + relative).isNotNull();
+    return Path.of(url.toURI());
+  }
+
+  private static WorkflowExecutionHistory read(Path file) throws IOException {
+    try {
+      return WorkflowExecutionHistory.fromJson(Files.readString(file));
+    } catch (RuntimeException e) {
+      throw new AssertionError(
+          "recorded history %s cannot be parsed: %s".formatted(relativeName(file), oneLine(e)), e);
+    }
+  }
+}
