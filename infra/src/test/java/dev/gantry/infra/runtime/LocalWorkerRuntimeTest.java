@@ -75,7 +75,7 @@ class LocalWorkerRuntimeTest {
         "test-model",
         dataDir.resolve("storage").resolve("dep_abcdef"),
         env,
-        List.of("--ttft-ms", "1"),
+        List.of("--ttft-ms=1"),
         null);
   }
 
