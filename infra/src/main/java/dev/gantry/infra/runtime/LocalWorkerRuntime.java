@@ -125,17 +125,6 @@ public class LocalWorkerRuntime implements WorkerRuntime {
 
   public LocalWorkerRuntime(
       GantryProperties properties, GpuInventory inventory, EngineLaunchSpecs specs) {
-    this(properties, inventory, specs, EngineSandbox.platformIsRoot());
-  }
-
-  /**
-   * @param confined whether engines run as uids of their own; true exactly when Gantry runs as root
-   */
-  LocalWorkerRuntime(
-      GantryProperties properties,
-      GpuInventory inventory,
-      EngineLaunchSpecs specs,
-      boolean confined) {
     this.inventory = inventory;
     this.specs = specs;
     this.dataDir = properties.dataDir().toAbsolutePath().normalize();
@@ -144,7 +133,10 @@ public class LocalWorkerRuntime implements WorkerRuntime {
     this.logs =
         new WorkerLogs(
             dataDir.resolve("logs").resolve("workers"), properties.runtime().local().logMaxBytes());
-    this.sandbox = new EngineSandbox(dataDir, properties.runtime().local().containment(), confined);
+    // Engines run as uids of their own exactly when Gantry runs as root.
+    this.sandbox =
+        new EngineSandbox(
+            dataDir, properties.runtime().local().containment(), EngineSandbox.platformIsRoot());
     this.orchestrator = properties.hasRole(GantryProperties.ROLE_ORCHESTRATOR);
     // HTTP/1.1: engines are plain-HTTP servers; an h2c upgrade attempt gains nothing.
     this.http =
