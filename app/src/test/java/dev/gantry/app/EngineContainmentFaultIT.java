@@ -165,7 +165,14 @@ class EngineContainmentFaultIT {
     assertThat(Files.getAttribute(storage, "unix:uid", LinkOption.NOFOLLOW_LINKS))
         .isEqualTo((int) uid);
 
-    assertThat(platform.delete("/api/v1/deployments/" + dep).statusCode()).isEqualTo(202);
+    var deleted =
+        PlatformProcess.send(
+            HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + platform.port + "/api/v1/deployments/" + dep))
+                .timeout(Duration.ofSeconds(30))
+                .DELETE(),
+            tenantKey);
+    assertThat(deleted.statusCode()).isEqualTo(202);
     await().atMost(Duration.ofSeconds(60)).until(() -> platform.enginePids().isEmpty());
   }
 
