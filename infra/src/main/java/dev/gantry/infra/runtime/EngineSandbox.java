@@ -30,6 +30,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -314,6 +317,84 @@ final class EngineSandbox {
   private static void chown(Path path, int uid) throws IOException {
     Files.setAttribute(path, "unix:gid", uid, LinkOption.NOFOLLOW_LINKS);
     Files.setAttribute(path, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
+  }
+
+  /**
+   * Takes a deployment's storage back before it is deleted: the directory becomes root's and
+   * closed, so no path through it resolves for the engine uid any more, then every process still
+   * running as that uid is killed (an engine can leave a daemon that is no longer in its process
+   * tree), so none can swap a directory for a symlink while root walks the tree to delete it.
+   */
+  void reclaim(String deploymentId, Path storageDir) throws IOException {
+    if (!confined || !Files.isDirectory(storageDir, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    int uid = ownerOf(storageDir);
+    if (!inRange(uid)) {
+      return;
+    }
+    chown(storageDir, 0);
+    Files.setPosixFilePermissions(storageDir, OWNER_ONLY);
+    for (int round = 0; round < RECLAIM_ROUNDS; round++) {
+      List<ProcessHandle> left = processesOf(uid);
+      if (left.isEmpty()) {
+        return;
+      }
+      log.warn(
+          "deployment {}: killing {} process(es) still running as its engine uid {}",
+          deploymentId,
+          left.size(),
+          uid);
+      left.forEach(ProcessHandle::destroyForcibly);
+      for (ProcessHandle process : left) {
+        try {
+          process.onExit().get(1, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+          // counted again in the next round
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IOException("interrupted while stopping the processes of uid " + uid, e);
+        }
+      }
+    }
+    if (!processesOf(uid).isEmpty()) {
+      throw new IOException("processes of uid " + uid + " keep coming back; not removing");
+    }
+  }
+
+  private static final int RECLAIM_ROUNDS = 10;
+
+  private static List<ProcessHandle> processesOf(int uid) {
+    List<ProcessHandle> found = new ArrayList<>();
+    try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+      procs
+          .filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
+          .forEach(
+              p -> {
+                try {
+                  if (ownerOf(p) == uid && !isZombie(p)) {
+                    ProcessHandle.of(Long.parseLong(p.getFileName().toString()))
+                        .ifPresent(found::add);
+                  }
+                } catch (IOException e) {
+                  // the process ended while we looked
+                }
+              });
+    } catch (IOException e) {
+      log.warn("cannot list /proc to find processes of uid {}", uid, e);
+    }
+    return found;
+  }
+
+  /** A zombie has exited already and waits for its parent; killing it does nothing. */
+  private static boolean isZombie(Path proc) {
+    try {
+      String stat = Files.readString(proc.resolve("stat"));
+      int end = stat.lastIndexOf(')');
+      return end > 0 && end + 2 < stat.length() && stat.charAt(end + 2) == 'Z';
+    } catch (IOException e) {
+      return true; // gone
+    }
   }
 
   /**

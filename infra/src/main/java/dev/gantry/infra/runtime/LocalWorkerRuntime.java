@@ -780,6 +780,16 @@ public class LocalWorkerRuntime implements WorkerRuntime {
   }
 
   @Override
+  public void reclaimStorage(String deploymentId, Path storageDir) {
+    try {
+      sandbox.reclaim(deploymentId, storageDir);
+    } catch (IOException e) {
+      throw new WorkerRuntimeException(
+          FailureType.TRANSIENT, "cannot take back the storage of " + deploymentId + ": " + e, e);
+    }
+  }
+
+  @Override
   public void removeLogs(String deploymentId) {
     try {
       logs.removeDeployment(deploymentId);

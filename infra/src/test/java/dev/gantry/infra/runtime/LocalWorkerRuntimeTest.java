@@ -438,6 +438,39 @@ class LocalWorkerRuntimeTest {
   }
 
   @Test
+  void reclaimingTheStorageStopsWhatStillRunsAsTheEngineUidAndClosesIt() throws Exception {
+    assumeThat(platformIsRoot()).as("the tests run as root (as in CI)").isTrue();
+    Fixture f = fixture();
+    WorkerLaunchRequest request = sim(WORKER, Map.of());
+    RunningWorker worker = f.runtime().start(request);
+    awaitHealthy(f.runtime(), worker);
+    long uid = uidsOf(worker.pid()).getFirst();
+    // A process the engine could have left behind, outside its process tree.
+    Process stray =
+        new ProcessBuilder(
+                "setpriv",
+                "--reuid=" + uid,
+                "--regid=" + uid,
+                "--clear-groups",
+                "--",
+                "sleep",
+                "60")
+            .start();
+    strangers.add(stray);
+    f.runtime().stop(WORKER, Duration.ofSeconds(5));
+    assertThat(stray.isAlive()).isTrue();
+
+    f.runtime().reclaimStorage("dep_abcdef", request.storageDir());
+
+    assertThat(stray.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(Files.getAttribute(request.storageDir(), "unix:uid")).isEqualTo(0);
+    assertThat(
+            java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(request.storageDir())))
+        .isEqualTo("rwx------");
+  }
+
+  @Test
   void aStoredFrameworkArgThatIsNoLongerAllowedNeverReachesAnEngine() {
     Fixture f = fixture();
     WorkerLaunchRequest request =
