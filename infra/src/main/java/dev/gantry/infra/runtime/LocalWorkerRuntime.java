@@ -259,10 +259,15 @@ public class LocalWorkerRuntime implements WorkerRuntime {
     int port = freePort();
     EngineLaunchSpec spec = specs.build(request, port, allocation);
     String binary = spec.command().getFirst();
-    Path program = sandbox.resolve(binary).orElseThrow(() -> notFound(request.framework(), binary));
+    Path program =
+        sandbox
+            .resolve(binary)
+            .map(Path::toAbsolutePath)
+            .orElseThrow(() -> notFound(request.framework(), binary));
     Path logFile = logs.fileOf(workerId);
     EngineSandbox.Identity identity;
-    Path home;
+    Set<String> dropped = new TreeSet<>();
+    Map<String, String> engineEnv;
     List<String> command = new ArrayList<>(spec.command());
     command.set(0, program.toString());
     try {
@@ -275,9 +280,11 @@ public class LocalWorkerRuntime implements WorkerRuntime {
                 .formatted(program, installHint(request.framework())));
       }
       command = sandbox.confine(command, request.framework(), identity);
-      home = sandbox.freshHome(workerId, identity);
+      Path home = sandbox.freshHome(workerId, identity);
+      // The platform's own variables win: they bind the engine to its port and its GPUs.
+      engineEnv = sandbox.environment(request.env(), spec.env(), home, dropped);
       Files.createDirectories(pidDir);
-      logs.appendHeader(request, spec);
+      logs.appendHeader(withEnvNames(request, dropped), spec);
     } catch (IOException e) {
       throw new WorkerRuntimeException(
           FailureType.TRANSIENT, "cannot prepare the engine of worker " + workerId + ": " + e, e);
@@ -289,11 +296,9 @@ public class LocalWorkerRuntime implements WorkerRuntime {
             // Appending, not a pipe: the engine keeps writing when this JVM is gone, and the
             // copy-truncate rotation works because every write lands at the current end.
             .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
-    Set<String> dropped = new TreeSet<>();
     Map<String, String> env = builder.environment();
     env.clear();
-    // The platform's own variables win: they bind the engine to its port and its GPUs.
-    env.putAll(sandbox.environment(request.env(), spec.env(), home, dropped));
+    env.putAll(engineEnv);
     if (!dropped.isEmpty()) {
       log.warn(
           "worker {}: env variable(s) {} of deployment {} are not allowed for engines; left out",
@@ -349,7 +354,7 @@ public class LocalWorkerRuntime implements WorkerRuntime {
         process.pid(),
         endpoint,
         describe(allocation),
-        new TreeSet<>(request.env().keySet()));
+        new TreeSet<>(withEnvNames(request, dropped).env().keySet()));
     return record.toRunningWorker();
   }
 
@@ -725,6 +730,22 @@ public class LocalWorkerRuntime implements WorkerRuntime {
     } catch (IOException e) {
       log.debug("closing the stdin of pid {} failed", process.pid(), e);
     }
+  }
+
+  /** The request as the engine sees it: without the variables that were left out. */
+  private static WorkerLaunchRequest withEnvNames(
+      WorkerLaunchRequest request, Set<String> dropped) {
+    Map<String, String> kept = new java.util.HashMap<>(request.env());
+    kept.keySet().removeAll(dropped);
+    return new WorkerLaunchRequest(
+        request.deploymentId(),
+        request.workerId(),
+        request.framework(),
+        request.model(),
+        request.storageDir(),
+        kept,
+        request.frameworkArgs(),
+        request.gpu());
   }
 
   private static WorkerRuntimeException notFound(Framework framework, String binary) {

@@ -382,6 +382,7 @@ class LocalWorkerRuntimeTest {
     // Nothing of this JVM's own environment is inherited either.
     assertThat(env).doesNotContainKeys("JAVA_HOME", "MAVEN_OPTS", "MAVEN_PROJECTBASEDIR");
     assertThat(Files.readString(worker.logFile()))
+        .contains("env: [HF_TOKEN]")
         .doesNotContain("Picked up JAVA_TOOL_OPTIONS")
         .doesNotContain(secret);
     assertThat(marker).doesNotExist();
