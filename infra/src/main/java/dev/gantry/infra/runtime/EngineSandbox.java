@@ -403,7 +403,7 @@ final class EngineSandbox {
    */
   Path freshHome(String workerId, Identity identity) throws IOException {
     Path home = homeRoot.resolve(workerId);
-    LocalStorage.deleteTree(home);
+    removeEngineTree(home);
     Files.createDirectories(home);
     Files.setPosixFilePermissions(home, OWNER_ONLY);
     if (identity != null) {
@@ -414,8 +414,61 @@ final class EngineSandbox {
 
   /** Removes the worker's home once its engine is gone. */
   void removeHome(String workerId) {
-    LocalStorage.deleteTree(homeRoot.resolve(workerId));
+    try {
+      removeEngineTree(homeRoot.resolve(workerId));
+    } catch (IOException e) {
+      log.warn("cannot remove the home of worker {}: {}", workerId, e.toString());
+    }
   }
+
+  /**
+   * Deletes a tree an engine uid owns. Not as root: other engines of the deployment (same uid) may
+   * still run and could swap a directory for a symlink while root walks the tree, steering the
+   * deletion onto any file of the host; as the uid itself, {@code rm} can only delete what the
+   * engines could delete anyway. The directory's own entry, in a root-owned parent, is removed by
+   * root afterwards.
+   */
+  private void removeEngineTree(Path dir) throws IOException {
+    if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    int owner = ownerOf(dir);
+    if (!confined || !inRange(owner) || Files.isSymbolicLink(dir)) {
+      LocalStorage.deleteTree(dir);
+      return;
+    }
+    String rm = resolve("rm").map(Path::toString).orElse("/bin/rm");
+    Process process =
+        new ProcessBuilder(
+                setpriv(),
+                "--reuid=" + owner,
+                "--regid=" + owner,
+                "--clear-groups",
+                "--no-new-privs",
+                "--",
+                rm,
+                "-rf",
+                "--one-file-system",
+                "--",
+                dir.toString())
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    try {
+      if (!process.waitFor(RM_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        throw new IOException("removing " + dir + " as uid " + owner + " timed out");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      process.destroyForcibly();
+      throw new IOException("interrupted while removing " + dir, e);
+    }
+    // rm could not unlink the directory itself from its root-owned parent.
+    Files.deleteIfExists(dir);
+  }
+
+  private static final int RM_TIMEOUT_SECONDS = 60;
 
   /**
    * The engine's whole environment, built from nothing: nothing of the platform's own environment

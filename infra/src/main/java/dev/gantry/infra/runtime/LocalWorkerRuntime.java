@@ -24,6 +24,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -106,6 +107,7 @@ public class LocalWorkerRuntime implements WorkerRuntime {
   private final WorkerLogs logs;
   private final EngineSandbox sandbox;
   private final boolean orchestrator;
+  private final String enginePath;
   private final HttpClient http;
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
 
@@ -138,6 +140,7 @@ public class LocalWorkerRuntime implements WorkerRuntime {
         new EngineSandbox(
             dataDir, properties.runtime().local().containment(), EngineSandbox.platformIsRoot());
     this.orchestrator = properties.hasRole(GantryProperties.ROLE_ORCHESTRATOR);
+    this.enginePath = properties.runtime().local().containment().enginePath();
     // HTTP/1.1: engines are plain-HTTP servers; an h2c upgrade attempt gains nothing.
     this.http =
         HttpClient.newBuilder()
@@ -735,7 +738,7 @@ public class LocalWorkerRuntime implements WorkerRuntime {
   /** The request as the engine sees it: without the variables that were left out. */
   private static WorkerLaunchRequest withEnvNames(
       WorkerLaunchRequest request, Set<String> dropped) {
-    Map<String, String> kept = new java.util.HashMap<>(request.env());
+    Map<String, String> kept = new HashMap<>(request.env());
     kept.keySet().removeAll(dropped);
     return new WorkerLaunchRequest(
         request.deploymentId(),
@@ -748,8 +751,12 @@ public class LocalWorkerRuntime implements WorkerRuntime {
         request.gpu());
   }
 
-  private static WorkerRuntimeException notFound(Framework framework, String binary) {
-    String where = binary.contains("/") ? "does not exist" : "was not found on this host's PATH";
+  private WorkerRuntimeException notFound(Framework framework, String binary) {
+    String where =
+        binary.contains("/")
+            ? "does not exist"
+            : "was not found on the engines' PATH (%s, gantry.runtime.local.containment.engine-path)"
+                .formatted(enginePath);
     return new WorkerRuntimeException(
         FailureType.ENGINE_NOT_FOUND,
         "engine binary '%s' %s; %s".formatted(binary, where, installHint(framework)));

@@ -254,7 +254,7 @@ class LocalWorkerRuntimeTest {
   @Test
   void anEngineMissingFromThePathIsEngineNotFoundAndFreesItsGpus() {
     boolean vllmInstalled =
-        Arrays.stream(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
+        Arrays.stream("/usr/local/bin:/usr/bin:/bin".split(File.pathSeparator))
             .anyMatch(dir -> Files.isExecutable(Path.of(dir, "vllm")));
     assumeThat(vllmInstalled).as("vllm is installed on this host").isFalse();
     Fixture f =
@@ -275,8 +275,9 @@ class LocalWorkerRuntimeTest {
             WorkerRuntimeException.class,
             e -> assertThat(e.type()).isEqualTo(FailureType.ENGINE_NOT_FOUND))
         .hasMessage(
-            "engine binary 'vllm' was not found on this host's PATH; "
-                + "install vLLM or use another framework");
+            "engine binary 'vllm' was not found on the engines' PATH (/usr/local/bin:/usr/bin:/bin,"
+                + " gantry.runtime.local.containment.engine-path); install vLLM or use another"
+                + " framework");
     assertThat(f.inventory().allocationOf(WORKER)).isEmpty();
   }
 
@@ -436,6 +437,24 @@ class LocalWorkerRuntimeTest {
     assertThat(readableAs(uid, worker.logFile())).isFalse();
     assertThat(readableAs(uid, other)).as("another deployment's model").isFalse();
     assertThat(readableAs(neighbourUid, own)).isFalse();
+
+    // The engine's home is its own, and goes with the worker.
+    Path home = dataDir.resolve("engines/home/" + WORKER);
+    Process touch =
+        new ProcessBuilder(
+                "setpriv",
+                "--reuid=" + uid,
+                "--regid=" + uid,
+                "--clear-groups",
+                "--",
+                "mkdir",
+                "-p",
+                home.resolve(".cache/huggingface").toString())
+            .start();
+    assertThat(touch.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(touch.exitValue()).isZero();
+    f.runtime().stop(WORKER, Duration.ofSeconds(5));
+    assertThat(home).doesNotExist();
   }
 
   @Test
