@@ -180,8 +180,8 @@ public final class EngineEnvPolicy {
   }
 
   /**
-   * Why a tenant may not set this variable, in words for an API error; empty when it may. Never
-   * mentions a value.
+   * Why a tenant may not set this variable, in words for an API error that names it first; empty
+   * when it may. Never mentions a value.
    */
   public Optional<String> refusal(String name) {
     if (allows(name)) {
@@ -189,9 +189,8 @@ public final class EngineEnvPolicy {
     }
     if (isForbidden(name)) {
       return Optional.of(
-          "cannot be set: engines never receive "
-              + name
-              + " (it can load code, point at host files or rebind the engine)");
+          "cannot be set: engines never receive it (it can load code, point at host files or"
+              + " rebind the engine)");
     }
     return Optional.of(
         "is not a variable engines may receive; allowed are Hugging Face, NCCL, thread and"

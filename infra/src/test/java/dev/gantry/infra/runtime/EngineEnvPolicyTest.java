@@ -104,7 +104,7 @@ class EngineEnvPolicyTest {
   @Test
   void theRefusalNamesTheVariableAndItsKind() {
     assertThat(policy.refusal("LD_PRELOAD").orElseThrow())
-        .startsWith("cannot be set: engines never receive LD_PRELOAD");
+        .startsWith("cannot be set: engines never receive it");
     assertThat(policy.refusal("MY_SETTING").orElseThrow())
         .contains("gantry.runtime.local.containment.extra-env");
   }
