@@ -149,12 +149,17 @@ public class LocalWorkerRuntime implements WorkerRuntime {
             .build();
   }
 
+  @PostConstruct
+  void onStart() {
+    checkContainment();
+    startLogRotation();
+  }
+
   /**
    * Fails the start of an orchestrator that could not confine its engines, with what to do, rather
    * than accept deployments whose workers would all fail.
    */
-  @PostConstruct
-  void checkContainment() {
+  private void checkContainment() {
     if (orchestrator) {
       sandbox.checkUsable();
       if (sandbox.confined()) {
@@ -165,8 +170,7 @@ public class LocalWorkerRuntime implements WorkerRuntime {
     }
   }
 
-  @PostConstruct
-  void startLogRotation() {
+  private void startLogRotation() {
     long every = ROTATION_INTERVAL.toMillis();
     rotation.scheduleWithFixedDelay(
         () -> {
