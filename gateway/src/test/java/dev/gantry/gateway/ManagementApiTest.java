@@ -75,7 +75,7 @@ class ManagementApiTest {
         "model", "tiny-llama",
         "framework", "sim",
         "env", Map.of("HF_TOKEN", SECRET),
-        "framework_args", List.of("--max-model-len=2048"));
+        "framework_args", List.of("--max-tokens-default=2048"));
   }
 
   WebTestClient.ResponseSpec create(String key, Object body) {
@@ -136,7 +136,7 @@ class ManagementApiTest {
         .jsonPath("$.env.HF_TOKEN")
         .isEqualTo("***")
         .jsonPath("$.framework_args[0]")
-        .isEqualTo("--max-model-len=2048")
+        .isEqualTo("--max-tokens-default=2048")
         .jsonPath("$.workers.total")
         .isEqualTo(0)
         .jsonPath("$.openai_base_url")
@@ -393,6 +393,20 @@ class ManagementApiTest {
                 "framework_args",
                 List.of("--trust-remote-code")),
             "framework_args[0]"),
+        // Env names that would let a tenant run code on the host through the engine.
+        Arguments.of(simWithEnv("JAVA_TOOL_OPTIONS"), "env.JAVA_TOOL_OPTIONS"),
+        Arguments.of(simWithEnv("LD_PRELOAD"), "env.LD_PRELOAD"),
+        Arguments.of(simWithEnv("PATH"), "env.PATH"),
+        Arguments.of(simWithEnv("PYTHONPATH"), "env.PYTHONPATH"),
+        Arguments.of(simWithEnv("HTTPS_PROXY"), "env.HTTPS_PROXY"),
+        Arguments.of(simWithEnv("VLLM_PLUGINS"), "env.VLLM_PLUGINS"),
+        // Spellings argparse would take for a denied flag, and flags that read host files.
+        Arguments.of(vllmWithArg("--trust_remote_code"), "framework_args[0]"),
+        Arguments.of(vllmWithArg("--trust-remote"), "framework_args[0]"),
+        Arguments.of(vllmWithArg("--hos=0.0.0.0"), "framework_args[0]"),
+        Arguments.of(vllmWithArg("--chat-template=/etc/shadow"), "framework_args[0]"),
+        Arguments.of(vllmWithArg("--download-dir=/root"), "framework_args[0]"),
+        Arguments.of(vllmWithArg("--max-model-len=lots"), "framework_args[0]"),
         Arguments.of(Map.of("name", "x".repeat(101), "model", "m", "framework", "sim"), "name"),
         Arguments.of(Map.of("model", "m", "framework", "sim"), "name"),
         Arguments.of(
@@ -419,20 +433,46 @@ class ManagementApiTest {
     assertThat(jdbc.sql("select count(*) from secrets").query(Long.class).single()).isZero();
   }
 
+  static Map<String, Object> simWithEnv(String name) {
+    return Map.of("name", "x", "model", "m", "framework", "sim", "env", Map.of(name, "v"));
+  }
+
+  static Map<String, Object> vllmWithArg(String arg) {
+    return Map.of(
+        "name",
+        "x",
+        "model",
+        "org/model",
+        "framework",
+        "vllm",
+        "gpu",
+        Map.of("type", "H100"),
+        "framework_args",
+        List.of(arg));
+  }
+
   @Test
   void trustRemoteCodeIsForAdminsOnly() {
-    var body =
-        Map.of(
-            "name",
-            "x",
-            "model",
-            "m",
-            "framework",
-            "sim",
-            "framework_args",
-            List.of("--trust-remote-code"));
-    create(acme, body).expectStatus().isBadRequest();
+    var body = vllmWithArg("--trust-remote-code");
+    create(acme, body)
+        .expectStatus()
+        .isBadRequest()
+        .expectBody()
+        .jsonPath("$.errors[0].message")
+        .isEqualTo("--trust-remote-code requires an admin API key");
     create(admin, body).expectStatus().isCreated();
+  }
+
+  @Test
+  void aRefusedEnvNameIsNamedInTheErrorWithoutItsValue() {
+    var raw =
+        create(acme, simWithEnv("JAVA_TOOL_OPTIONS"))
+            .expectStatus()
+            .isBadRequest()
+            .expectBody(String.class)
+            .returnResult()
+            .getResponseBody();
+    assertThat(raw).contains("env.JAVA_TOOL_OPTIONS").contains("JAVA_TOOL_OPTIONS cannot be set");
   }
 
   @Test

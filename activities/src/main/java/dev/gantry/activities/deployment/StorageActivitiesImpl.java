@@ -23,6 +23,7 @@ public class StorageActivitiesImpl implements StorageActivities {
 
   @Override
   public void removeStorage(StorageRequest request) {
+    runtime.reclaimStorage(request.deploymentId(), storage.directoryOf(request.deploymentId()));
     storage.remove(request.deploymentId());
     // Workers have stopped by now (deletion drains them first); their logs go with the storage.
     runtime.removeLogs(request.deploymentId());

@@ -9,11 +9,14 @@ import dev.gantry.gateway.error.ApiProblem;
 import dev.gantry.gateway.error.FieldError;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.gpu.GpuCatalog;
+import dev.gantry.infra.runtime.EngineEnvPolicy;
+import dev.gantry.infra.runtime.FrameworkArgPolicy;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 import org.springframework.http.HttpStatus;
@@ -48,24 +51,15 @@ public class DeploymentRequestValidator {
           "[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*){0,2}(:[A-Za-z0-9][A-Za-z0-9._-]{0,127})?");
   private static final Pattern SIM_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}");
   private static final Pattern ENV_NAME = Pattern.compile("[A-Z_][A-Z0-9_]*");
-  private static final Pattern ARG =
-      Pattern.compile("--[A-Za-z0-9][A-Za-z0-9._-]*(=.*)?", Pattern.DOTALL);
-  private static final Pattern SHELL_META = Pattern.compile("[;&|$`<>\\\\'\"(){}\\[\\]*?!~#\\s]");
-
-  /**
-   * Flags Gantry sets itself or that break isolation; {@code --trust-remote-code} is admin-only.
-   */
-  static final Set<String> DENIED_ARGS =
-      Set.of("--host", "--port", "--model", "--model-path", "--served-model-name");
-
-  static final String ADMIN_ONLY_ARG = "--trust-remote-code";
 
   private final GpuCatalog catalog;
   private final GantryProperties.Limits limits;
+  private final EngineEnvPolicy envPolicy;
 
   public DeploymentRequestValidator(GpuCatalog catalog, GantryProperties properties) {
     this.catalog = catalog;
     this.limits = properties.limits();
+    this.envPolicy = new EngineEnvPolicy(properties.runtime().local().containment().extraEnv());
   }
 
   public CreateDeploymentCommand validateCreate(Map<String, Object> body, boolean admin) {
@@ -131,7 +125,7 @@ public class DeploymentRequestValidator {
             limits.maxStorageGb(),
             "must be between 1 and " + limits.maxStorageGb());
     Map<String, String> env = readEnv(in);
-    List<String> args = readArgs(in, "framework_args", admin);
+    List<String> args = readArgs(in, framework, admin);
 
     if (!in.errors.isEmpty()) {
       throw ApiProblem.validation(in.errors);
@@ -205,7 +199,7 @@ public class DeploymentRequestValidator {
     return new GpuSpec(type, count, fallbacks);
   }
 
-  private static Map<String, String> readEnv(RequestReader in) {
+  private Map<String, String> readEnv(RequestReader in) {
     Map<String, Object> raw = in.object("env");
     var env = new LinkedHashMap<String, String>();
     if (raw == null) {
@@ -224,6 +218,8 @@ public class DeploymentRequestValidator {
               if (name.length() > 128 || !ENV_NAME.matcher(name).matches()) {
                 in.error(
                     "env." + name, "name must match [A-Z_][A-Z0-9_]* (at most 128 characters)");
+              } else if (envPolicy.refusal(name).isPresent()) {
+                in.error("env." + name, name + " " + envPolicy.refusal(name).get());
               } else if (!(value instanceof String s)) {
                 in.error("env." + name, "value must be a string");
               } else if (s.length() > 32_768) {
@@ -237,27 +233,21 @@ public class DeploymentRequestValidator {
     return env;
   }
 
-  private static List<String> readArgs(RequestReader in, String field, boolean admin) {
+  /**
+   * Each token must be a flag the framework's engine accepts from tenants, spelled exactly, with a
+   * value of its type ({@link FrameworkArgPolicy}); without a valid framework only the token's
+   * shape is checked, the framework error being reported already.
+   */
+  private static List<String> readArgs(RequestReader in, Framework framework, boolean admin) {
+    String field = "framework_args";
     List<String> args = in.strings(field, 64, 512);
     if (args == null) {
       return List.of();
     }
     for (int i = 0; i < args.size(); i++) {
-      String arg = args.get(i);
-      String where = field + "[" + i + "]";
-      if (arg.chars().anyMatch(Character::isISOControl)) {
-        in.error(where, "must not contain control characters");
-      } else if (!ARG.matcher(arg).matches()) {
-        in.error(where, "must be a single --flag or --flag=value token");
-      } else if (SHELL_META.matcher(arg).find()) {
-        in.error(where, "must not contain whitespace or shell metacharacters");
-      } else {
-        String flag = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
-        if (DENIED_ARGS.contains(flag)) {
-          in.error(where, flag + " is set by Gantry and cannot be overridden");
-        } else if (ADMIN_ONLY_ARG.equals(flag) && !admin) {
-          in.error(where, flag + " requires an admin API key");
-        }
+      Optional<String> refusal = FrameworkArgPolicy.refusal(framework, args.get(i), admin);
+      if (refusal.isPresent()) {
+        in.error(field + "[" + i + "]", refusal.get());
       }
     }
     return args;

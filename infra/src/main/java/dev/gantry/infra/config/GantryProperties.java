@@ -136,6 +136,7 @@ public record GantryProperties(
    * @param simCommand command that starts the simulator, before its flags; derived from this JVM
    *     when empty
    * @param simJvmOptions JVM options for {@code sim} workers
+   * @param containment how engines are confined when Gantry runs as root
    */
   public record Local(
       @Valid List<GpuSlot> gpus,
@@ -147,12 +148,37 @@ public record GantryProperties(
       @DefaultValue("10485760") @Positive long logMaxBytes,
       List<String> simCommand,
       @DefaultValue({"-XX:+UseSerialGC", "-Xmx192m", "-XX:TieredStopAtLevel=1", "-Xshare:auto"})
-          List<String> simJvmOptions) {
+          List<String> simJvmOptions,
+      @Valid @DefaultValue Containment containment) {
 
     public Local {
       gpus = gpus == null ? List.of() : List.copyOf(gpus);
       simCommand = simCommand == null ? List.of() : List.copyOf(simCommand);
       simJvmOptions = simJvmOptions == null ? List.of() : List.copyOf(simJvmOptions);
+    }
+  }
+
+  /**
+   * How the local runtime confines engines (see docs/security.md). When Gantry runs as root, each
+   * deployment's engines run under a numeric uid of their own from {@code [uidBase, uidBase +
+   * uidCount)}, through {@code setpriv}: they cannot read the data dir's secrets, database or logs,
+   * nor another deployment's storage. When Gantry does not run as root, engines run as its user.
+   *
+   * @param uidBase first uid (and gid) given to a deployment's engines; no user entry is needed
+   * @param uidCount how many uids the range has: deployments that can run engines at once
+   * @param enginePath the {@code PATH} engines get, and where {@code vllm}, {@code python3} and
+   *     {@code ollama} are looked up
+   * @param extraEnv variable names tenants may set beyond the built-in allowlist; names that load
+   *     code or name paths ({@code LD_*}, {@code PYTHON*}, {@code *_PATH}...) are refused at start
+   */
+  public record Containment(
+      @DefaultValue("2000000000") @Min(1000) @Max(2_000_000_000) int uidBase,
+      @DefaultValue("100000") @Min(1) @Max(100_000_000) int uidCount,
+      @DefaultValue("/usr/local/bin:/usr/bin:/bin") @NotEmpty String enginePath,
+      List<String> extraEnv) {
+
+    public Containment {
+      extraEnv = extraEnv == null ? List.of() : List.copyOf(extraEnv);
     }
   }
 

@@ -5,8 +5,8 @@ import java.util.Map;
 
 /**
  * How to start one engine: an argument vector handed to the OS as is (never through a shell, so a
- * framework argument cannot inject a command) and the environment the engine adds to the inherited
- * one.
+ * framework argument cannot inject a command) and the platform's part of the engine's environment,
+ * which the local runtime builds from nothing ({@link EngineSandbox#environment}).
  *
  * @param command the program and its arguments
  * @param env variables the platform sets for the engine; they win over the deployment's own env

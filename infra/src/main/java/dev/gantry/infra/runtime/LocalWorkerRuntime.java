@@ -24,6 +24,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -85,13 +86,6 @@ public class LocalWorkerRuntime implements WorkerRuntime {
           "sglang:num_queue_reqs");
 
   /**
-   * Environment variables of the platform that engines must not inherit: they configure Gantry and
-   * can hold its secrets (the env encryption key, database passwords), and an engine runs
-   * user-chosen code.
-   */
-  private static final List<String> PLATFORM_ENV_PREFIXES = List.of("GANTRY_", "SPRING_");
-
-  /**
    * The errno of a failed exec in ProcessBuilder's message: {@code error=2, ...} up to JDK 21,
    * {@code Exec failed, error: 2 (...)} in later JDKs.
    */
@@ -111,6 +105,9 @@ public class LocalWorkerRuntime implements WorkerRuntime {
   private final Path pidDir;
   private final Duration stopGrace;
   private final WorkerLogs logs;
+  private final EngineSandbox sandbox;
+  private final boolean orchestrator;
+  private final String enginePath;
   private final HttpClient http;
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
 
@@ -138,6 +135,12 @@ public class LocalWorkerRuntime implements WorkerRuntime {
     this.logs =
         new WorkerLogs(
             dataDir.resolve("logs").resolve("workers"), properties.runtime().local().logMaxBytes());
+    // Engines run as uids of their own exactly when Gantry runs as root.
+    this.sandbox =
+        new EngineSandbox(
+            dataDir, properties.runtime().local().containment(), EngineSandbox.platformIsRoot());
+    this.orchestrator = properties.hasRole(GantryProperties.ROLE_ORCHESTRATOR);
+    this.enginePath = properties.runtime().local().containment().enginePath();
     // HTTP/1.1: engines are plain-HTTP servers; an h2c upgrade attempt gains nothing.
     this.http =
         HttpClient.newBuilder()
@@ -147,7 +150,27 @@ public class LocalWorkerRuntime implements WorkerRuntime {
   }
 
   @PostConstruct
-  void startLogRotation() {
+  void onStart() {
+    checkContainment();
+    startLogRotation();
+  }
+
+  /**
+   * Fails the start of an orchestrator that could not confine its engines, with what to do, rather
+   * than accept deployments whose workers would all fail.
+   */
+  private void checkContainment() {
+    if (orchestrator) {
+      sandbox.checkUsable();
+      if (sandbox.confined()) {
+        log.info("engines run as unprivileged uids of their own (Gantry runs as root)");
+      } else {
+        log.info("engines run as Gantry's own user (Gantry does not run as root)");
+      }
+    }
+  }
+
+  private void startLogRotation() {
     long every = ROTATION_INTERVAL.toMillis();
     rotation.scheduleWithFixedDelay(
         () -> {
@@ -193,6 +216,7 @@ public class LocalWorkerRuntime implements WorkerRuntime {
   @Override
   public RunningWorker start(WorkerLaunchRequest request) {
     String workerId = checkWorkerId(request.workerId());
+    checkFrameworkArgs(request);
     return locked(
         workerId,
         () -> {
@@ -214,36 +238,87 @@ public class LocalWorkerRuntime implements WorkerRuntime {
         });
   }
 
+  /**
+   * Framework args were checked when the deployment was created; they are checked again here so
+   * that one stored before a rule existed never reaches an engine. Admin-only flags pass: whoever
+   * stored them was allowed to.
+   */
+  private static void checkFrameworkArgs(WorkerLaunchRequest request) {
+    List<String> args = request.frameworkArgs();
+    for (int i = 0; i < args.size(); i++) {
+      Optional<String> refusal = FrameworkArgPolicy.refusal(request.framework(), args.get(i), true);
+      if (refusal.isPresent()) {
+        throw new WorkerRuntimeException(
+            FailureType.INVALID_SPEC,
+            "framework_args[%d] is refused: %s; create a new deployment without it"
+                .formatted(i, refusal.get()));
+      }
+    }
+  }
+
   private RunningWorker launch(WorkerLaunchRequest request, Allocation allocation) {
     String workerId = request.workerId();
+    try {
+      sandbox.checkUsable();
+    } catch (IllegalStateException e) {
+      throw new WorkerRuntimeException(FailureType.ENGINE_NOT_FOUND, e.getMessage(), e);
+    }
     int port = freePort();
     EngineLaunchSpec spec = specs.build(request, port, allocation);
+    String binary = spec.command().getFirst();
+    Path program =
+        sandbox
+            .resolve(binary)
+            .map(Path::toAbsolutePath)
+            .orElseThrow(() -> notFound(request.framework(), binary));
     Path logFile = logs.fileOf(workerId);
+    EngineSandbox.Identity identity;
+    Set<String> dropped = new TreeSet<>();
+    Map<String, String> engineEnv;
+    List<String> command = new ArrayList<>(spec.command());
+    command.set(0, program.toString());
     try {
+      identity = sandbox.prepare(request.deploymentId(), request.storageDir());
+      if (identity != null && !EngineSandbox.openToOthers(program)) {
+        throw new WorkerRuntimeException(
+            FailureType.ENGINE_NOT_FOUND,
+            ("engine binary '%s' lies where the engine's unprivileged uid cannot run it (a"
+                    + " directory on its path is closed to other users); %s")
+                .formatted(program, installHint(request.framework())));
+      }
+      command = sandbox.confine(command, request.framework(), identity);
+      Path home = sandbox.freshHome(workerId, identity);
+      // The platform's own variables win: they bind the engine to its port and its GPUs.
+      engineEnv = sandbox.environment(request.env(), spec.env(), home, dropped);
       Files.createDirectories(pidDir);
-      logs.appendHeader(request, spec);
+      logs.appendHeader(withEnvNames(request, dropped), spec);
     } catch (IOException e) {
       throw new WorkerRuntimeException(
-          FailureType.TRANSIENT, "cannot write to " + pidDir + " or " + logFile + ": " + e, e);
+          FailureType.TRANSIENT, "cannot prepare the engine of worker " + workerId + ": " + e, e);
     }
     ProcessBuilder builder =
-        new ProcessBuilder(spec.command())
+        new ProcessBuilder(command)
             .directory(workingDir(request).toFile())
             .redirectErrorStream(true)
             // Appending, not a pipe: the engine keeps writing when this JVM is gone, and the
             // copy-truncate rotation works because every write lands at the current end.
             .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
     Map<String, String> env = builder.environment();
-    env.keySet().removeIf(LocalWorkerRuntime::isPlatformVariable);
-    env.putAll(request.env());
-    // The platform's own variables win: they bind the engine to its port and its GPUs.
-    env.putAll(spec.env());
+    env.clear();
+    env.putAll(engineEnv);
+    if (!dropped.isEmpty()) {
+      log.warn(
+          "worker {}: env variable(s) {} of deployment {} are not allowed for engines; left out",
+          workerId,
+          dropped,
+          request.deploymentId());
+    }
 
     Process process;
     try {
       process = builder.start();
     } catch (IOException e) {
-      throw startFailure(request.framework(), spec.command().getFirst(), e);
+      throw startFailure(request.framework(), binary, e);
     }
     closeStdin(process);
 
@@ -286,7 +361,7 @@ public class LocalWorkerRuntime implements WorkerRuntime {
         process.pid(),
         endpoint,
         describe(allocation),
-        new TreeSet<>(request.env().keySet()));
+        new TreeSet<>(withEnvNames(request, dropped).env().keySet()));
     return record.toRunningWorker();
   }
 
@@ -462,6 +537,7 @@ public class LocalWorkerRuntime implements WorkerRuntime {
           children.remove(workerId);
           watched.remove(workerId);
           inventory.release(workerId);
+          sandbox.removeHome(workerId);
           try {
             Files.deleteIfExists(pidFile(workerId));
           } catch (IOException e) {
@@ -663,8 +739,31 @@ public class LocalWorkerRuntime implements WorkerRuntime {
     }
   }
 
-  private static boolean isPlatformVariable(String name) {
-    return PLATFORM_ENV_PREFIXES.stream().anyMatch(name::startsWith);
+  /** The request as the engine sees it: without the variables that were left out. */
+  private static WorkerLaunchRequest withEnvNames(
+      WorkerLaunchRequest request, Set<String> dropped) {
+    Map<String, String> kept = new HashMap<>(request.env());
+    kept.keySet().removeAll(dropped);
+    return new WorkerLaunchRequest(
+        request.deploymentId(),
+        request.workerId(),
+        request.framework(),
+        request.model(),
+        request.storageDir(),
+        kept,
+        request.frameworkArgs(),
+        request.gpu());
+  }
+
+  private WorkerRuntimeException notFound(Framework framework, String binary) {
+    String where =
+        binary.contains("/")
+            ? "does not exist"
+            : "was not found on the engines' PATH (%s, gantry.runtime.local.containment.engine-path)"
+                .formatted(enginePath);
+    return new WorkerRuntimeException(
+        FailureType.ENGINE_NOT_FOUND,
+        "engine binary '%s' %s; %s".formatted(binary, where, installHint(framework)));
   }
 
   private static WorkerRuntimeException startFailure(
@@ -710,6 +809,16 @@ public class LocalWorkerRuntime implements WorkerRuntime {
             allocation.count(),
             allocation.gpuType(),
             allocation.indices().stream().map(String::valueOf).collect(Collectors.joining(",")));
+  }
+
+  @Override
+  public void reclaimStorage(String deploymentId, Path storageDir) {
+    try {
+      sandbox.reclaim(deploymentId, storageDir);
+    } catch (IOException e) {
+      throw new WorkerRuntimeException(
+          FailureType.TRANSIENT, "cannot take back the storage of " + deploymentId + ": " + e, e);
+    }
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.gantry.infra.runtime;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -51,4 +52,11 @@ public interface WorkerRuntime {
 
   /** Removes the logs of a deployment's workers, once the deployment is gone. */
   void removeLogs(String deploymentId);
+
+  /**
+   * Takes the deployment's storage back from its engines before it is removed: whatever still runs
+   * with the engines' identity (a process that left the engine's tree) is stopped, so that nothing
+   * can swap files under the removal. A no-op where engines do not own their storage.
+   */
+  default void reclaimStorage(String deploymentId, Path storageDir) {}
 }

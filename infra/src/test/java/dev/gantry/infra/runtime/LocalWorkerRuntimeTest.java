@@ -75,7 +75,7 @@ class LocalWorkerRuntimeTest {
         "test-model",
         dataDir.resolve("storage").resolve("dep_abcdef"),
         env,
-        List.of("--ttft-ms", "1"),
+        List.of("--ttft-ms=1"),
         null);
   }
 
@@ -254,7 +254,7 @@ class LocalWorkerRuntimeTest {
   @Test
   void anEngineMissingFromThePathIsEngineNotFoundAndFreesItsGpus() {
     boolean vllmInstalled =
-        Arrays.stream(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
+        Arrays.stream("/usr/local/bin:/usr/bin:/bin".split(File.pathSeparator))
             .anyMatch(dir -> Files.isExecutable(Path.of(dir, "vllm")));
     assumeThat(vllmInstalled).as("vllm is installed on this host").isFalse();
     Fixture f =
@@ -275,8 +275,9 @@ class LocalWorkerRuntimeTest {
             WorkerRuntimeException.class,
             e -> assertThat(e.type()).isEqualTo(FailureType.ENGINE_NOT_FOUND))
         .hasMessage(
-            "engine binary 'vllm' was not found on this host's PATH; "
-                + "install vLLM or use another framework");
+            "engine binary 'vllm' was not found on the engines' PATH (/usr/local/bin:/usr/bin:/bin,"
+                + " gantry.runtime.local.containment.engine-path); install vLLM or use another"
+                + " framework");
     assertThat(f.inventory().allocationOf(WORKER)).isEmpty();
   }
 
@@ -303,6 +304,213 @@ class LocalWorkerRuntimeTest {
         .contains("starting sim engine for worker " + WORKER + ": ")
         .contains("env: [HF_TOKEN]")
         .doesNotContain(secret);
+  }
+
+  private static Map<String, String> environOf(long pid) throws Exception {
+    Path environ = Path.of("/proc", Long.toString(pid), "environ");
+    Map<String, String> env = new LinkedHashMap<>();
+    for (String entry :
+        new String(Files.readAllBytes(environ), StandardCharsets.UTF_8).split("\0")) {
+      int eq = entry.indexOf('=');
+      if (eq > 0) {
+        env.put(entry.substring(0, eq), entry.substring(eq + 1));
+      }
+    }
+    return env;
+  }
+
+  /** The real, effective, saved and file-system uids from {@code /proc/<pid>/status}. */
+  private static List<Long> uidsOf(long pid) throws Exception {
+    return statusLine(pid, "Uid:");
+  }
+
+  private static List<Long> statusLine(long pid, String key) throws Exception {
+    for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+      if (line.startsWith(key)) {
+        return Arrays.stream(line.substring(key.length()).strip().split("\\s+"))
+            .map(v -> Long.parseLong(v, key.startsWith("Cap") ? 16 : 10))
+            .toList();
+      }
+    }
+    throw new AssertionError("no " + key + " line for pid " + pid);
+  }
+
+  private static boolean platformIsRoot() {
+    return EngineSandbox.platformIsRoot();
+  }
+
+  /** Whether {@code cat file} succeeds as the given uid (with no groups), as an engine would. */
+  private static boolean readableAs(long uid, Path file) throws Exception {
+    Process cat =
+        new ProcessBuilder(
+                "setpriv",
+                "--reuid=" + uid,
+                "--regid=" + uid,
+                "--clear-groups",
+                "--",
+                "cat",
+                file.toString())
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    assertThat(cat.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    return cat.exitValue() == 0;
+  }
+
+  @Test
+  void theEngineGetsAMinimalEnvironmentAndNoDisallowedVariableEvenAStoredOne() throws Exception {
+    String secret = "hf-test-value-2b8e41";
+    Path marker = dataDir.resolve("oom-ran");
+    Map<String, String> stored = new LinkedHashMap<>();
+    stored.put("HF_TOKEN", secret);
+    // As a deployment created before the allowlist could have stored them.
+    stored.put("JAVA_TOOL_OPTIONS", "-XX:OnOutOfMemoryError=touch " + marker + " -Dpwned=1");
+    stored.put("LD_PRELOAD", "/nonexistent/evil.so");
+    stored.put("PATH", "/tmp/evil-bin");
+    stored.put("VLLM_PLUGINS", "evil");
+    Fixture f = fixture();
+    WorkerLaunchRequest request = sim(WORKER, stored);
+    RunningWorker worker = f.runtime().start(request);
+    awaitListeningLine(f.runtime(), worker);
+
+    Map<String, String> env = environOf(worker.pid());
+    assertThat(env.keySet())
+        .containsExactlyInAnyOrder("PATH", "HOME", "LANG", "USER", "LOGNAME", "HF_TOKEN");
+    assertThat(env)
+        .containsEntry("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .containsEntry("HOME", dataDir.resolve("engines/home/" + WORKER).toString())
+        .containsEntry("HF_TOKEN", secret);
+    // Nothing of this JVM's own environment is inherited either.
+    assertThat(env).doesNotContainKeys("JAVA_HOME", "MAVEN_OPTS", "MAVEN_PROJECTBASEDIR");
+    assertThat(Files.readString(worker.logFile()))
+        .contains("env: [HF_TOKEN]")
+        .doesNotContain("Picked up JAVA_TOOL_OPTIONS")
+        .doesNotContain(secret);
+    assertThat(marker).doesNotExist();
+  }
+
+  @Test
+  void asRootEachDeploymentsEngineRunsAsItsOwnUidAndCannotReadTheDataDir() throws Exception {
+    assumeThat(platformIsRoot()).as("the tests run as root (as in CI)").isTrue();
+    // What the platform keeps in its data dir, created with a lax umask to prove it is closed.
+    Files.writeString(dataDir.resolve("secrets.key"), "key");
+    Files.createDirectories(dataDir.resolve("db"));
+    Files.writeString(dataDir.resolve("db/gantry.mv.db"), "db");
+    Files.writeString(dataDir.resolve("admin-api-key"), "gk_admin");
+    Path own = dataDir.resolve("storage/dep_abcdef/model/config.json");
+    Files.createDirectories(own.getParent());
+    Files.writeString(own, "{}");
+    Path other = dataDir.resolve("storage/dep_ghijkl/model/config.json");
+    Files.createDirectories(other.getParent());
+    Files.writeString(other, "{}");
+    Fixture f = fixture();
+
+    RunningWorker worker = f.runtime().start(sim(WORKER, Map.of()));
+    awaitHealthy(f.runtime(), worker);
+    RunningWorker neighbour =
+        f.runtime()
+            .start(
+                new WorkerLaunchRequest(
+                    "dep_ghijkl",
+                    "dep_ghijkl-w1",
+                    Framework.SIM,
+                    "other-model",
+                    other.getParent().getParent(),
+                    Map.of(),
+                    List.of(),
+                    null));
+    awaitHealthy(f.runtime(), neighbour);
+
+    List<Long> uids = uidsOf(worker.pid());
+    long uid = uids.getFirst();
+    assertThat(uids).containsOnly(uid);
+    assertThat(uid).isBetween(2_000_000_000L, 2_000_100_000L);
+    assertThat(statusLine(worker.pid(), "NoNewPrivs:")).containsExactly(1L);
+    assertThat(statusLine(worker.pid(), "CapEff:")).containsExactly(0L);
+    long neighbourUid = uidsOf(neighbour.pid()).getFirst();
+    assertThat(neighbourUid).isNotEqualTo(uid).isBetween(2_000_000_000L, 2_000_100_000L);
+
+    assertThat(readableAs(uid, own)).as("its own model").isTrue();
+    assertThat(readableAs(uid, dataDir.resolve("secrets.key"))).isFalse();
+    assertThat(readableAs(uid, dataDir.resolve("admin-api-key"))).isFalse();
+    assertThat(readableAs(uid, dataDir.resolve("db/gantry.mv.db"))).isFalse();
+    assertThat(readableAs(uid, worker.logFile())).isFalse();
+    assertThat(readableAs(uid, other)).as("another deployment's model").isFalse();
+    assertThat(readableAs(neighbourUid, own)).isFalse();
+
+    // The engine's home is its own, and goes with the worker.
+    Path home = dataDir.resolve("engines/home/" + WORKER);
+    Process touch =
+        new ProcessBuilder(
+                "setpriv",
+                "--reuid=" + uid,
+                "--regid=" + uid,
+                "--clear-groups",
+                "--",
+                "mkdir",
+                "-p",
+                home.resolve(".cache/huggingface").toString())
+            .start();
+    assertThat(touch.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(touch.exitValue()).isZero();
+    f.runtime().stop(WORKER, Duration.ofSeconds(5));
+    assertThat(home).doesNotExist();
+  }
+
+  @Test
+  void reclaimingTheStorageStopsWhatStillRunsAsTheEngineUidAndClosesIt() throws Exception {
+    assumeThat(platformIsRoot()).as("the tests run as root (as in CI)").isTrue();
+    Fixture f = fixture();
+    WorkerLaunchRequest request = sim(WORKER, Map.of());
+    RunningWorker worker = f.runtime().start(request);
+    awaitHealthy(f.runtime(), worker);
+    long uid = uidsOf(worker.pid()).getFirst();
+    // A process the engine could have left behind, outside its process tree.
+    Process stray =
+        new ProcessBuilder(
+                "setpriv",
+                "--reuid=" + uid,
+                "--regid=" + uid,
+                "--clear-groups",
+                "--",
+                "sleep",
+                "60")
+            .start();
+    strangers.add(stray);
+    f.runtime().stop(WORKER, Duration.ofSeconds(5));
+    assertThat(stray.isAlive()).isTrue();
+
+    f.runtime().reclaimStorage("dep_abcdef", request.storageDir());
+
+    assertThat(stray.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(Files.getAttribute(request.storageDir(), "unix:uid")).isEqualTo(0);
+    assertThat(
+            java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(request.storageDir())))
+        .isEqualTo("rwx------");
+  }
+
+  @Test
+  void aStoredFrameworkArgThatIsNoLongerAllowedNeverReachesAnEngine() {
+    Fixture f = fixture();
+    WorkerLaunchRequest request =
+        new WorkerLaunchRequest(
+            "dep_abcdef",
+            WORKER,
+            Framework.SIM,
+            "test-model",
+            dataDir.resolve("storage").resolve("dep_abcdef"),
+            Map.of(),
+            List.of("--hos=0.0.0.0"),
+            null);
+
+    assertThatThrownBy(() -> f.runtime().start(request))
+        .isInstanceOfSatisfying(
+            WorkerRuntimeException.class,
+            e -> assertThat(e.type()).isEqualTo(FailureType.INVALID_SPEC))
+        .hasMessageContaining("framework_args[0] is refused");
+    assertThat(f.inventory().allocationOf(WORKER)).isEmpty();
+    assertThat(f.runtime().knownWorkers()).isEmpty();
   }
 
   @Test
