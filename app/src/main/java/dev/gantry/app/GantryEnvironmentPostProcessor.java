@@ -1,5 +1,7 @@
 package dev.gantry.app;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Locale;
@@ -11,7 +13,7 @@ import org.springframework.core.env.MapPropertySource;
 
 /**
  * Derives the embedded default from the few settings a user gives: a data dir under the home
- * directory, the embedded Temporal server unless {@code gantry.temporal.target} is set, a log file
+ * directory ({@code /var/lib/gantry} for root, see {@link #defaultDataDir()}), the embedded Temporal server unless {@code gantry.temporal.target} is set, a log file
  * in the data dir, and no Temporal workers without the orchestrator role. (The embedded database is
  * {@link EmbeddedDatabaseConfiguration}.) Explicit settings always win.
  */
@@ -22,7 +24,7 @@ public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor 
     // Placeholders, not computed values: settings added after this runs (tests' dynamic
     // properties, for one) must still flow into what is derived from them.
     Map<String, Object> derived = new HashMap<>();
-    derived.put("gantry.data-dir", Path.of(System.getProperty("user.home"), ".gantry").toString());
+    derived.put("gantry.data-dir", defaultDataDir().toString());
     derived.put(
         "spring.temporal.connection.target",
         "${gantry.temporal.target:127.0.0.1:${gantry.temporal.embedded-port:7233}}");
@@ -34,5 +36,25 @@ public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor 
     }
     // Last in precedence, so any explicit setting wins over these defaults.
     env.getPropertySources().addLast(new MapPropertySource("gantryDerivedDefaults", derived));
+  }
+
+  /**
+   * {@code ~/.gantry}, except for root: engines then run as unprivileged uids of their own, which
+   * must traverse the data dir's parents to reach their storage, and root's home is closed to
+   * them. {@code /var/lib/gantry} is where a system service keeps its state.
+   */
+  static Path defaultDataDir() {
+    if (runsAsRoot()) {
+      return Path.of("/var/lib/gantry");
+    }
+    return Path.of(System.getProperty("user.home"), ".gantry");
+  }
+
+  private static boolean runsAsRoot() {
+    try {
+      return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return false;
+    }
   }
 }

@@ -34,13 +34,15 @@ import org.springframework.test.web.reactive.server.WebTestClient;
 @SpringBootTest(
     classes = GantryApplication.class,
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    // Fixed rather than dynamic: the log file is set up before dynamic properties exist.
-    properties = "gantry.data-dir=" + GantryEndToEndIT.DATA_DIR)
+    // Fixed rather than dynamic: the log file is set up before dynamic properties exist. Under the
+    // temporary directory, not target/: engines run as their own uids when the tests run as root,
+    // and must reach the data dir wherever the checkout lies (a checkout under /root would not do).
+    properties = "gantry.data-dir=${java.io.tmpdir}/" + GantryEndToEndIT.DATA_DIR)
 class GantryEndToEndIT {
   static final String ADMIN_KEY = ApiKeys.newKey();
   static final String SECRET = "hf_e2e-secret-that-must-stay-encrypted";
-  static final String DATA_DIR = "target/e2e-data";
-  static final Path dataDir = Path.of(DATA_DIR).toAbsolutePath();
+  static final String DATA_DIR = "gantry-e2e-data";
+  static final Path dataDir = Path.of(System.getProperty("java.io.tmpdir"), DATA_DIR);
 
   @BeforeAll
   static void freshDataDir() {

@@ -41,13 +41,13 @@ final class PlatformProcess implements AutoCloseable {
   private Process process;
 
   /**
-   * @param name the data dir's name under {@code target/}
+   * @param name names the data dir (a fresh one under the temporary directory, kept for reading after a failure)
    * @param settings extra {@code --name=value} settings for the platform
    */
   PlatformProcess(String name, String... settings) throws IOException {
-    this.dataDir = Path.of("target", name).toAbsolutePath();
-    LocalStorage.deleteTree(dataDir);
-    Files.createDirectories(dataDir);
+    // A fresh directory under the temporary one, not under target/: engines run as their own uids
+    // when the tests run as root, and must reach the data dir wherever the checkout lies.
+    this.dataDir = Files.createTempDirectory("gantry-it-" + name + "-");
     this.port = freePort();
     this.temporalPort = freePort();
     this.settings = List.of(settings);
