@@ -13,9 +13,10 @@ import org.springframework.core.env.MapPropertySource;
 
 /**
  * Derives the embedded default from the few settings a user gives: a data dir under the home
- * directory ({@code /var/lib/gantry} for root, see {@link #defaultDataDir()}), the embedded Temporal server unless {@code gantry.temporal.target} is set, a log file
- * in the data dir, and no Temporal workers without the orchestrator role. (The embedded database is
- * {@link EmbeddedDatabaseConfiguration}.) Explicit settings always win.
+ * directory ({@code /var/lib/gantry} for root, see {@link #defaultDataDir()}), the embedded
+ * Temporal server unless {@code gantry.temporal.target} is set, a log file in the data dir, and no
+ * Temporal workers without the orchestrator role. (The embedded database is {@link
+ * EmbeddedDatabaseConfiguration}.) Explicit settings always win.
  */
 public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor {
 
@@ -40,8 +41,8 @@ public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor 
 
   /**
    * {@code ~/.gantry}, except for root: engines then run as unprivileged uids of their own, which
-   * must traverse the data dir's parents to reach their storage, and root's home is closed to
-   * them. {@code /var/lib/gantry} is where a system service keeps its state.
+   * must traverse the data dir's parents to reach their storage, and root's home is closed to them.
+   * {@code /var/lib/gantry} is where a system service keeps its state.
    */
   static Path defaultDataDir() {
     if (runsAsRoot()) {

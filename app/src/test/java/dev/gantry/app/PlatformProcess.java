@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gantry.infra.auth.ApiKeys;
-import dev.gantry.infra.storage.LocalStorage;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -41,7 +40,8 @@ final class PlatformProcess implements AutoCloseable {
   private Process process;
 
   /**
-   * @param name names the data dir (a fresh one under the temporary directory, kept for reading after a failure)
+   * @param name names the data dir (a fresh one under the temporary directory, kept for reading
+   *     after a failure)
    * @param settings extra {@code --name=value} settings for the platform
    */
   PlatformProcess(String name, String... settings) throws IOException {
