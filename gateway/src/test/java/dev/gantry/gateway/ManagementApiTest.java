@@ -585,6 +585,62 @@ class ManagementApiTest {
   }
 
   @Test
+  void accruedCostCountsEveryWorkerSinceCreationAndNeverGoesDown() {
+    String id = createdId(acme);
+    // The deployment is three days old: a worker that ended two days ago still cost money.
+    var now = java.time.Instant.now();
+    jdbc.sql("update deployments set created_at = :at where id = :id")
+        .param("at", java.time.OffsetDateTime.ofInstant(now.minusSeconds(3 * 86400), UTC))
+        .param("id", id)
+        .update();
+    insertGpuWorker(id, 1, now.minusSeconds(3 * 86400), now.minusSeconds(2 * 86400));
+    insertGpuWorker(id, 2, now.minusSeconds(3600), null);
+
+    var cost = accruedCost(id);
+    // One H100 for 24 hours (71.76) plus one for the last hour (2.99), plus storage.
+    assertThat(cost).isGreaterThan(new java.math.BigDecimal("74.75"));
+    assertThat(accruedCost(id)).isGreaterThanOrEqualTo(cost);
+    assertThat(
+            http.get()
+                .uri("/api/v1/deployments/" + id + "/workers")
+                .header("Authorization", "Bearer " + acme)
+                .exchange()
+                .expectBody(List.class)
+                .returnResult()
+                .getResponseBody())
+        .hasSize(1);
+  }
+
+  private static final java.time.ZoneOffset UTC = java.time.ZoneOffset.UTC;
+
+  private void insertGpuWorker(
+      String id, int ordinal, java.time.Instant created, java.time.Instant stopped) {
+    jdbc.sql(
+            "insert into workers (id, deployment_id, ordinal, status, gpu_type, gpu_count,"
+                + " created_at, stopped_at) values (:id, :dep, :ordinal, :status, 'H100', 1,"
+                + " :created, :stopped)")
+        .param("id", id + "-w" + ordinal)
+        .param("dep", id)
+        .param("ordinal", ordinal)
+        .param("status", stopped == null ? "healthy" : "stopped")
+        .param("created", java.time.OffsetDateTime.ofInstant(created, UTC))
+        .param("stopped", stopped == null ? null : java.time.OffsetDateTime.ofInstant(stopped, UTC))
+        .update();
+  }
+
+  private java.math.BigDecimal accruedCost(String id) {
+    var body =
+        http.get()
+            .uri("/api/v1/deployments/" + id)
+            .header("Authorization", "Bearer " + acme)
+            .exchange()
+            .expectBody(Map.class)
+            .returnResult()
+            .getResponseBody();
+    return new java.math.BigDecimal(body.get("accrued_cost_usd").toString());
+  }
+
+  @Test
   void editOfADeploymentThatIsNotRunningIsAConflict() {
     String id = createdId(acme);
     deployments.updateStatus(id, DeploymentStatus.FAILED, "model download failed");

@@ -213,7 +213,8 @@ public class DeploymentService {
         env,
         spec.frameworkArgs(),
         new DeploymentView.Workers(provisioning, healthy, current.size()),
-        costs.accrued(d, ws),
+        // Every worker since creation, not only the visible ones, so cost never goes down.
+        costs.accrued(d, workers.listBillable(d.id())),
         baseUrl + "/openai/" + d.id() + "/v1",
         text(d.createdAt()),
         text(d.updatedAt()),
