@@ -37,6 +37,8 @@ class ManagementApiTest {
   static void properties(DynamicPropertyRegistry registry) throws IOException {
     Path dir = Files.createTempDirectory("gantry-gw-test");
     registry.add("gantry.data-dir", dir::toString);
+    registry.add("gantry.limits.max-deployments-per-tenant", () -> "4");
+    registry.add("gantry.models.allowed-endpoints", () -> "https://mirror.example/hf");
     registry.add(
         "spring.datasource.url",
         () ->
@@ -638,6 +640,48 @@ class ManagementApiTest {
             .returnResult()
             .getResponseBody();
     return new java.math.BigDecimal(body.get("accrued_cost_usd").toString());
+  }
+
+  @Test
+  void anHfEndpointTheOperatorDidNotAllowIs400AndCreatesNothing() {
+    var body = new java.util.HashMap<>(validSim());
+    body.put("env", Map.of("HF_ENDPOINT", "http://169.254.169.254/latest"));
+    var raw =
+        create(acme, body)
+            .expectStatus()
+            .isBadRequest()
+            .expectBody(String.class)
+            .returnResult()
+            .getResponseBody();
+    assertThat(raw).contains("env.HF_ENDPOINT").doesNotContain("169.254");
+    assertThat(deployments.list("acme")).isEmpty();
+    assertThat(orchestrator.started).isEmpty();
+
+    body.put("env", Map.of("HF_ENDPOINT", "https://mirror.example/hf/"));
+    create(acme, body).expectStatus().isCreated();
+    body.put("env", Map.of("HF_ENDPOINT", "https://huggingface.co"));
+    create(acme, body).expectStatus().isCreated();
+  }
+
+  @Test
+  void aTenantCannotHaveMoreDeploymentsThanItsShare() {
+    var ids = new java.util.ArrayList<String>();
+    for (int i = 0; i < 4; i++) {
+      ids.add(createdId(acme));
+    }
+    create(acme, validSim())
+        .expectStatus()
+        .isEqualTo(429)
+        .expectHeader()
+        .contentType(MediaType.APPLICATION_PROBLEM_JSON)
+        .expectBody()
+        .jsonPath("$.detail")
+        .value(d -> assertThat((String) d).contains("already has 4 deployments"));
+    assertThat(deployments.list("acme")).hasSize(4);
+    // Another tenant is not held back, and a deleted deployment frees its place.
+    createdId(globex);
+    deployments.updateStatus(ids.getFirst(), DeploymentStatus.DELETED, null);
+    createdId(acme);
   }
 
   @Test

@@ -9,6 +9,7 @@ import dev.gantry.gateway.error.ApiProblem;
 import dev.gantry.gateway.error.FieldError;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.gpu.GpuCatalog;
+import dev.gantry.infra.model.EndpointPolicy;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -62,10 +63,12 @@ public class DeploymentRequestValidator {
 
   private final GpuCatalog catalog;
   private final GantryProperties.Limits limits;
+  private final EndpointPolicy endpoints;
 
   public DeploymentRequestValidator(GpuCatalog catalog, GantryProperties properties) {
     this.catalog = catalog;
     this.limits = properties.limits();
+    this.endpoints = new EndpointPolicy(properties.models());
   }
 
   public CreateDeploymentCommand validateCreate(Map<String, Object> body, boolean admin) {
@@ -131,6 +134,7 @@ public class DeploymentRequestValidator {
             limits.maxStorageGb(),
             "must be between 1 and " + limits.maxStorageGb());
     Map<String, String> env = readEnv(in);
+    checkEndpoint(in, env);
     List<String> args = readArgs(in, "framework_args", admin);
 
     if (!in.errors.isEmpty()) {
@@ -235,6 +239,20 @@ public class DeploymentRequestValidator {
               }
             });
     return env;
+  }
+
+  /**
+   * A deployment's {@code HF_ENDPOINT} must be a mirror the operator allowed: the platform dials
+   * it. The message does not echo the value.
+   */
+  private void checkEndpoint(RequestReader in, Map<String, String> env) {
+    String endpoint = env.get("HF_ENDPOINT");
+    if (endpoint != null && !endpoint.isBlank() && !endpoints.allowsTenantEndpoint(endpoint)) {
+      in.error(
+          "env.HF_ENDPOINT",
+          "must be the Hugging Face Hub, the platform's endpoint or a mirror the operator allowed"
+              + " (gantry.models.allowed-endpoints)");
+    }
   }
 
   private static List<String> readArgs(RequestReader in, String field, boolean admin) {
