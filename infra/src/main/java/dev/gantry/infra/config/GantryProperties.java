@@ -224,6 +224,8 @@ public record GantryProperties(
    * @param maxListingFiles most files a repo's listing may name; a larger one fails the deployment
    * @param maxDownloadsPerTenant model downloads one tenant runs at once on this orchestrator; its
    *     other deployments wait (shown in their status reason) without holding a download slot
+   * @param maxConcurrentDownloads model downloads this orchestrator runs at once, all tenants
+   *     together (the activity slots of the {@code gantry-downloads} task queue's worker)
    */
   public record Models(
       String hfEndpoint,
@@ -239,7 +241,8 @@ public record GantryProperties(
       @DefaultValue("1024") @Min(0) long minBytesPerSecond,
       @DefaultValue("60s") @NotNull Duration rateWindow,
       @DefaultValue("10000") @Positive int maxListingFiles,
-      @DefaultValue("4") @Positive int maxDownloadsPerTenant) {
+      @DefaultValue("4") @Positive int maxDownloadsPerTenant,
+      @DefaultValue("200") @Positive int maxConcurrentDownloads) {
 
     /** The public Hub, always an allowed endpoint. */
     public static final String HUGGING_FACE_HUB = "https://huggingface.co";
@@ -274,7 +277,8 @@ public record GantryProperties(
           1024,
           Duration.ofSeconds(60),
           10_000,
-          4);
+          4,
+          200);
     }
 
     /**
@@ -305,7 +309,8 @@ public record GantryProperties(
           minBytesPerSecond,
           rateWindow,
           maxListingFiles,
-          maxDownloadsPerTenant);
+          maxDownloadsPerTenant,
+          maxConcurrentDownloads);
     }
   }
 }

@@ -154,6 +154,20 @@ public class DeploymentRepository {
         == 1;
   }
 
+  /**
+   * Replaces the status reason while the deployment is still in {@code status}; not a transition,
+   * so a reason written late (after the workflow moved on) changes nothing.
+   */
+  public boolean updateReasonWhile(String id, DeploymentStatus status, String reason) {
+    return jdbc.sql(
+                "update deployments set status_reason = :reason where id = :id and status = :status")
+            .param("reason", reason)
+            .param("id", id)
+            .param("status", status.wireName())
+            .update()
+        == 1;
+  }
+
   public boolean updateSpec(String id, DeploymentSpec spec) {
     return jdbc.sql(
                 "update deployments set spec = :spec, name = :name, updated_at = :now"

@@ -24,6 +24,7 @@ import org.slf4j.LoggerFactory;
 final class ParallelDownload {
   private static final Logger log = LoggerFactory.getLogger(ParallelDownload.class);
   private static final Duration STOP_WAIT = Duration.ofSeconds(30);
+  private static final Duration QUIET_START = Duration.ofSeconds(1);
 
   /**
    * @param parallelism files in flight at once
@@ -150,12 +151,16 @@ final class ParallelDownload {
                 });
     var rate = new RateCheck(settings.minBytesPerSecond(), settings.rateWindow());
     long intervalMillis = Math.max(1, settings.progressInterval().toMillis());
+    long started = System.nanoTime();
     try {
       while (true) {
         try {
           return result.get(intervalMillis, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-          listener.waiting();
+          // A quick step needs no heartbeat; one that takes a while keeps the activity alive.
+          if (System.nanoTime() - started >= QUIET_START.toNanos()) {
+            listener.waiting();
+          }
           var slow = tooSlow(settings, transfer, rate);
           if (slow != null) {
             throw slow;

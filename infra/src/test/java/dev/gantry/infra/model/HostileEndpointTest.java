@@ -61,9 +61,10 @@ class HostileEndpointTest {
         allowed,
         allowPrivate,
         minBytesPerSecond,
-        Duration.ofSeconds(1),
+        Duration.ofSeconds(2),
         maxFiles,
-        4);
+        4,
+        200);
   }
 
   FakeHub.Repo repo() {
