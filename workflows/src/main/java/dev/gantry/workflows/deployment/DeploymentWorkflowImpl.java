@@ -564,12 +564,16 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
    * download ended.
    */
   private void prepareModelUnlessDeleted(PrepareModelInput request) {
-    // sim needs no download: it never waits behind downloads on their queue.
-    ModelActivities stub = spec.framework() == Framework.SIM ? models : downloads;
+    if (spec.framework() == Framework.SIM) {
+      // sim needs no download: it stays on the control queue, never waits behind downloads, and
+      // takes milliseconds, so a delete simply follows it.
+      models.prepareModel(request);
+      return;
+    }
     List<Promise<Void>> done = new java.util.ArrayList<>(1);
     CancellationScope scope =
         Workflow.newCancellationScope(
-            () -> done.add(Async.procedure(() -> prepareWhenSlotFree(stub, request))));
+            () -> done.add(Async.procedure(() -> prepareWhenSlotFree(downloads, request))));
     scope.run();
     Workflow.await(() -> done.getFirst().isCompleted() || deleteRequested());
     if (!done.getFirst().isCompleted()) {
