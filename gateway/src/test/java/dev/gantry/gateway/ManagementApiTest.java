@@ -661,6 +661,22 @@ class ManagementApiTest {
     create(acme, body).expectStatus().isCreated();
     body.put("env", Map.of("HF_ENDPOINT", "https://huggingface.co"));
     create(acme, body).expectStatus().isCreated();
+
+    // An Ollama model naming its own registry host is held to the same list.
+    var ollama =
+        Map.<String, Object>of(
+            "name", "o", "framework", "ollama", "gpu", Map.of("type", "L4"), "model", "");
+    var internal = new java.util.HashMap<>(ollama);
+    internal.put("model", "registry.internal.corp/ns/model:7b");
+    create(acme, internal)
+        .expectStatus()
+        .isBadRequest()
+        .expectBody()
+        .jsonPath("$.errors[?(@.field == 'model')]")
+        .exists();
+    var library = new java.util.HashMap<>(ollama);
+    library.put("model", "qwen2.5:7b");
+    create(acme, library).expectStatus().isCreated();
   }
 
   @Test

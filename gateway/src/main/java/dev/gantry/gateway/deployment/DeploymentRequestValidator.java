@@ -10,6 +10,8 @@ import dev.gantry.gateway.error.FieldError;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.gpu.GpuCatalog;
 import dev.gantry.infra.model.EndpointPolicy;
+import dev.gantry.infra.model.ModelException;
+import dev.gantry.infra.model.OllamaPuller;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -86,6 +88,7 @@ public class DeploymentRequestValidator {
     }
     if (model != null && framework != null) {
       validateModel(in, framework, model);
+      checkRegistryHost(in, framework, model);
     }
     GpuSpec gpu = readGpu(in, framework);
     Integer min =
@@ -252,6 +255,22 @@ public class DeploymentRequestValidator {
           "env.HF_ENDPOINT",
           "must be the Hugging Face Hub, the platform's endpoint or a mirror the operator allowed"
               + " (gantry.models.allowed-endpoints)");
+    }
+  }
+
+  /** An {@code ollama} model may name its registry host: that host, too, must be allowed. */
+  private void checkRegistryHost(RequestReader in, Framework framework, String model) {
+    if (framework != Framework.OLLAMA || !OLLAMA_TAG.matcher(model).matches()) {
+      return;
+    }
+    try {
+      if (!endpoints.allowsOllamaHost(OllamaPuller.ModelRef.parse(model).host())) {
+        in.error(
+            "model",
+            "names a registry host the operator did not allow (gantry.models.allowed-endpoints)");
+      }
+    } catch (ModelException e) {
+      in.error("model", "must be an Ollama model tag like qwen2.5:7b");
     }
   }
 

@@ -73,6 +73,15 @@ public final class EndpointPolicy {
   }
 
   /**
+   * Whether a deployment may pull an {@code ollama} model from {@code host} (a model named {@code
+   * host/namespace/name:tag}): the public registry, or a registry the operator allowed as {@code
+   * https://host}.
+   */
+  public boolean allowsOllamaHost(String host) {
+    return OllamaPuller.DEFAULT_HOST.equals(host) || allowsTenantEndpoint("https://" + host);
+  }
+
+  /**
    * Refuses a connection to {@code uri} when its host resolves to an internal address that neither
    * the configuration names nor the operator allowed.
    *

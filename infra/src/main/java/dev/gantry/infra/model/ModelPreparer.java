@@ -64,7 +64,8 @@ public class ModelPreparer {
   public ModelPreparer(GantryProperties.Models settings, ToLongFunction<Path> freeSpace) {
     this.settings = settings;
     this.freeSpace = freeSpace;
-    // Shorter than the activity's heartbeat timeout: nothing heartbeats while waiting for headers.
+    // Bounds a wait for headers; the calling thread heartbeats meanwhile (every network step is
+    // watched), and a stalled body is the stall timeout's and the minimum rate's to catch.
     var headerTimeout =
         settings.stallTimeout().compareTo(HEADER_TIMEOUT) < 0
             ? settings.stallTimeout()
@@ -162,6 +163,12 @@ public class ModelPreparer {
     if (done != null && Files.isRegularFile(ref.manifestPath(ollamaDir))) {
       listener.progress(done.bytes(), done.bytes());
       return done;
+    }
+    if (!policy.allowsOllamaHost(ref.host())) {
+      throw new ModelException(
+          FailureType.INVALID_SPEC,
+          "the model's registry host is not one this platform allows; ask the operator to add"
+              + " https://<host> to gantry.models.allowed-endpoints");
     }
     URI registry = httpUri(settings.ollamaRegistry(), "gantry.models.ollama-registry");
     var pulled =

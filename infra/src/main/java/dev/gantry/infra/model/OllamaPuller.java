@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
 public final class OllamaPuller {
   private static final Logger log = LoggerFactory.getLogger(OllamaPuller.class);
   private static final ObjectMapper MAPPER = new ObjectMapper();
-  private static final String DEFAULT_HOST = "registry.ollama.ai";
+  static final String DEFAULT_HOST = "registry.ollama.ai";
   private static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
   private static final String ACCEPT =
       "application/vnd.docker.distribution.manifest.v2+json,"

@@ -272,6 +272,8 @@ class HostileEndpointTest {
     assertThat(policy.allowsTenantEndpoint("http://mirror.example/hf")).isFalse();
     assertThat(policy.allowsTenantEndpoint("http://169.254.169.254")).isFalse();
     assertThat(policy.allowsTenantEndpoint("https://user:pw@mirror.example/hf")).isFalse();
+    assertThat(policy.allowsOllamaHost("registry.ollama.ai")).isTrue();
+    assertThat(policy.allowsOllamaHost("mirror.example")).isFalse();
     policy.checkConnect(java.net.URI.create("https://cdn.example/x"), true);
     var refused =
         catchThrowableOfType(
