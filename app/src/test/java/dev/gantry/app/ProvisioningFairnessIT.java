@@ -38,7 +38,9 @@ import org.springframework.test.web.reactive.server.WebTestClient;
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
     properties = {
       "gantry.data-dir=" + ProvisioningFairnessIT.DATA_DIR,
-      "gantry.models.max-downloads-per-tenant=2"
+      "gantry.models.max-downloads-per-tenant=2",
+      // Longer than the test: the trickling attempts stay in progress (and hold their slots).
+      "gantry.models.rate-window=5m"
     })
 class ProvisioningFairnessIT {
   static final String ADMIN_KEY = ApiKeys.newKey();
