@@ -407,6 +407,16 @@ class DeploymentWorkflowTest {
     assertThat(recorder.modelQueues).containsExactly(worker.getTaskQueue());
   }
 
+  /**
+   * A history recorded by the release before deletion could cancel a download (a delete while a
+   * vLLM model downloads, the download then completing) replays unchanged on this code.
+   */
+  @Test
+  void aHistoryFromBeforeTheCancellableDownloadStillReplays() throws Exception {
+    io.temporal.testing.WorkflowReplayer.replayWorkflowExecutionFromResource(
+        "histories/deployment-deleted-while-downloading-v0.json", DeploymentWorkflowImpl.class);
+  }
+
   @Test
   void deleteTwiceIsHarmless(TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
     var recorder = new Recorder();
