@@ -37,6 +37,7 @@ public class ModelActivitiesImpl implements ModelActivities {
   static final Duration DATABASE_INTERVAL = Duration.ofSeconds(2);
 
   private static final Duration SLOT_POLL = Duration.ofSeconds(1);
+  static final String WAITING_FOR_SLOT = "waiting for a download slot";
 
   private final ModelPreparer preparer;
   private final SecretStore secrets;
@@ -75,7 +76,8 @@ public class ModelActivitiesImpl implements ModelActivities {
             : deployment.map(DeploymentRecord::tenantId).orElse(input.deploymentId());
     if (tenant != null && !slots.tryAcquire(tenant)) {
       String reason =
-          "waiting for a download slot: this tenant already runs "
+          WAITING_FOR_SLOT
+              + ": this tenant already runs "
               + slots.perTenant()
               + " model downloads at once";
       if (TaskQueues.DOWNLOADS.equals(context.getInfo().getActivityTaskQueue())) {
@@ -85,11 +87,27 @@ public class ModelActivitiesImpl implements ModelActivities {
       // A workflow from before the download queue does not know that answer: wait here.
       awaitSlot(context, tenant);
     }
+    if (tenant != null) {
+      clearWaitingReason(deployment.orElse(null));
+    }
     try {
       return prepare(input, context, deployment.orElse(null));
     } finally {
       if (tenant != null) {
         slots.release(tenant);
+      }
+    }
+  }
+
+  /** Once it downloads, a deployment no longer says it waits for a slot. */
+  private void clearWaitingReason(DeploymentRecord deployment) {
+    if (deployment != null
+        && deployment.statusReason() != null
+        && deployment.statusReason().startsWith(WAITING_FOR_SLOT)) {
+      try {
+        deployments.updateReasonWhile(deployment.id(), DeploymentStatus.DOWNLOADING_MODEL, null);
+      } catch (RuntimeException e) {
+        log.warn("Could not clear the status reason of {}: {}", deployment.id(), e.getMessage());
       }
     }
   }

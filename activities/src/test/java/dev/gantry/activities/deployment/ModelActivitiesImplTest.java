@@ -225,6 +225,8 @@ class ModelActivitiesImplTest {
   @Test
   void aTenantAtItsDownloadShareWaitsForASlotWhileHeartbeating() throws Exception {
     String secretRef = deploy(hubEnv());
+    deployments.updateStatus(
+        DEPLOYMENT, DeploymentStatus.DOWNLOADING_MODEL, "waiting for a download slot: 1 running");
     assertThat(slots.tryAcquire("t1")).isTrue();
     List<Object> heartbeats = new CopyOnWriteArrayList<>();
     env.setActivityHeartbeatListener(Object.class, heartbeats::add);
@@ -242,8 +244,9 @@ class ModelActivitiesImplTest {
     slots.release("t1");
     var info = result.get(30, java.util.concurrent.TimeUnit.SECONDS);
     assertThat(Path.of(info.modelDir()).resolve("model.safetensors")).hasBinaryContent(weights);
-    // The slot is given back when the download ends.
+    // The slot is given back when the download ends, and the reason no longer says it waits.
     assertThat(slots.tryAcquire("t1")).isTrue();
+    assertThat(deployments.findById(DEPLOYMENT).orElseThrow().statusReason()).isNull();
   }
 
   private void serve(HttpExchange ex) throws IOException {
