@@ -390,6 +390,30 @@ class DeploymentWorkflowTest {
   }
 
   @Test
+  void deleteWhileWaitingForADownloadSlotEndsDeletedAtOnce(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    recorder.slotWaitsLeft.set(1_000);
+    var wf = start(env, client, worker, recorder, VLLM_SPEC);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (recorder.calls.stream().noneMatch(c -> c.contains("waiting for a download slot"))) {
+      assertThat(System.nanoTime()).isLessThan(deadline);
+      env.sleep(Duration.ofMillis(500));
+    }
+
+    long virtualStart = env.currentTimeMillis();
+    wf.requestDelete(new DeleteRequest("key_1"));
+    var result =
+        WorkflowStub.fromTyped(wf).getResult(dev.gantry.api.deployment.DeploymentState.class);
+
+    assertThat(result.status()).isEqualTo(DeploymentStatus.DELETED);
+    // The pending wait for a slot is cancelled, not sat out.
+    assertThat(env.currentTimeMillis() - virtualStart).isLessThan(5_000);
+    assertThat(recorder.calls.subList(recorder.calls.size() - 3, recorder.calls.size()))
+        .containsExactly("status:deleting", "removeStorage", "status:deleted");
+  }
+
+  @Test
   void downloadsRunOnTheirOwnQueueAndSimNeverEntersIt(
       TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
     var recorder = new Recorder();
