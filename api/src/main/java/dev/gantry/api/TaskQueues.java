@@ -8,5 +8,12 @@ public final class TaskQueues {
   /** Async jobs' requests, polled by gateways (they own the admission queues). */
   public static final String JOBS = "gantry-jobs";
 
+  /**
+   * Model downloads, apart from the control queue so that a slow Hub never holds the slots that
+   * provisioning without a download ({@code sim}), workers and jobs need. Its worker's activity
+   * slots bound the downloads running at once on one orchestrator.
+   */
+  public static final String DOWNLOADS = "gantry-downloads";
+
   private TaskQueues() {}
 }

@@ -37,6 +37,8 @@ class ManagementApiTest {
   static void properties(DynamicPropertyRegistry registry) throws IOException {
     Path dir = Files.createTempDirectory("gantry-gw-test");
     registry.add("gantry.data-dir", dir::toString);
+    registry.add("gantry.limits.max-deployments-per-tenant", () -> "4");
+    registry.add("gantry.models.allowed-endpoints", () -> "https://mirror.example/hf");
     registry.add(
         "spring.datasource.url",
         () ->
@@ -622,6 +624,120 @@ class ManagementApiTest {
         .expectBody()
         .jsonPath("$.download")
         .doesNotExist();
+  }
+
+  @Test
+  void accruedCostCountsEveryWorkerSinceCreationAndNeverGoesDown() {
+    String id = createdId(acme);
+    // The deployment is three days old: a worker that ended two days ago still cost money.
+    var now = java.time.Instant.now();
+    jdbc.sql("update deployments set created_at = :at where id = :id")
+        .param("at", java.time.OffsetDateTime.ofInstant(now.minusSeconds(3 * 86400), UTC))
+        .param("id", id)
+        .update();
+    insertGpuWorker(id, 1, now.minusSeconds(3 * 86400), now.minusSeconds(2 * 86400));
+    insertGpuWorker(id, 2, now.minusSeconds(3600), null);
+
+    var cost = accruedCost(id);
+    // One H100 for 24 hours (71.76) plus one for the last hour (2.99), plus storage.
+    assertThat(cost).isGreaterThan(new java.math.BigDecimal("74.75"));
+    assertThat(accruedCost(id)).isGreaterThanOrEqualTo(cost);
+    assertThat(
+            http.get()
+                .uri("/api/v1/deployments/" + id + "/workers")
+                .header("Authorization", "Bearer " + acme)
+                .exchange()
+                .expectBody(List.class)
+                .returnResult()
+                .getResponseBody())
+        .hasSize(1);
+  }
+
+  private static final java.time.ZoneOffset UTC = java.time.ZoneOffset.UTC;
+
+  private void insertGpuWorker(
+      String id, int ordinal, java.time.Instant created, java.time.Instant stopped) {
+    jdbc.sql(
+            "insert into workers (id, deployment_id, ordinal, status, gpu_type, gpu_count,"
+                + " created_at, stopped_at) values (:id, :dep, :ordinal, :status, 'H100', 1,"
+                + " :created, :stopped)")
+        .param("id", id + "-w" + ordinal)
+        .param("dep", id)
+        .param("ordinal", ordinal)
+        .param("status", stopped == null ? "healthy" : "stopped")
+        .param("created", java.time.OffsetDateTime.ofInstant(created, UTC))
+        .param("stopped", stopped == null ? null : java.time.OffsetDateTime.ofInstant(stopped, UTC))
+        .update();
+  }
+
+  private java.math.BigDecimal accruedCost(String id) {
+    var body =
+        http.get()
+            .uri("/api/v1/deployments/" + id)
+            .header("Authorization", "Bearer " + acme)
+            .exchange()
+            .expectBody(Map.class)
+            .returnResult()
+            .getResponseBody();
+    return new java.math.BigDecimal(body.get("accrued_cost_usd").toString());
+  }
+
+  @Test
+  void anHfEndpointTheOperatorDidNotAllowIs400AndCreatesNothing() {
+    var body = new java.util.HashMap<>(validSim());
+    body.put("env", Map.of("HF_ENDPOINT", "http://169.254.169.254/latest"));
+    var raw =
+        create(acme, body)
+            .expectStatus()
+            .isBadRequest()
+            .expectBody(String.class)
+            .returnResult()
+            .getResponseBody();
+    assertThat(raw).contains("env.HF_ENDPOINT").doesNotContain("169.254");
+    assertThat(deployments.list("acme")).isEmpty();
+    assertThat(orchestrator.started).isEmpty();
+
+    body.put("env", Map.of("HF_ENDPOINT", "https://mirror.example/hf/"));
+    create(acme, body).expectStatus().isCreated();
+    body.put("env", Map.of("HF_ENDPOINT", "https://huggingface.co"));
+    create(acme, body).expectStatus().isCreated();
+
+    // An Ollama model naming its own registry host is held to the same list.
+    var ollama =
+        Map.<String, Object>of(
+            "name", "o", "framework", "ollama", "gpu", Map.of("type", "L4"), "model", "");
+    var internal = new java.util.HashMap<>(ollama);
+    internal.put("model", "registry.internal.corp/ns/model:7b");
+    create(acme, internal)
+        .expectStatus()
+        .isBadRequest()
+        .expectBody()
+        .jsonPath("$.errors[?(@.field == 'model')]")
+        .exists();
+    var library = new java.util.HashMap<>(ollama);
+    library.put("model", "qwen2.5:7b");
+    create(acme, library).expectStatus().isCreated();
+  }
+
+  @Test
+  void aTenantCannotHaveMoreDeploymentsThanItsShare() {
+    var ids = new java.util.ArrayList<String>();
+    for (int i = 0; i < 4; i++) {
+      ids.add(createdId(acme));
+    }
+    create(acme, validSim())
+        .expectStatus()
+        .isEqualTo(429)
+        .expectHeader()
+        .contentType(MediaType.APPLICATION_PROBLEM_JSON)
+        .expectBody()
+        .jsonPath("$.detail")
+        .value(d -> assertThat((String) d).contains("already has 4 deployments"));
+    assertThat(deployments.list("acme")).hasSize(4);
+    // Another tenant is not held back, and a deleted deployment frees its place.
+    createdId(globex);
+    deployments.updateStatus(ids.getFirst(), DeploymentStatus.DELETED, null);
+    createdId(acme);
   }
 
   @Test

@@ -1,7 +1,11 @@
 package dev.gantry.activities.deployment;
 
 import dev.gantry.api.FailureType;
+import dev.gantry.api.TaskQueues;
+import dev.gantry.api.deployment.DeploymentStatus;
+import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.ModelActivities;
+import dev.gantry.infra.db.DeploymentRecord;
 import dev.gantry.infra.db.DeploymentRepository;
 import dev.gantry.infra.model.ModelException;
 import dev.gantry.infra.model.ModelPreparer;
@@ -32,15 +36,23 @@ public class ModelActivitiesImpl implements ModelActivities {
   /** Progress reaches the database at most this often; heartbeats are throttled by the SDK. */
   static final Duration DATABASE_INTERVAL = Duration.ofSeconds(2);
 
+  private static final Duration SLOT_POLL = Duration.ofSeconds(1);
+  static final String WAITING_FOR_SLOT = "waiting for a download slot";
+
   private final ModelPreparer preparer;
   private final SecretStore secrets;
   private final DeploymentRepository deployments;
+  private final DownloadSlots slots;
 
   public ModelActivitiesImpl(
-      ModelPreparer preparer, SecretStore secrets, DeploymentRepository deployments) {
+      ModelPreparer preparer,
+      SecretStore secrets,
+      DeploymentRepository deployments,
+      DownloadSlots slots) {
     this.preparer = preparer;
     this.secrets = secrets;
     this.deployments = deployments;
+    this.slots = slots;
   }
 
   @Override
@@ -56,13 +68,72 @@ public class ModelActivitiesImpl implements ModelActivities {
                     context.getInfo().getAttempt(),
                     last.bytesDone(),
                     last.bytesTotal()));
+    var deployment = deployments.findById(input.deploymentId());
+    // sim needs no download, so it takes no slot.
+    String tenant =
+        input.framework() == Framework.SIM
+            ? null
+            : deployment.map(DeploymentRecord::tenantId).orElse(input.deploymentId());
+    if (tenant != null && !slots.tryAcquire(tenant)) {
+      String reason =
+          WAITING_FOR_SLOT
+              + ": this tenant already runs "
+              + slots.perTenant()
+              + " model downloads at once";
+      if (TaskQueues.DOWNLOADS.equals(context.getInfo().getActivityTaskQueue())) {
+        // The workflow calls again later; meanwhile no worker slot is held for this one.
+        return ModelInfo.waiting(reason);
+      }
+      // A workflow from before the download queue does not know that answer: wait here.
+      awaitSlot(context, tenant);
+    }
+    if (tenant != null) {
+      clearWaitingReason(deployment.orElse(null));
+    }
+    try {
+      return prepare(input, context, deployment.orElse(null));
+    } finally {
+      if (tenant != null) {
+        slots.release(tenant);
+      }
+    }
+  }
+
+  /** Once it downloads, a deployment no longer says it waits for a slot. */
+  private void clearWaitingReason(DeploymentRecord deployment) {
+    if (deployment != null
+        && deployment.statusReason() != null
+        && deployment.statusReason().startsWith(WAITING_FOR_SLOT)) {
+      try {
+        deployments.updateReasonWhile(deployment.id(), DeploymentStatus.DOWNLOADING_MODEL, null);
+      } catch (RuntimeException e) {
+        log.warn("Could not clear the status reason of {}: {}", deployment.id(), e.getMessage());
+      }
+    }
+  }
+
+  private void awaitSlot(ActivityExecutionContext context, String tenant) {
+    while (!slots.tryAcquire(tenant)) {
+      context.heartbeat(null);
+      try {
+        Thread.sleep(SLOT_POLL);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw ApplicationFailure.newFailure(
+            "interrupted while waiting for a download slot", FailureType.TRANSIENT.name());
+      }
+    }
+  }
+
+  private ModelInfo prepare(
+      PrepareModelInput input, ActivityExecutionContext context, DeploymentRecord deployment) {
     // Resolved here and handed straight to the downloader: secret values never leave this call.
     Map<String, String> env =
         input.secretRef() == null ? Map.of() : secrets.resolve(input.secretRef()).orElse(Map.of());
     int storageGb =
         input.storageGb() > 0
             ? input.storageGb()
-            : deployments.findById(input.deploymentId()).map(d -> d.spec().storageGb()).orElse(0);
+            : deployment == null ? 0 : deployment.spec().storageGb();
     var request =
         new ModelRequest(
             input.deploymentId(),
@@ -78,14 +149,34 @@ public class ModelActivitiesImpl implements ModelActivities {
       progress.record(prepared.bytes(), prepared.bytes());
       return new ModelInfo(prepared.modelDir().toString(), prepared.bytes());
     } catch (ModelException e) {
-      throw e.permanent()
-          ? ApplicationFailure.newNonRetryableFailure(e.getMessage(), e.type().name())
-          : ApplicationFailure.newFailure(e.getMessage(), e.type().name());
+      if (e.permanent()) {
+        throw ApplicationFailure.newNonRetryableFailure(e.getMessage(), e.type().name());
+      }
+      recordRetry(input.deploymentId(), context, e.getMessage());
+      throw ApplicationFailure.newFailure(e.getMessage(), e.type().name());
     } catch (IOException e) {
       log.warn("Model download of {} failed", input.deploymentId(), e);
-      throw ApplicationFailure.newFailure(
-          "could not write the model into storage: " + e.getMessage(),
-          FailureType.TRANSIENT.name());
+      String reason = "could not write the model into storage: " + e.getMessage();
+      recordRetry(input.deploymentId(), context, reason);
+      throw ApplicationFailure.newFailure(reason, FailureType.TRANSIENT.name());
+    }
+  }
+
+  /**
+   * Shows why the download is being retried while the workflow's backoff runs, instead of an empty
+   * reason for minutes. The next transition (downloaded, or cleaning after the last attempt)
+   * replaces it.
+   */
+  private void recordRetry(String deploymentId, ActivityExecutionContext context, String reason) {
+    String text =
+        "model download attempt "
+            + Math.max(1, context.getInfo().getAttempt())
+            + " failed, retrying: "
+            + reason;
+    try {
+      deployments.updateReasonWhile(deploymentId, DeploymentStatus.DOWNLOADING_MODEL, text);
+    } catch (RuntimeException e) {
+      log.warn("Could not record the retry reason of {}: {}", deploymentId, e.getMessage());
     }
   }
 

@@ -7,6 +7,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.gantry.api.FailureType;
 import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.GpuSpec;
 import dev.gantry.api.deployment.ModelActivities;
@@ -73,6 +74,7 @@ class ModelActivitiesImplTest {
   SecretStore secrets;
   LocalStorage storage;
   GantryProperties properties;
+  final DownloadSlots slots = new DownloadSlots(1);
 
   @BeforeEach
   void setUp() throws IOException {
@@ -92,6 +94,9 @@ class ModelActivitiesImplTest {
                         "gantry.data-dir", dataDir.toString(),
                         // Unreachable: the deployment's own HF_ENDPOINT must be what is used.
                         "gantry.models.hf-endpoint", "http://127.0.0.1:1",
+                        // The operator allowed the deployments' mirror.
+                        "gantry.models.allowed-endpoints",
+                            "http://127.0.0.1:" + hub.getAddress().getPort(),
                         "gantry.models.file-retries", "0",
                         "gantry.models.progress-interval", "10ms")))
             .bind("gantry", GantryProperties.class)
@@ -103,7 +108,7 @@ class ModelActivitiesImplTest {
 
     env = TestActivityEnvironment.newInstance();
     env.registerActivitiesImplementations(
-        new ModelActivitiesImpl(new ModelPreparer(properties), secrets, deployments));
+        new ModelActivitiesImpl(new ModelPreparer(properties), secrets, deployments, slots));
   }
 
   @AfterEach
@@ -156,7 +161,9 @@ class ModelActivitiesImplTest {
     assertThat(info.bytes()).isEqualTo(total);
     assertThat(Path.of(info.modelDir()).resolve("model.safetensors")).hasBinaryContent(weights);
     // The SDK throttles heartbeats, so not every report arrives; those that do carry the size.
+    // Heartbeats before the listing is known (the listing step's) carry no progress yet.
     assertThat(heartbeats)
+        .filteredOn(java.util.Objects::nonNull)
         .isNotEmpty()
         .allMatch(p -> p.bytesTotal() == total && p.bytesDone() <= total);
     assertThat(deployments.findById(DEPLOYMENT).orElseThrow().download())
@@ -189,12 +196,21 @@ class ModelActivitiesImplTest {
     var activity = env.newActivityStub(ModelActivities.class);
     var in = input(secretRef);
 
+    deployments.updateStatus(DEPLOYMENT, DeploymentStatus.DOWNLOADING_MODEL, null);
+
     var failure = catchThrowableOfType(ActivityFailure.class, () -> activity.prepareModel(in));
 
     var app = (ApplicationFailure) failure.getCause();
     assertThat(app.getType()).isEqualTo(FailureType.TRANSIENT.name());
     assertThat(app.isNonRetryable()).isFalse();
     assertThat(app.getOriginalMessage()).doesNotContain(TOKEN);
+    // While the workflow's backoff runs, the deployment says which attempt failed and why.
+    var record = deployments.findById(DEPLOYMENT).orElseThrow();
+    assertThat(record.status()).isEqualTo(DeploymentStatus.DOWNLOADING_MODEL);
+    assertThat(record.statusReason())
+        .startsWith("model download attempt 1 failed, retrying: ")
+        .contains(app.getOriginalMessage())
+        .doesNotContain(TOKEN);
     Path dir = Path.of(in.storageLocation());
     try (var files = Files.walk(dir)) {
       assertThat(files.map(Path::toString)).anyMatch(p -> p.endsWith(".part"));
@@ -204,6 +220,33 @@ class ModelActivitiesImplTest {
         .removeStorage(new StorageRequest(DEPLOYMENT, 1));
 
     assertThat(dir).doesNotExist();
+  }
+
+  @Test
+  void aTenantAtItsDownloadShareWaitsForASlotWhileHeartbeating() throws Exception {
+    String secretRef = deploy(hubEnv());
+    deployments.updateStatus(
+        DEPLOYMENT, DeploymentStatus.DOWNLOADING_MODEL, "waiting for a download slot: 1 running");
+    assertThat(slots.tryAcquire("t1")).isTrue();
+    List<Object> heartbeats = new CopyOnWriteArrayList<>();
+    env.setActivityHeartbeatListener(Object.class, heartbeats::add);
+    var activity = env.newActivityStub(ModelActivities.class);
+    var in = input(secretRef);
+
+    var result =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> activity.prepareModel(in));
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(10))
+        .until(() -> heartbeats.size() >= 2);
+    assertThat(result).isNotDone();
+    assertThat(Path.of(in.storageLocation()).resolve("model")).doesNotExist();
+
+    slots.release("t1");
+    var info = result.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(Path.of(info.modelDir()).resolve("model.safetensors")).hasBinaryContent(weights);
+    // The slot is given back when the download ends, and the reason no longer says it waits.
+    assertThat(slots.tryAcquire("t1")).isTrue();
+    assertThat(deployments.findById(DEPLOYMENT).orElseThrow().statusReason()).isNull();
   }
 
   private void serve(HttpExchange ex) throws IOException {

@@ -37,7 +37,21 @@ public interface ModelActivities {
     }
   }
 
-  record ModelInfo(String modelDir, long bytes) {}
+  /**
+   * The prepared model, or, when {@code waitingFor} is set, nothing yet: the tenant already runs as
+   * many downloads as it may, and the workflow calls again later (without holding a worker's
+   * activity slot meanwhile). {@code waitingFor} says so in words for the status reason.
+   */
+  record ModelInfo(String modelDir, long bytes, String waitingFor) {
+
+    public ModelInfo(String modelDir, long bytes) {
+      this(modelDir, bytes, null);
+    }
+
+    public static ModelInfo waiting(String reason) {
+      return new ModelInfo(null, 0, reason);
+    }
+  }
 
   /** Heartbeat details of {@link #prepareModel}: bytes in storage so far, of the whole model. */
   record DownloadProgress(long bytesDone, long bytesTotal) {}

@@ -11,6 +11,9 @@ import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.gpu.GpuCatalog;
 import dev.gantry.infra.runtime.EngineEnvPolicy;
 import dev.gantry.infra.runtime.FrameworkArgPolicy;
+import dev.gantry.infra.model.EndpointPolicy;
+import dev.gantry.infra.model.ModelException;
+import dev.gantry.infra.model.OllamaPuller;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,11 +58,13 @@ public class DeploymentRequestValidator {
   private final GpuCatalog catalog;
   private final GantryProperties.Limits limits;
   private final EngineEnvPolicy envPolicy;
+  private final EndpointPolicy endpoints;
 
   public DeploymentRequestValidator(GpuCatalog catalog, GantryProperties properties) {
     this.catalog = catalog;
     this.limits = properties.limits();
     this.envPolicy = new EngineEnvPolicy(properties.runtime().local().containment().extraEnv());
+    this.endpoints = new EndpointPolicy(properties.models());
   }
 
   public CreateDeploymentCommand validateCreate(Map<String, Object> body, boolean admin) {
@@ -77,6 +82,7 @@ public class DeploymentRequestValidator {
     }
     if (model != null && framework != null) {
       validateModel(in, framework, model);
+      checkRegistryHost(in, framework, model);
     }
     GpuSpec gpu = readGpu(in, framework);
     Integer min =
@@ -125,6 +131,7 @@ public class DeploymentRequestValidator {
             limits.maxStorageGb(),
             "must be between 1 and " + limits.maxStorageGb());
     Map<String, String> env = readEnv(in);
+    checkEndpoint(in, env);
     List<String> args = readArgs(in, framework, admin);
 
     if (!in.errors.isEmpty()) {
@@ -231,6 +238,36 @@ public class DeploymentRequestValidator {
               }
             });
     return env;
+  }
+
+  /**
+   * A deployment's {@code HF_ENDPOINT} must be a mirror the operator allowed: the platform dials
+   * it. The message does not echo the value.
+   */
+  private void checkEndpoint(RequestReader in, Map<String, String> env) {
+    String endpoint = env.get("HF_ENDPOINT");
+    if (endpoint != null && !endpoint.isBlank() && !endpoints.allowsTenantEndpoint(endpoint)) {
+      in.error(
+          "env.HF_ENDPOINT",
+          "must be the Hugging Face Hub, the platform's endpoint or a mirror the operator allowed"
+              + " (gantry.models.allowed-endpoints)");
+    }
+  }
+
+  /** An {@code ollama} model may name its registry host: that host, too, must be allowed. */
+  private void checkRegistryHost(RequestReader in, Framework framework, String model) {
+    if (framework != Framework.OLLAMA || !OLLAMA_TAG.matcher(model).matches()) {
+      return;
+    }
+    try {
+      if (!endpoints.allowsOllamaHost(OllamaPuller.ModelRef.parse(model).host())) {
+        in.error(
+            "model",
+            "names a registry host the operator did not allow (gantry.models.allowed-endpoints)");
+      }
+    } catch (ModelException e) {
+      in.error("model", "must be an Ollama model tag like qwen2.5:7b");
+    }
   }
 
   /**

@@ -42,6 +42,7 @@ public class DeploymentService {
   private final TransactionTemplate tx;
   private final Clock clock;
   private final WorkerLoad load;
+  private final int maxDeploymentsPerTenant;
 
   public DeploymentService(
       DeploymentRequestValidator validator,
@@ -52,7 +53,9 @@ public class DeploymentService {
       CostCalculator costs,
       TransactionTemplate tx,
       Clock clock,
-      WorkerLoad load) {
+      WorkerLoad load,
+      dev.gantry.infra.config.GantryProperties properties) {
+    this.maxDeploymentsPerTenant = properties.limits().maxDeploymentsPerTenant();
     this.validator = validator;
     this.deployments = deployments;
     this.workers = workers;
@@ -70,6 +73,7 @@ public class DeploymentService {
     var record =
         tx.execute(
             s -> {
+              checkTenantQuota(caller.tenantId());
               String secretId =
                   command.env().isEmpty() ? null : secrets.put(caller.tenantId(), command.env());
               return deployments.insert(id, caller.tenantId(), command.spec(), secretId);
@@ -91,6 +95,23 @@ public class DeploymentService {
         command.spec().model(),
         caller.tenantId());
     return view(record, List.of(), baseUrl);
+  }
+
+  /**
+   * One tenant may not have more than its share of deployments: each one provisions (and may
+   * download) on the shared orchestrator. Counted under the tenant's row lock, so concurrent
+   * creates cannot both take the last place.
+   */
+  private void checkTenantQuota(String tenantId) {
+    int limit = maxDeploymentsPerTenant;
+    int current = deployments.lockTenantAndCountActive(tenantId);
+    if (current >= limit) {
+      throw new ApiProblem(
+          HttpStatus.TOO_MANY_REQUESTS,
+          "This tenant already has "
+              + current
+              + " deployments, the most one tenant may have on this platform; delete one first.");
+    }
   }
 
   public List<DeploymentView> list(Caller caller, String baseUrl) {
@@ -213,7 +234,8 @@ public class DeploymentService {
         env,
         spec.frameworkArgs(),
         new DeploymentView.Workers(provisioning, healthy, current.size()),
-        costs.accrued(d, ws),
+        // Every worker since creation, not only the visible ones, so cost never goes down.
+        costs.accrued(d, workers.listBillable(d.id())),
         baseUrl + "/openai/" + d.id() + "/v1",
         text(d.createdAt()),
         text(d.updatedAt()),

@@ -105,6 +105,8 @@ public record GantryProperties(
    * @param maxStorageGb largest {@code storage_gb}
    * @param maxIdleTimeoutSeconds longest {@code idle_timeout_seconds}
    * @param maxWaitTimeSeconds longest {@code wait_time_seconds}
+   * @param maxDeploymentsPerTenant deployments one tenant may have that are not deleted; a create
+   *     beyond it is refused (429) so one tenant cannot take every provisioning slot
    */
   public record Limits(
       @DefaultValue("64") @Positive int maxWorkers,
@@ -112,7 +114,8 @@ public record GantryProperties(
       @DefaultValue("8") @Positive int maxGpuCount,
       @DefaultValue("10000") @Positive int maxStorageGb,
       @DefaultValue("86400") @Positive int maxIdleTimeoutSeconds,
-      @DefaultValue("3600") @Positive int maxWaitTimeSeconds) {}
+      @DefaultValue("3600") @Positive int maxWaitTimeSeconds,
+      @DefaultValue("100") @Positive int maxDeploymentsPerTenant) {}
 
   /**
    * @param storageGbMonthUsd price of one GB of deployment storage for a month (730 hours)
@@ -224,8 +227,9 @@ public record GantryProperties(
       @DefaultValue("30s") @NotNull Duration sweepInterval) {}
 
   /**
-   * @param hfEndpoint the Hugging Face Hub (or a mirror); a deployment's own {@code HF_ENDPOINT}
-   *     env value wins
+   * @param hfEndpoint the Hugging Face Hub (or a mirror); when unset, the process's {@code
+   *     HF_ENDPOINT} environment variable (the Hub's own convention for mirrors), else {@code
+   *     https://huggingface.co}; a deployment's own {@code HF_ENDPOINT} env value wins when allowed
    * @param ollamaRegistry the Ollama registry that {@code ollama} models are pulled from
    * @param parallelDownloads files downloaded at the same time for one deployment
    * @param connectTimeout how long connecting to the Hub, the registry or their CDN may take
@@ -235,14 +239,104 @@ public record GantryProperties(
    *     the attempt fails and the workflow retries it with backoff
    * @param progressInterval how often download progress is reported (heartbeat and database)
    * @param minFreeDiskBytes free disk the data volume keeps beyond what a download needs
+   * @param allowedEndpoints mirrors a deployment may name in its {@code HF_ENDPOINT} env, as base
+   *     URLs; the Hub and {@code hfEndpoint} are always allowed, anything else is refused (400)
+   * @param allowPrivateAddresses whether downloads may connect to loopback, link-local, private,
+   *     multicast or unspecified addresses that are not the host of a configured endpoint (also
+   *     after redirects and DNS); off, so a tenant cannot reach the platform's own network
+   * @param minBytesPerSecond slowest average transfer rate over {@code rateWindow} a download may
+   *     keep; a slower attempt fails and is retried (0 turns the check off)
+   * @param rateWindow the span over which {@code minBytesPerSecond} is measured
+   * @param maxListingFiles most files a repo's listing may name; a larger one fails the deployment
+   * @param maxDownloadsPerTenant model downloads one tenant runs at once on this orchestrator; its
+   *     other deployments wait (shown in their status reason) without holding a download slot
+   * @param maxConcurrentDownloads model downloads this orchestrator runs at once, all tenants
+   *     together (the activity slots of the {@code gantry-downloads} task queue's worker)
    */
   public record Models(
-      @DefaultValue("https://huggingface.co") @NotEmpty String hfEndpoint,
+      String hfEndpoint,
       @DefaultValue("https://registry.ollama.ai") @NotEmpty String ollamaRegistry,
       @DefaultValue("4") @Min(1) @Max(64) int parallelDownloads,
       @DefaultValue("10s") @NotNull Duration connectTimeout,
       @DefaultValue("2m") @NotNull Duration stallTimeout,
       @DefaultValue("2") @Min(0) int fileRetries,
       @DefaultValue("1s") @NotNull Duration progressInterval,
-      @DefaultValue("67108864") @Min(0) long minFreeDiskBytes) {}
+      @DefaultValue("67108864") @Min(0) long minFreeDiskBytes,
+      List<String> allowedEndpoints,
+      @DefaultValue("false") boolean allowPrivateAddresses,
+      @DefaultValue("1024") @Min(0) long minBytesPerSecond,
+      @DefaultValue("60s") @NotNull Duration rateWindow,
+      @DefaultValue("10000") @Positive int maxListingFiles,
+      @DefaultValue("4") @Positive int maxDownloadsPerTenant,
+      @DefaultValue("200") @Positive int maxConcurrentDownloads) {
+
+    /** The public Hub, always an allowed endpoint. */
+    public static final String HUGGING_FACE_HUB = "https://huggingface.co";
+
+    @org.springframework.boot.context.properties.bind.ConstructorBinding
+    public Models {
+      hfEndpoint = defaultHfEndpoint(hfEndpoint, System.getenv());
+      allowedEndpoints = allowedEndpoints == null ? List.of() : List.copyOf(allowedEndpoints);
+    }
+
+    /** The settings of releases before the tenant and network limits, with their defaults. */
+    public Models(
+        String hfEndpoint,
+        String ollamaRegistry,
+        int parallelDownloads,
+        Duration connectTimeout,
+        Duration stallTimeout,
+        int fileRetries,
+        Duration progressInterval,
+        long minFreeDiskBytes) {
+      this(
+          hfEndpoint,
+          ollamaRegistry,
+          parallelDownloads,
+          connectTimeout,
+          stallTimeout,
+          fileRetries,
+          progressInterval,
+          minFreeDiskBytes,
+          List.of(),
+          false,
+          1024,
+          Duration.ofSeconds(60),
+          10_000,
+          4,
+          200);
+    }
+
+    /**
+     * The Hub endpoint when {@code gantry.models.hf-endpoint} is not set: the process's {@code
+     * HF_ENDPOINT}, as the Hugging Face tools read it, else the public Hub.
+     */
+    public static String defaultHfEndpoint(String configured, java.util.Map<String, String> env) {
+      if (configured != null && !configured.isBlank()) {
+        return configured;
+      }
+      String fromEnv = env.get("HF_ENDPOINT");
+      return fromEnv != null && !fromEnv.isBlank() ? fromEnv.trim() : HUGGING_FACE_HUB;
+    }
+
+    /** A copy with other network rules; tests of the defaults' neighbours use it. */
+    public Models withNetwork(List<String> allowedEndpoints, boolean allowPrivateAddresses) {
+      return new Models(
+          hfEndpoint,
+          ollamaRegistry,
+          parallelDownloads,
+          connectTimeout,
+          stallTimeout,
+          fileRetries,
+          progressInterval,
+          minFreeDiskBytes,
+          allowedEndpoints,
+          allowPrivateAddresses,
+          minBytesPerSecond,
+          rateWindow,
+          maxListingFiles,
+          maxDownloadsPerTenant,
+          maxConcurrentDownloads);
+    }
+  }
 }

@@ -92,6 +92,22 @@ public class DeploymentRepository {
         .list();
   }
 
+  /**
+   * Locks the tenant's row for the rest of the transaction and counts its deployments that are not
+   * deleted, so a create that checks a per-tenant limit cannot race another one past it.
+   */
+  public int lockTenantAndCountActive(String tenantId) {
+    jdbc.sql("select id from tenants where id = :tenant for update")
+        .param("tenant", tenantId)
+        .query(String.class)
+        .optional();
+    return jdbc.sql(
+            "select count(*) from deployments where tenant_id = :tenant and status <> 'deleted'")
+        .param("tenant", tenantId)
+        .query(Integer.class)
+        .single();
+  }
+
   /** Deployments of all tenants that are not deleted: the ones a workflow must own. */
   public List<DeploymentRecord> listNotDeleted() {
     return jdbc.sql("select * from deployments where status <> 'deleted' order by created_at")
@@ -134,6 +150,20 @@ public class DeploymentRepository {
             .param("done", bytesDone)
             .param("total", bytesTotal)
             .param("id", id)
+            .update()
+        == 1;
+  }
+
+  /**
+   * Replaces the status reason while the deployment is still in {@code status}; not a transition,
+   * so a reason written late (after the workflow moved on) changes nothing.
+   */
+  public boolean updateReasonWhile(String id, DeploymentStatus status, String reason) {
+    return jdbc.sql(
+                "update deployments set status_reason = :reason where id = :id and status = :status")
+            .param("reason", reason)
+            .param("id", id)
+            .param("status", status.wireName())
             .update()
         == 1;
   }

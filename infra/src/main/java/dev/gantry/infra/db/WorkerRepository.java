@@ -49,6 +49,23 @@ public class WorkerRepository {
   }
 
   /**
+   * Every worker the deployment ever had that ran on a GPU, whenever it ended: what its cost is
+   * made of. Unlike {@link #listVisible}, which shows people the last day, nothing drops out of it,
+   * so the accrued cost never goes down. Workers on virtual slots ({@code sim}) cost nothing and
+   * are left out.
+   */
+  public List<WorkerRecord> listBillable(String deploymentId) {
+    return jdbc.sql(
+            """
+            select * from workers where deployment_id = :dep and gpu_type is not null
+            order by created_at, id
+            """)
+        .param("dep", deploymentId)
+        .query(MAPPER)
+        .list();
+  }
+
+  /**
    * Records a worker's transition: inserts the row when it is new, else moves its status. A worker
    * that already ended stays ended, so a retried or late write cannot bring it back.
    */

@@ -62,12 +62,22 @@ public final class HuggingFaceDownloader {
   private final ModelHttp http;
   private final ResumableDownloader downloader;
   private final ParallelDownload.Settings settings;
+  private final int maxFiles;
 
   HuggingFaceDownloader(
-      ModelHttp http, ResumableDownloader downloader, ParallelDownload.Settings settings) {
+      ModelHttp http,
+      ResumableDownloader downloader,
+      ParallelDownload.Settings settings,
+      int maxFiles) {
     this.http = http;
     this.downloader = downloader;
     this.settings = settings;
+    this.maxFiles = maxFiles;
+  }
+
+  /** Room for a listing of {@code maxFiles} files: a sibling with its hashes is under 1 KiB. */
+  private long maxListingBytes() {
+    return (long) maxFiles * 1024 + (1 << 20);
   }
 
   /** A repo id with its revision; {@code main} when the model names none. */
@@ -116,7 +126,13 @@ public final class HuggingFaceDownloader {
       ProgressListener listener)
       throws IOException {
     var credential = Credential.bearer(endpoint, token);
-    JsonNode info = listing(ref, endpoint, credential, token != null);
+    var listingTransfer = new Transfer();
+    JsonNode info =
+        ParallelDownload.watch(
+            settings,
+            listener,
+            listingTransfer,
+            () -> listing(ref, endpoint, credential, token != null, listingTransfer));
     String commit = info.path("sha").asText(null);
     if (commit == null || !commit.matches("[0-9a-fA-F]{40}")) {
       throw new ModelException(
@@ -143,7 +159,15 @@ public final class HuggingFaceDownloader {
       var indexFile = remote(index.get(), ref, endpoint, commit, modelDir, stateDir);
       try {
         // Its own transfer: the bytes are counted with everything else already on disk below.
-        downloader.fetch(indexFile, credential, new Transfer());
+        var indexTransfer = new Transfer();
+        ParallelDownload.watch(
+            settings,
+            listener,
+            indexTransfer,
+            () -> {
+              downloader.fetch(indexFile, credential, indexTransfer);
+              return indexFile;
+            });
       } catch (ModelException e) {
         throw e;
       } catch (IOException e) {
@@ -178,7 +202,8 @@ public final class HuggingFaceDownloader {
     return new Snapshot(commit.toLowerCase(Locale.ROOT), List.copyOf(files), total);
   }
 
-  private JsonNode listing(RepoRef ref, URI endpoint, Credential credential, boolean hasToken)
+  private JsonNode listing(
+      RepoRef ref, URI endpoint, Credential credential, boolean hasToken, Transfer transfer)
       throws IOException {
     URI uri =
         URI.create(
@@ -188,24 +213,49 @@ public final class HuggingFaceDownloader {
                 + "/revision/"
                 + URLEncoder.encode(ref.revision(), StandardCharsets.UTF_8)
                 + "?blobs=true");
+    JsonNode info;
     try {
       var response = ModelHttp.requireSuccess(http.get(uri, credential, Map.of()));
-      try (InputStream body = response.body()) {
-        return MAPPER.readTree(body);
+      try (InputStream body = new BoundedBody(response.body(), maxListingBytes(), transfer)) {
+        info = MAPPER.readTree(body);
       }
     } catch (ModelHttp.StatusException e) {
       throw explainStatus(ref, e, hasToken, null);
-    } catch (IOException e) {
+    } catch (BoundedBody.TooLarge e) {
+      throw tooManyFiles(ref);
+    } catch (com.fasterxml.jackson.core.JacksonException e) {
+      // The parser's message quotes the reply; a user sees only that it was not a listing.
+      log.warn(
+          "The listing of {} from {} is not JSON: {}", ref, ModelHttp.hostOf(uri), e.toString());
       throw new ModelException(
           FailureType.TRANSIENT,
-          "could not list "
-              + ref
-              + " on "
-              + ModelHttp.hostOf(uri)
-              + ": "
-              + ResumableDownloader.describe(e),
+          "could not list " + ref + ": the model endpoint did not answer like a Hugging Face Hub");
+    } catch (IOException e) {
+      log.warn("Listing {} on {} failed: {}", ref, ModelHttp.hostOf(uri), e.toString());
+      throw new ModelException(
+          FailureType.TRANSIENT,
+          "could not list " + ref + " on " + ModelHttp.hostOf(uri) + ": " + ModelHttp.userReason(e),
           e);
     }
+    if (info == null || !info.isObject()) {
+      throw new ModelException(
+          FailureType.TRANSIENT,
+          "could not list " + ref + ": the model endpoint did not answer like a Hugging Face Hub");
+    }
+    if (info.path("siblings").size() > maxFiles) {
+      throw tooManyFiles(ref);
+    }
+    return info;
+  }
+
+  private ModelException tooManyFiles(RepoRef ref) {
+    return new ModelException(
+        FailureType.INVALID_SPEC,
+        ref
+            + " lists more than "
+            + maxFiles
+            + " files, more than this platform downloads for one model"
+            + " (gantry.models.max-listing-files)");
   }
 
   private static List<RepoFile> repoFiles(JsonNode info) {
@@ -363,7 +413,7 @@ public final class HuggingFaceDownloader {
               + " from "
               + ModelHttp.hostOf(file.uri())
               + ": "
-              + ResumableDownloader.describe(e),
+              + ModelHttp.userReason(e),
           e);
     };
   }
@@ -396,19 +446,15 @@ public final class HuggingFaceDownloader {
     if (e.retryable()) {
       return new ModelException(
           FailureType.TRANSIENT,
-          "the Hugging Face Hub answered HTTP "
+          "the model endpoint answered HTTP "
               + status
               + " for "
               + (file == null ? ref.toString() : file + " of " + ref),
           e);
     }
+    // The host's error code is not quoted: it is whatever a foreign server chose to send.
     return new ModelException(
-        FailureType.INVALID_SPEC,
-        "the Hugging Face Hub refused "
-            + ref
-            + " with HTTP "
-            + status
-            + (code == null ? "" : " (" + code + ")"));
+        FailureType.INVALID_SPEC, "the model endpoint refused " + ref + " with HTTP " + status);
   }
 
   static ModelException accessDenied(RepoRef ref, boolean hasToken) {

@@ -15,7 +15,8 @@ import java.util.Map;
 /**
  * GET requests to a model host. Redirects are followed here rather than by the JDK client, so that
  * the {@code Authorization} header goes only to the origin it belongs to: the Hub sends LFS files
- * from a CDN on another host, and a mirror may do the same.
+ * from a CDN on another host, and a mirror may do the same. Following them here also lets the
+ * {@link EndpointPolicy} check every hop's address before it is dialled.
  */
 final class ModelHttp {
   static final String USER_AGENT = "gantry-model-download/1";
@@ -23,8 +24,10 @@ final class ModelHttp {
 
   private final HttpClient client;
   private final Duration headerTimeout;
+  private final EndpointPolicy policy;
 
-  ModelHttp(Duration connectTimeout, Duration headerTimeout) {
+  ModelHttp(Duration connectTimeout, Duration headerTimeout, EndpointPolicy policy) {
+    this.policy = policy;
     // HTTP/1.1: parallel downloads then use one connection each instead of sharing one HTTP/2
     // connection's window, which is what limits a single large transfer.
     this.client =
@@ -60,13 +63,31 @@ final class ModelHttp {
     }
   }
 
+  /**
+   * A failure described in the platform's own words, safe to show a user. Any other exception's
+   * message may quote what a foreign server sent, or tell a closed port from an open one, so users
+   * see only {@link #userReason}'s generic sentence for it (the log keeps the detail).
+   */
+  static class OwnWords extends IOException {
+    OwnWords(String message) {
+      super(message);
+    }
+  }
+
+  /** The part of a failure a user may see. */
+  static String userReason(Throwable e) {
+    return e instanceof OwnWords && e.getMessage() != null
+        ? e.getMessage()
+        : "the model endpoint could not be reached or the connection broke";
+  }
+
   /** A status that ends the request, with the host's machine-readable reason when it sent one. */
-  static final class StatusException extends IOException {
+  static final class StatusException extends OwnWords {
     private final int status;
     private final String errorCode;
 
     StatusException(int status, String errorCode, URI uri) {
-      super("HTTP " + status + " from " + hostOf(uri));
+      super("the model endpoint answered HTTP " + status);
       this.status = status;
       this.errorCode = errorCode;
     }
@@ -90,6 +111,7 @@ final class ModelHttp {
     URI current = uri;
     HttpHeaders origin = null;
     for (int hop = 0; ; hop++) {
+      policy.checkConnect(current, hop > 0);
       var builder =
           HttpRequest.newBuilder(current)
               .GET()
@@ -114,12 +136,16 @@ final class ModelHttp {
         response.body().close();
         var location = response.headers().firstValue("Location");
         if (location.isEmpty()) {
-          throw new IOException("redirect without a Location from " + hostOf(current));
+          throw new OwnWords("the model endpoint redirected without a Location");
         }
         if (hop >= MAX_REDIRECTS) {
-          throw new IOException("too many redirects from " + hostOf(uri));
+          throw new OwnWords("the model endpoint redirected too many times");
         }
-        current = current.resolve(location.get().trim());
+        try {
+          current = current.resolve(location.get().trim());
+        } catch (IllegalArgumentException e) {
+          throw new OwnWords("the model endpoint redirected to an invalid location");
+        }
         continue;
       }
       return new Response(status, current, response.headers(), origin, response.body());

@@ -47,6 +47,7 @@ public class ModelPreparer {
   private final ToLongFunction<Path> freeSpace;
   private final HuggingFaceDownloader huggingFace;
   private final OllamaPuller ollama;
+  private final EndpointPolicy policy;
   private final Map<Path, ReentrantLock> locks = new ConcurrentHashMap<>();
 
   /** Result of preparing a model: where it is, how many bytes it holds, and which version. */
@@ -63,17 +64,24 @@ public class ModelPreparer {
   public ModelPreparer(GantryProperties.Models settings, ToLongFunction<Path> freeSpace) {
     this.settings = settings;
     this.freeSpace = freeSpace;
-    // Shorter than the activity's heartbeat timeout: nothing heartbeats while waiting for headers.
+    // Bounds a wait for headers; the calling thread heartbeats meanwhile (every network step is
+    // watched), and a stalled body is the stall timeout's and the minimum rate's to catch.
     var headerTimeout =
         settings.stallTimeout().compareTo(HEADER_TIMEOUT) < 0
             ? settings.stallTimeout()
             : HEADER_TIMEOUT;
-    var http = new ModelHttp(settings.connectTimeout(), headerTimeout);
+    this.policy = new EndpointPolicy(settings);
+    var http = new ModelHttp(settings.connectTimeout(), headerTimeout, policy);
     var downloader = new ResumableDownloader(http, settings.fileRetries());
     var parallel =
         new ParallelDownload.Settings(
-            settings.parallelDownloads(), settings.progressInterval(), settings.stallTimeout());
-    this.huggingFace = new HuggingFaceDownloader(http, downloader, parallel);
+            settings.parallelDownloads(),
+            settings.progressInterval(),
+            settings.stallTimeout(),
+            settings.minBytesPerSecond(),
+            settings.rateWindow());
+    this.huggingFace =
+        new HuggingFaceDownloader(http, downloader, parallel, settings.maxListingFiles());
     this.ollama = new OllamaPuller(http, downloader, parallel);
   }
 
@@ -156,6 +164,12 @@ public class ModelPreparer {
       listener.progress(done.bytes(), done.bytes());
       return done;
     }
+    if (!policy.allowsOllamaHost(ref.host())) {
+      throw new ModelException(
+          FailureType.INVALID_SPEC,
+          "the model's registry host is not one this platform allows; ask the operator to add"
+              + " https://<host> to gantry.models.allowed-endpoints");
+    }
     URI registry = httpUri(settings.ollamaRegistry(), "gantry.models.ollama-registry");
     var pulled =
         ollama.pull(
@@ -182,6 +196,13 @@ public class ModelPreparer {
 
   private URI endpoint(String deploymentEndpoint) {
     String configured = blankToNull(deploymentEndpoint);
+    if (configured != null && !policy.allowsTenantEndpoint(configured)) {
+      // Deployments created before the operator narrowed the list get here; new ones get a 400.
+      throw new ModelException(
+          FailureType.INVALID_SPEC,
+          "the deployment's HF_ENDPOINT is not one of the model mirrors this platform allows;"
+              + " remove it, or ask the operator to add it to gantry.models.allowed-endpoints");
+    }
     return configured != null
         ? httpUri(configured, "HF_ENDPOINT")
         : httpUri(settings.hfEndpoint(), "gantry.models.hf-endpoint");

@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
 public final class OllamaPuller {
   private static final Logger log = LoggerFactory.getLogger(OllamaPuller.class);
   private static final ObjectMapper MAPPER = new ObjectMapper();
-  private static final String DEFAULT_HOST = "registry.ollama.ai";
+  static final String DEFAULT_HOST = "registry.ollama.ai";
   private static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
   private static final String ACCEPT =
       "application/vnd.docker.distribution.manifest.v2+json,"
@@ -100,6 +100,8 @@ public final class OllamaPuller {
    * @param registry the configured registry, used for models on {@code registry.ollama.ai}; a model
    *     naming another host is pulled from that host over HTTPS
    */
+  private static final long MAX_MANIFEST_BYTES = 4L << 20;
+
   public Pulled pull(
       ModelRef ref,
       URI registry,
@@ -114,11 +116,21 @@ public final class OllamaPuller {
     URI manifestUri = URI.create(repoPath + "/manifests/" + ref.tag());
     byte[] manifestBytes;
     try {
-      var response =
-          ModelHttp.requireSuccess(http.get(manifestUri, null, Map.of("Accept", ACCEPT)));
-      try (InputStream body = response.body()) {
-        manifestBytes = body.readAllBytes();
-      }
+      var manifestTransfer = new Transfer();
+      // Watched like a file: a registry that trickles the manifest must not hold the activity.
+      manifestBytes =
+          ParallelDownload.watch(
+              settings,
+              listener,
+              manifestTransfer,
+              () -> {
+                var response =
+                    ModelHttp.requireSuccess(http.get(manifestUri, null, Map.of("Accept", ACCEPT)));
+                try (InputStream body =
+                    new BoundedBody(response.body(), MAX_MANIFEST_BYTES, manifestTransfer)) {
+                  return body.readAllBytes();
+                }
+              });
     } catch (ModelHttp.StatusException e) {
       throw explain(ref, e);
     } catch (IOException e) {
@@ -129,7 +141,7 @@ public final class OllamaPuller {
               + " from "
               + ModelHttp.hostOf(manifestUri)
               + ": "
-              + ResumableDownloader.describe(e),
+              + ModelHttp.userReason(e),
           e);
     }
     Map<String, Long> blobs = blobsOf(ref, manifestBytes);
@@ -179,7 +191,7 @@ public final class OllamaPuller {
                         + " from "
                         + ModelHttp.hostOf(file.uri())
                         + ": "
-                        + ResumableDownloader.describe(e),
+                        + ModelHttp.userReason(e),
                     e));
     Path manifest = ref.manifestPath(ollamaDir);
     Files.createDirectories(manifest.getParent());

@@ -3,12 +3,16 @@ package dev.gantry.infra.model;
 import dev.gantry.api.FailureType;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,13 +24,33 @@ import org.slf4j.LoggerFactory;
 final class ParallelDownload {
   private static final Logger log = LoggerFactory.getLogger(ParallelDownload.class);
   private static final Duration STOP_WAIT = Duration.ofSeconds(30);
+  private static final Duration QUIET_START = Duration.ofSeconds(1);
 
   /**
    * @param parallelism files in flight at once
    * @param progressInterval how often the listener hears of progress
    * @param stallTimeout how long without data before the download fails as transient
+   * @param minBytesPerSecond slowest average rate over {@code rateWindow} before the download fails
+   *     as transient; 0 turns the check off
+   * @param rateWindow the span the rate is averaged over
    */
-  record Settings(int parallelism, Duration progressInterval, Duration stallTimeout) {}
+  record Settings(
+      int parallelism,
+      Duration progressInterval,
+      Duration stallTimeout,
+      long minBytesPerSecond,
+      Duration rateWindow) {
+
+    Settings(int parallelism, Duration progressInterval, Duration stallTimeout) {
+      this(parallelism, progressInterval, stallTimeout, 0, Duration.ofMinutes(1));
+    }
+  }
+
+  /** A step that talks to the network. */
+  @FunctionalInterface
+  interface NetworkStep<T> {
+    T call() throws IOException;
+  }
 
   /** Explains a failed file in words a user can act on. */
   @FunctionalInterface
@@ -72,10 +96,7 @@ final class ParallelDownload {
                     transfer,
                     new ModelException(
                         FailureType.TRANSIENT,
-                        "downloading "
-                            + file.name()
-                            + " failed: "
-                            + ResumableDownloader.describe(e),
+                        "downloading " + file.name() + " failed: " + ModelHttp.userReason(e),
                         e));
               } finally {
                 remaining.countDown();
@@ -84,17 +105,12 @@ final class ParallelDownload {
       }
       pool.shutdown();
       long intervalMillis = Math.max(1, settings.progressInterval().toMillis());
+      var rate = new RateCheck(settings.minBytesPerSecond(), settings.rateWindow());
       while (!remaining.await(intervalMillis, TimeUnit.MILLISECONDS)) {
         listener.progress(Math.max(0, transfer.done()), totalBytes);
-        if (errors.isEmpty() && transfer.nanosSinceData() > settings.stallTimeout().toNanos()) {
-          fail(
-              errors,
-              transfer,
-              new ModelException(
-                  FailureType.TRANSIENT,
-                  "the download stalled: no data arrived for "
-                      + settings.stallTimeout().toSeconds()
-                      + "s"));
+        var slow = errors.isEmpty() ? tooSlow(settings, transfer, rate) : null;
+        if (slow != null) {
+          fail(errors, transfer, slow);
         }
       }
       listener.progress(Math.max(0, transfer.done()), totalBytes);
@@ -109,6 +125,127 @@ final class ParallelDownload {
     }
     if (!errors.isEmpty()) {
       throw errors.stream().filter(ModelException::permanent).findFirst().orElse(errors.peek());
+    }
+  }
+
+  /**
+   * Runs one network step (a listing, a manifest, an index file) on its own thread while this one
+   * keeps the activity alive and watches the step like a file transfer: a step that stalls or
+   * trickles below the minimum rate is stopped, and so is one whose activity was cancelled (the
+   * listener throws).
+   */
+  static <T> T watch(
+      Settings settings, ProgressListener listener, Transfer transfer, NetworkStep<T> step)
+      throws IOException {
+    var result = new CompletableFuture<T>();
+    Thread worker =
+        Thread.ofVirtual()
+            .name("model-download-step")
+            .start(
+                () -> {
+                  try {
+                    result.complete(step.call());
+                  } catch (Throwable e) {
+                    result.completeExceptionally(e);
+                  }
+                });
+    var rate = new RateCheck(settings.minBytesPerSecond(), settings.rateWindow());
+    long intervalMillis = Math.max(1, settings.progressInterval().toMillis());
+    long started = System.nanoTime();
+    try {
+      while (true) {
+        try {
+          return result.get(intervalMillis, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+          // A quick step needs no heartbeat; one that takes a while keeps the activity alive.
+          if (System.nanoTime() - started >= QUIET_START.toNanos()) {
+            listener.waiting();
+          }
+          var slow = tooSlow(settings, transfer, rate);
+          if (slow != null) {
+            throw slow;
+          }
+        }
+      }
+    } catch (ExecutionException e) {
+      return rethrow(e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ModelException(FailureType.TRANSIENT, "the download was interrupted", e);
+    } finally {
+      if (!result.isDone()) {
+        transfer.abort();
+        worker.interrupt();
+      }
+    }
+  }
+
+  private static <T> T rethrow(Throwable cause) throws IOException {
+    if (cause instanceof IOException io) {
+      throw io;
+    }
+    if (cause instanceof RuntimeException r) {
+      throw r;
+    }
+    if (cause instanceof Error err) {
+      throw err;
+    }
+    throw new IllegalStateException(cause);
+  }
+
+  /** Why the transfer must stop (stalled, or below the minimum rate), or null. */
+  private static ModelException tooSlow(Settings settings, Transfer transfer, RateCheck rate) {
+    if (transfer.nanosSinceData() > settings.stallTimeout().toNanos()) {
+      return new ModelException(
+          FailureType.TRANSIENT,
+          "the download stalled: no data arrived for " + settings.stallTimeout().toSeconds() + "s");
+    }
+    if (rate.tooSlow(System.nanoTime(), transfer.moved())) {
+      return new ModelException(
+          FailureType.TRANSIENT,
+          "the download was too slow: under "
+              + settings.minBytesPerSecond()
+              + " bytes/s over "
+              + settings.rateWindow().toSeconds()
+              + "s");
+    }
+    return null;
+  }
+
+  /**
+   * The average rate over the last window, from samples of a byte counter that only grows. It
+   * judges only once a whole window has passed, so a transfer's start is not held against it.
+   */
+  static final class RateCheck {
+    private final long minBytesPerSecond;
+    private final long windowNanos;
+    private final ArrayDeque<long[]> samples = new ArrayDeque<>();
+
+    RateCheck(long minBytesPerSecond, Duration window) {
+      this.minBytesPerSecond = minBytesPerSecond;
+      this.windowNanos = Math.max(1, window.toNanos());
+    }
+
+    boolean tooSlow(long nowNanos, long bytes) {
+      if (minBytesPerSecond <= 0) {
+        return false;
+      }
+      samples.addLast(new long[] {nowNanos, bytes});
+      // Keep the newest sample that is at least a window old: the rate is measured from it.
+      while (samples.size() >= 2) {
+        long[] oldest = samples.pollFirst();
+        if (nowNanos - samples.peekFirst()[0] < windowNanos) {
+          samples.addFirst(oldest);
+          break;
+        }
+      }
+      long[] from = samples.peekFirst();
+      long elapsed = nowNanos - from[0];
+      if (elapsed < windowNanos) {
+        return false;
+      }
+      double perSecond = (bytes - from[1]) * 1e9 / elapsed;
+      return perSecond < minBytesPerSecond;
     }
   }
 

@@ -176,7 +176,8 @@ final class ResumableDownloader {
       response.discard();
       Files.deleteIfExists(file.part());
       transfer.add(-have);
-      throw new IOException("the server refused to resume " + file.name() + "; starting it again");
+      throw new ModelHttp.OwnWords(
+          "the server refused to resume " + file.name() + "; starting it again");
     } else if (response.status() == 206) {
       checkRange(file, response, have);
     } else {
@@ -224,10 +225,10 @@ final class ResumableDownloader {
         digest.update(buffer, 0, n);
         have += n;
         transfer.add(n);
-        transfer.touch();
+        transfer.moved(n);
       }
       if (have < file.size()) {
-        throw new IOException(
+        throw new ModelHttp.OwnWords(
             "the connection closed after " + have + " of " + file.size() + " bytes");
       }
       // Durable before the rename makes it final: a crash must not leave a short verified file.
@@ -244,8 +245,8 @@ final class ResumableDownloader {
     Matcher m = range == null ? null : CONTENT_RANGE.matcher(range.trim());
     if (m == null || !m.matches() || Long.parseLong(m.group(1)) != have) {
       response.discard();
-      throw new IOException(
-          "the server answered the range request for " + file.name() + " with " + range);
+      throw new ModelHttp.OwnWords(
+          "the server answered the range request for " + file.name() + " with another range");
     }
     if (!"*".equals(m.group(3)) && Long.parseLong(m.group(3)) != file.size()) {
       response.discard();
@@ -280,9 +281,7 @@ final class ResumableDownloader {
       throw new ModelException(
           FailureType.TRANSIENT,
           file.name()
-              + " changed on the server: its etag "
-              + hex
-              + " does not match the listed "
+              + " changed on the server: its etag does not match the listed "
               + file.digest().label());
     }
   }
@@ -299,7 +298,7 @@ final class ResumableDownloader {
         }
         digest.update(buffer, 0, n);
         left -= n;
-        transfer.touch();
+        transfer.moved(n);
         if (transfer.aborted()) {
           throw new InterruptedIOException("download was stopped");
         }

@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class Transfer {
   private final AtomicLong done = new AtomicLong();
+  private final AtomicLong moved = new AtomicLong();
   private final Set<Closeable> open = ConcurrentHashMap.newKeySet();
   private volatile long lastDataNanos = System.nanoTime();
   private volatile boolean aborted;
@@ -28,6 +29,16 @@ final class Transfer {
   /** Data arrived, or work that is as good as data (hashing a part to resume it). */
   void touch() {
     lastDataNanos = System.nanoTime();
+  }
+
+  /** Data arrived or was re-read: counts towards the transfer rate, and never goes down. */
+  void moved(long bytes) {
+    moved.addAndGet(bytes);
+    touch();
+  }
+
+  long moved() {
+    return moved.get();
   }
 
   long nanosSinceData() {

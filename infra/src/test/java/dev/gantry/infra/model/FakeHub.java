@@ -81,6 +81,14 @@ final class FakeHub implements AutoCloseable {
   final Set<String> corrupt = ConcurrentHashMap.newKeySet();
 
   volatile boolean ignoreRange;
+
+  /** When set, the listing answers 200 with these bytes instead of the repo's JSON. */
+  volatile byte[] rawListing;
+
+  /** When set, the listing (and files, with {@link #trickleFiles}) go out a byte at a time. */
+  volatile java.time.Duration trickleListing;
+
+  volatile java.time.Duration trickleFiles;
   volatile String validToken;
 
   FakeHub() throws IOException {
@@ -237,6 +245,11 @@ final class FakeHub implements AutoCloseable {
     if (repo.isPrivate && !authorized(ex, repo)) {
       return;
     }
+    if (rawListing != null) {
+      ex.sendResponseHeaders(200, rawListing.length);
+      ex.getResponseBody().write(rawListing);
+      return;
+    }
     String revision = java.net.URLDecoder.decode(parts[3], StandardCharsets.UTF_8);
     if (!revision.equals("main") && !revision.equals(repo.commit)) {
       error(ex, 404, "RevisionNotFound");
@@ -264,7 +277,27 @@ final class FakeHub implements AutoCloseable {
     byte[] json = MAPPER.writeValueAsBytes(body);
     ex.getResponseHeaders().add("Content-Type", "application/json");
     ex.sendResponseHeaders(200, json.length);
-    ex.getResponseBody().write(json);
+    trickle(ex.getResponseBody(), json, 0, json.length, trickleListing);
+  }
+
+  /** Writes a range of bytes, one at a time with a pause between them when {@code pace} is set. */
+  private static void trickle(
+      OutputStream out, byte[] content, int from, int to, java.time.Duration pace)
+      throws IOException {
+    if (pace == null) {
+      out.write(content, from, to - from);
+      return;
+    }
+    for (int i = from; i < to; i++) {
+      out.write(content[i]);
+      out.flush();
+      try {
+        Thread.sleep(pace);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("stopped");
+      }
+    }
   }
 
   private void serve(HttpExchange ex, String file, byte[] content) throws IOException {
@@ -299,7 +332,7 @@ final class FakeHub implements AutoCloseable {
     int chunk = 256 * 1024;
     for (int i = from; i < end; i += chunk) {
       int n = Math.min(chunk, end - i);
-      out.write(content, i, n);
+      trickle(out, content, i, i + n, trickleFiles);
       bytesServed.computeIfAbsent(file, k -> new AtomicLong()).addAndGet(n);
     }
     if (end < content.length) {

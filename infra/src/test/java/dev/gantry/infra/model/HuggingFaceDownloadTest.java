@@ -58,26 +58,30 @@ class HuggingFaceDownloadTest {
   /** Settings whose Hub and registry are a closed port, with no retries. */
   static GantryProperties.Models nowhere() {
     return new GantryProperties.Models(
-        "http://127.0.0.1:1",
-        "http://127.0.0.1:1",
-        2,
-        Duration.ofSeconds(2),
-        Duration.ofSeconds(5),
-        0,
-        Duration.ofMillis(20),
-        0);
+            "http://127.0.0.1:1",
+            "http://127.0.0.1:1",
+            2,
+            Duration.ofSeconds(2),
+            Duration.ofSeconds(5),
+            0,
+            Duration.ofMillis(20),
+            0)
+        // The fakes listen on loopback: tests allow it, as an operator with a local mirror would.
+        .withNetwork(List.of(), true);
   }
 
   static GantryProperties.Models settings(FakeHub hub, int fileRetries) {
     return new GantryProperties.Models(
-        hub.endpoint().toString(),
-        "http://127.0.0.1:1",
-        4,
-        Duration.ofSeconds(5),
-        Duration.ofSeconds(20),
-        fileRetries,
-        Duration.ofMillis(20),
-        0);
+            hub.endpoint().toString(),
+            "http://127.0.0.1:1",
+            4,
+            Duration.ofSeconds(5),
+            Duration.ofSeconds(20),
+            fileRetries,
+            Duration.ofMillis(20),
+            0)
+        // The fakes listen on loopback: tests allow it, as an operator with a local mirror would.
+        .withNetwork(List.of(), true);
   }
 
   ModelPreparer preparer(int fileRetries) {
@@ -468,7 +472,8 @@ class HuggingFaceDownloadTest {
   @Test
   void theDeploymentsHfEndpointWinsOverThePlatformSetting() throws IOException {
     typicalRepo("org/tiny-llama");
-    var elsewhere = nowhere();
+    // The operator allowed this mirror; the platform's own endpoint is unreachable.
+    var elsewhere = nowhere().withNetwork(List.of(hub.endpoint().toString()), true);
     var request =
         new ModelRequest(
             "dep_test01",

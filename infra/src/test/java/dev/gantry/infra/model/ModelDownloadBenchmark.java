@@ -7,6 +7,7 @@ import dev.gantry.infra.config.GantryProperties;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -99,13 +100,15 @@ class ModelDownloadBenchmark {
 
   private static GantryProperties.Models settings(FakeHub hub, int parallel) {
     return new GantryProperties.Models(
-        hub.endpoint().toString(),
-        "http://127.0.0.1:1",
-        parallel,
-        Duration.ofSeconds(5),
-        Duration.ofSeconds(60),
-        2,
-        Duration.ofSeconds(1),
-        0);
+            hub.endpoint().toString(),
+            "http://127.0.0.1:1",
+            parallel,
+            Duration.ofSeconds(5),
+            Duration.ofSeconds(60),
+            2,
+            Duration.ofSeconds(1),
+            0)
+        // The fakes listen on loopback: tests allow it, as an operator with a local mirror would.
+        .withNetwork(List.of(), true);
   }
 }

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -37,14 +38,17 @@ class OllamaPullTest {
   ModelPreparer preparer() {
     return new ModelPreparer(
         new GantryProperties.Models(
-            "http://127.0.0.1:1",
-            registry.base().toString(),
-            4,
-            Duration.ofSeconds(5),
-            Duration.ofSeconds(20),
-            1,
-            Duration.ofMillis(20),
-            0),
+                "http://127.0.0.1:1",
+                registry.base().toString(),
+                4,
+                Duration.ofSeconds(5),
+                Duration.ofSeconds(20),
+                1,
+                Duration.ofMillis(20),
+                0)
+            // The fakes listen on loopback: tests allow it, as an operator with a local mirror
+            // would.
+            .withNetwork(List.of(), true),
         p -> Long.MAX_VALUE);
   }
 
@@ -135,14 +139,17 @@ class OllamaPullTest {
     var tiny =
         new ModelPreparer(
             new GantryProperties.Models(
-                "http://127.0.0.1:1",
-                registry.base().toString(),
-                4,
-                Duration.ofSeconds(5),
-                Duration.ofSeconds(20),
-                1,
-                Duration.ofMillis(20),
-                0),
+                    "http://127.0.0.1:1",
+                    registry.base().toString(),
+                    4,
+                    Duration.ofSeconds(5),
+                    Duration.ofSeconds(20),
+                    1,
+                    Duration.ofMillis(20),
+                    0)
+                // The fakes listen on loopback: tests allow it, as an operator with a local mirror
+                // would.
+                .withNetwork(List.of(), true),
             p -> 1000);
 
     var e = catchThrowableOfType(ModelException.class, () -> tiny.prepare(request, (d, t) -> {}));

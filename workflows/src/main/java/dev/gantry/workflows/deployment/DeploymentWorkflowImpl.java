@@ -3,6 +3,7 @@ package dev.gantry.workflows.deployment;
 import static dev.gantry.workflows.ActivityPolicies.PERMANENT_FAILURES;
 import static dev.gantry.workflows.ActivityPolicies.continueAsNewDue;
 
+import dev.gantry.api.TaskQueues;
 import dev.gantry.api.deployment.DeleteRequest;
 import dev.gantry.api.deployment.DemandReport;
 import dev.gantry.api.deployment.DeploymentActivities;
@@ -14,6 +15,7 @@ import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.DeploymentWorkflow;
 import dev.gantry.api.deployment.DeploymentWorkflowInput;
 import dev.gantry.api.deployment.EditRequest;
+import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.ModelActivities;
 import dev.gantry.api.deployment.ModelActivities.PrepareModelInput;
 import dev.gantry.api.deployment.ServingState;
@@ -39,6 +41,7 @@ import io.temporal.failure.CanceledFailure;
 import io.temporal.failure.ChildWorkflowFailure;
 import io.temporal.failure.TimeoutFailure;
 import io.temporal.workflow.Async;
+import io.temporal.workflow.CancellationScope;
 import io.temporal.workflow.ChildWorkflowOptions;
 import io.temporal.workflow.Promise;
 import io.temporal.workflow.Saga;
@@ -106,6 +109,36 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
                       .setDoNotRetry(PERMANENT_FAILURES)
                       .build())
               .build());
+
+  /**
+   * Model downloads on their own task queue. The heartbeat timeout is short because cancellation (a
+   * delete) reaches an activity only through its heartbeats, which the SDK throttles to a fraction
+   * of this timeout; every download step heartbeats, the listing included.
+   */
+  private final ModelActivities downloads =
+      Workflow.newActivityStub(
+          ModelActivities.class,
+          ActivityOptions.newBuilder()
+              .setTaskQueue(TaskQueues.DOWNLOADS)
+              .setStartToCloseTimeout(Duration.ofHours(6))
+              .setHeartbeatTimeout(Duration.ofSeconds(10))
+              .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
+              .setRetryOptions(
+                  RetryOptions.newBuilder()
+                      .setInitialInterval(Duration.ofSeconds(2))
+                      .setMaximumInterval(Duration.ofMinutes(1))
+                      .setMaximumAttempts(8)
+                      .setDoNotRetry(PERMANENT_FAILURES)
+                      .build())
+              .build());
+
+  /**
+   * Deletion cancels a running download; a tenant over its download share waits in the workflow.
+   */
+  static final String CANCELLABLE_DOWNLOAD = "cancellable-download";
+
+  private static final Duration SLOT_FIRST_WAIT = Duration.ofSeconds(5);
+  private static final Duration SLOT_MAX_WAIT = Duration.ofMinutes(1);
 
   private final WorkflowLock lock = Workflow.newWorkflowLock();
   private final DeploymentWorkflowInput input;
@@ -487,14 +520,21 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
       }
       transition(DeploymentStatus.FILESYSTEM_CREATED, null);
       transition(DeploymentStatus.DOWNLOADING_MODEL, null);
-      models.prepareModel(
+      var modelRequest =
           new PrepareModelInput(
               deploymentId,
               spec.framework(),
               spec.model(),
               location,
               input.secretRef(),
-              spec.storageGb()));
+              spec.storageGb());
+      if (Workflow.getVersion(CANCELLABLE_DOWNLOAD, Workflow.DEFAULT_VERSION, 1)
+          == Workflow.DEFAULT_VERSION) {
+        // Histories recorded before deletion could cancel a download replay as they ran.
+        models.prepareModel(modelRequest);
+      } else {
+        prepareModelUnlessDeleted(modelRequest);
+      }
       if (deleteRequested()) {
         return;
       }
@@ -517,8 +557,67 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
   }
 
   /**
-   * Deletion interrupts provisioning between steps; tear-down then removes whatever was made. Steps
-   * are not cancelled mid-way so that a step never finishes after the tear-down that undoes it.
+   * Prepares the model in a scope that a deletion cancels: a download in progress learns it from
+   * its next heartbeat and stops, one waiting in retry backoff or for a tenant slot stops at once.
+   * Cancellation waits for the activity to acknowledge it, so no download writes into storage after
+   * the tear-down removed it. Returns normally when deleted (the caller checks), else as the
+   * download ended.
+   */
+  private void prepareModelUnlessDeleted(PrepareModelInput request) {
+    if (spec.framework() == Framework.SIM) {
+      // sim needs no download: it stays on the control queue, never waits behind downloads, and
+      // takes milliseconds, so a delete simply follows it.
+      models.prepareModel(request);
+      return;
+    }
+    List<Promise<Void>> done = new java.util.ArrayList<>(1);
+    CancellationScope scope =
+        Workflow.newCancellationScope(
+            () -> done.add(Async.procedure(() -> prepareWhenSlotFree(downloads, request))));
+    scope.run();
+    Workflow.await(() -> done.getFirst().isCompleted() || deleteRequested());
+    if (!done.getFirst().isCompleted()) {
+      // Shown at once. The write also gives a download that is finishing right now the chance to
+      // report first: cancelling an activity in the same task as its completion arrives is
+      // harmless on a Temporal server but wedges the SDK's time-skipping test server.
+      transition(DeploymentStatus.DELETING, null);
+    }
+    if (!done.getFirst().isCompleted()) {
+      scope.cancel("the deployment is being deleted");
+    }
+    try {
+      done.getFirst().get();
+    } catch (ActivityFailure | CanceledFailure e) {
+      if (!deleteRequested()) {
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Calls the download until it ran: a tenant that already runs its share of downloads is told to
+   * come back, and waits here (visible in the status reason) without holding an activity slot.
+   */
+  private void prepareWhenSlotFree(ModelActivities stub, PrepareModelInput request) {
+    Duration wait = SLOT_FIRST_WAIT;
+    while (true) {
+      var info = stub.prepareModel(request);
+      if (info == null || info.waitingFor() == null) {
+        return;
+      }
+      if (!Objects.equals(statusReason, info.waitingFor())) {
+        transition(DeploymentStatus.DOWNLOADING_MODEL, info.waitingFor());
+      }
+      Workflow.sleep(wait);
+      wait =
+          wait.multipliedBy(2).compareTo(SLOT_MAX_WAIT) > 0 ? SLOT_MAX_WAIT : wait.multipliedBy(2);
+    }
+  }
+
+  /**
+   * Deletion interrupts provisioning between steps, and cancels the model download (waiting until
+   * it stopped); tear-down then removes whatever was made. No step finishes after the tear-down
+   * that undoes it.
    */
   private boolean deleteRequested() {
     return deleteRequest != null;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.gantry.api.FailureType;
+import dev.gantry.api.TaskQueues;
 import dev.gantry.api.deployment.DeleteRequest;
 import dev.gantry.api.deployment.DeploymentActivities;
 import dev.gantry.api.deployment.DeploymentSpec;
@@ -14,6 +15,8 @@ import dev.gantry.api.deployment.EditRequest;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.ModelActivities;
 import dev.gantry.api.deployment.StorageActivities;
+import io.temporal.activity.Activity;
+import io.temporal.client.ActivityCompletionException;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowStub;
@@ -45,6 +48,21 @@ class DeploymentWorkflowTest {
       new DeploymentSpec(
           "chat", "tiny", Framework.SIM, null, 0, 1, 8, 300, 60, 5, List.of(), List.of());
 
+  static final DeploymentSpec VLLM_SPEC =
+      new DeploymentSpec(
+          "chat",
+          "org/model",
+          Framework.VLLM,
+          new dev.gantry.api.deployment.GpuSpec("L4", 1, List.of()),
+          0,
+          1,
+          8,
+          300,
+          60,
+          5,
+          List.of(),
+          List.of());
+
   /** Records every side effect in order, so tests assert on what ran and in which order. */
   static final class Recorder implements DeploymentActivities, StorageActivities, ModelActivities {
     final List<String> calls = new CopyOnWriteArrayList<>();
@@ -53,6 +71,11 @@ class DeploymentWorkflowTest {
     final java.util.concurrent.atomic.AtomicInteger transientFailuresLeft =
         new java.util.concurrent.atomic.AtomicInteger();
     volatile PrepareModelInput lastModelInput;
+    final List<String> modelQueues = new CopyOnWriteArrayList<>();
+    final java.util.concurrent.atomic.AtomicInteger slotWaitsLeft =
+        new java.util.concurrent.atomic.AtomicInteger();
+    volatile boolean failForever;
+    volatile boolean heartbeatUntilCancelled;
 
     @Override
     public void recordStatus(RecordStatusInput input) {
@@ -83,6 +106,28 @@ class DeploymentWorkflowTest {
     public ModelInfo prepareModel(PrepareModelInput input) {
       calls.add("prepareModel");
       lastModelInput = input;
+      modelQueues.add(Activity.getExecutionContext().getInfo().getActivityTaskQueue());
+      if (slotWaitsLeft.getAndDecrement() > 0) {
+        return ModelInfo.waiting("waiting for a download slot: 4 of this tenant's run already");
+      }
+      if (failForever) {
+        throw ApplicationFailure.newFailure(
+            "the model endpoint could not be reached", FailureType.TRANSIENT.name());
+      }
+      if (heartbeatUntilCancelled) {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        try {
+          while (System.nanoTime() < until) {
+            Activity.getExecutionContext().heartbeat(null);
+            Thread.sleep(100);
+          }
+        } catch (ActivityCompletionException e) {
+          calls.add("prepareModel:cancelled");
+          throw e;
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
       if (transientFailuresLeft.getAndDecrement() > 0) {
         throw ApplicationFailure.newFailure(
             "network error downloading model-00001-of-00002.safetensors: connection reset",
@@ -104,7 +149,17 @@ class DeploymentWorkflowTest {
 
   private static DeploymentWorkflow start(
       TestWorkflowEnvironment env, WorkflowClient client, Worker worker, Recorder recorder) {
+    return start(env, client, worker, recorder, SPEC);
+  }
+
+  private static DeploymentWorkflow start(
+      TestWorkflowEnvironment env,
+      WorkflowClient client,
+      Worker worker,
+      Recorder recorder,
+      DeploymentSpec spec) {
     worker.registerActivitiesImplementations(recorder);
+    env.newWorker(TaskQueues.DOWNLOADS).registerActivitiesImplementations(recorder);
     env.start();
     var wf =
         client.newWorkflowStub(
@@ -113,7 +168,7 @@ class DeploymentWorkflowTest {
                 .setTaskQueue(worker.getTaskQueue())
                 .setWorkflowId(DeploymentWorkflow.workflowId("dep_test"))
                 .build());
-    WorkflowClient.start(wf::run, DeploymentWorkflowInput.fresh("dep_test", "t1", SPEC, null));
+    WorkflowClient.start(wf::run, DeploymentWorkflowInput.fresh("dep_test", "t1", spec, null));
     return wf;
   }
 
@@ -263,6 +318,127 @@ class DeploymentWorkflowTest {
     assertThat(recorder.calls).doesNotContain("status:running", "status:failed");
     assertThat(recorder.calls.subList(recorder.calls.size() - 3, recorder.calls.size()))
         .containsExactly("status:deleting", "removeStorage", "status:deleted");
+  }
+
+  @Test
+  void deleteWhileTheDownloadIsRetriedEndsDeletedPromptlyWithoutAnotherAttempt(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    recorder.failForever = true;
+    var wf = start(env, client, worker, recorder, VLLM_SPEC);
+    awaitStatus(env, wf, DeploymentStatus.DOWNLOADING_MODEL);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (recorder.calls.stream().filter("prepareModel"::equals).count() < 2) {
+      assertThat(System.nanoTime()).isLessThan(deadline);
+      env.sleep(Duration.ofMillis(500));
+    }
+
+    long attemptsBefore = recorder.calls.stream().filter("prepareModel"::equals).count();
+    long virtualStart = env.currentTimeMillis();
+    wf.requestDelete(new DeleteRequest("key_1"));
+    var result =
+        WorkflowStub.fromTyped(wf).getResult(dev.gantry.api.deployment.DeploymentState.class);
+
+    assertThat(result.status()).isEqualTo(DeploymentStatus.DELETED);
+    // Deleted within the pending backoff at most, not after the remaining attempts (minutes).
+    assertThat(env.currentTimeMillis() - virtualStart).isLessThan(60_000);
+    assertThat(recorder.calls.stream().filter("prepareModel"::equals).count())
+        .isLessThanOrEqualTo(attemptsBefore + 1);
+    assertThat(recorder.calls)
+        .noneMatch(c -> c.startsWith("status:failed") || c.startsWith("status:cleaning"));
+    assertThat(recorder.calls.subList(recorder.calls.size() - 3, recorder.calls.size()))
+        .containsExactly("status:deleting", "removeStorage", "status:deleted");
+  }
+
+  @Test
+  void deleteCancelsARunningDownloadThroughItsHeartbeat(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    recorder.heartbeatUntilCancelled = true;
+    var wf = start(env, client, worker, recorder, VLLM_SPEC);
+    awaitStatus(env, wf, DeploymentStatus.DOWNLOADING_MODEL);
+
+    wf.requestDelete(new DeleteRequest("key_1"));
+    var result =
+        WorkflowStub.fromTyped(wf).getResult(dev.gantry.api.deployment.DeploymentState.class);
+
+    assertThat(result.status()).isEqualTo(DeploymentStatus.DELETED);
+    assertThat(recorder.calls).contains("prepareModel:cancelled");
+    // The download acknowledged the cancellation before storage was removed.
+    assertThat(recorder.calls.indexOf("prepareModel:cancelled"))
+        .isLessThan(recorder.calls.lastIndexOf("removeStorage"));
+  }
+
+  @Test
+  void aTenantOverItsDownloadShareWaitsVisiblyAndThenDownloads(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    recorder.slotWaitsLeft.set(2);
+    var wf = start(env, client, worker, recorder, VLLM_SPEC);
+    awaitStatus(env, wf, DeploymentStatus.RUNNING);
+
+    assertThat(recorder.calls.stream().filter("prepareModel"::equals).count()).isEqualTo(3);
+    assertThat(recorder.calls)
+        .containsSubsequence(
+            "status:downloading_model",
+            "prepareModel",
+            "status:downloading_model(waiting for a download slot: 4 of this tenant's run"
+                + " already)",
+            "prepareModel",
+            "prepareModel",
+            "status:model_downloaded");
+  }
+
+  @Test
+  void deleteWhileWaitingForADownloadSlotEndsDeletedAtOnce(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    recorder.slotWaitsLeft.set(1_000);
+    var wf = start(env, client, worker, recorder, VLLM_SPEC);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (recorder.calls.stream().noneMatch(c -> c.contains("waiting for a download slot"))) {
+      assertThat(System.nanoTime()).isLessThan(deadline);
+      env.sleep(Duration.ofMillis(500));
+    }
+
+    long virtualStart = env.currentTimeMillis();
+    wf.requestDelete(new DeleteRequest("key_1"));
+    var result =
+        WorkflowStub.fromTyped(wf).getResult(dev.gantry.api.deployment.DeploymentState.class);
+
+    assertThat(result.status()).isEqualTo(DeploymentStatus.DELETED);
+    // The pending wait for a slot is cancelled, not sat out.
+    assertThat(env.currentTimeMillis() - virtualStart).isLessThan(5_000);
+    assertThat(recorder.calls.subList(recorder.calls.size() - 3, recorder.calls.size()))
+        .containsExactly("status:deleting", "removeStorage", "status:deleted");
+  }
+
+  @Test
+  void downloadsRunOnTheirOwnQueueAndSimNeverEntersIt(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    var wf = start(env, client, worker, recorder, VLLM_SPEC);
+    awaitStatus(env, wf, DeploymentStatus.RUNNING);
+    assertThat(recorder.modelQueues).containsExactly(TaskQueues.DOWNLOADS);
+  }
+
+  @Test
+  void simIsPreparedOnTheControlQueue(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    var wf = start(env, client, worker, recorder);
+    awaitStatus(env, wf, DeploymentStatus.RUNNING);
+    assertThat(recorder.modelQueues).containsExactly(worker.getTaskQueue());
+  }
+
+  /**
+   * A history recorded by the release before deletion could cancel a download (a delete while a
+   * vLLM model downloads, the download then completing) replays unchanged on this code.
+   */
+  @Test
+  void aHistoryFromBeforeTheCancellableDownloadStillReplays() throws Exception {
+    io.temporal.testing.WorkflowReplayer.replayWorkflowExecutionFromResource(
+        "histories/deployment-deleted-while-downloading-v0.json", DeploymentWorkflowImpl.class);
   }
 
   @Test
