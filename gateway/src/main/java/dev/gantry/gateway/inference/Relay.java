@@ -63,6 +63,12 @@ final class Relay implements UpstreamHandler.Listener {
   // Everything below is touched on the client connection's event loop only.
   private BodyBuffer body;
   private byte[] requestBody;
+
+  /**
+   * This request's share of the body budget: the bytes of {@link #body} or {@link #requestBody}.
+   */
+  private BodyBudget.Hold bodyHold;
+
   private boolean receivingBody = true;
 
   /** An answer (the worker's or an error) has begun; its head is written. */
@@ -133,12 +139,21 @@ final class Relay implements UpstreamHandler.Listener {
       answerError(InferenceException.tooLarge());
       return;
     }
+    bodyHold = proxy.bodyHold(call.route);
+    try {
+      // Before 100 Continue and before any of the body is read: a declared body the budget cannot
+      // take is refused here, and a client that waits for 100 Continue never sends it.
+      body = proxy.bodyBuffer(declared, bodyHold);
+    } catch (InferenceException busy) {
+      closeAfter = true;
+      answerError(busy);
+      return;
+    }
     if (HttpUtil.is100ContinueExpected(request)) {
       ctx.writeAndFlush(
           new DefaultFullHttpResponse(
               HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
     }
-    body = proxy.bodyBuffer(declared);
   }
 
   boolean receivingBody() {
@@ -151,7 +166,7 @@ final class Relay implements UpstreamHandler.Listener {
       // A malformed body (e.g. broken chunking): the codec reads nothing more on this connection.
       content.release();
       receivingBody = false;
-      body = null;
+      dropRequestBody();
       closeAfter = true;
       if (!answering) {
         answerError(new InferenceException(HttpStatus.BAD_REQUEST, "Malformed request body"));
@@ -164,10 +179,12 @@ final class Relay implements UpstreamHandler.Listener {
       if (body != null && !answering) {
         body.append(content.content());
       }
-    } catch (InferenceException tooLarge) {
-      body = null;
+    } catch (InferenceException refused) {
+      // Too large, or past the body budget (429): what was buffered is let go at once, and the
+      // rest of the body is read and dropped by the lingering close.
+      dropRequestBody();
       closeAfter = true;
-      answerError(tooLarge);
+      answerError(refused);
     } finally {
       content.release();
     }
@@ -328,6 +345,8 @@ final class Relay implements UpstreamHandler.Listener {
       return;
     }
     workerHead = head;
+    // A worker that answered has the request: it is never sent again, so its body is not needed.
+    dropRequestBody();
     if (head.status().code() >= 500) {
       log.warn("Worker {} answered {} to request {}", call.workerId, head.status(), call.requestId);
       workerFailed = true;
@@ -588,7 +607,7 @@ final class Relay implements UpstreamHandler.Listener {
     ended = true;
     cancelSilence();
     releaseLease();
-    requestBody = null;
+    dropRequestBody();
     proxy.ended(call, status);
   }
 
@@ -603,6 +622,15 @@ final class Relay implements UpstreamHandler.Listener {
     if (ch != null) {
       detach(ch);
       pool.drop(ch);
+    }
+  }
+
+  /** Lets go of the request body (being received or kept for a retry) and its budget share. */
+  private void dropRequestBody() {
+    body = null;
+    requestBody = null;
+    if (bodyHold != null) {
+      bodyHold.releaseAll();
     }
   }
 

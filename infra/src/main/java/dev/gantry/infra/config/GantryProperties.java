@@ -171,6 +171,14 @@ public record GantryProperties(
    * @param responseTimeout longest silence from a worker while it answers (504 before the response
    *     started)
    * @param unreachableCooldown how long a worker that refused a connection gets no new requests
+   * @param queuedBodyBytes request body bytes all inference requests may hold in memory at once,
+   *     while they are received, wait for a worker and are sent to it; past it requests are
+   *     answered 429 (0: a quarter of the maximum heap)
+   * @param queuedBodyBytesPerTenant the same, for the requests of one tenant (0: half of {@code
+   *     queuedBodyBytes})
+   * @param queuedBodyBytesPerDeployment the same, for the requests of one deployment (0: half of
+   *     the per-tenant bound); never below {@code maxBodyBytes}, or a large request could never be
+   *     taken
    */
   public record Gateway(
       @DefaultValue("8388608") @Positive long maxBodyBytes,
@@ -179,7 +187,10 @@ public record GantryProperties(
       @DefaultValue("250ms") @NotNull Duration demandReportInterval,
       @DefaultValue("2s") @NotNull Duration connectTimeout,
       @DefaultValue("10m") @NotNull Duration responseTimeout,
-      @DefaultValue("5s") @NotNull Duration unreachableCooldown) {}
+      @DefaultValue("5s") @NotNull Duration unreachableCooldown,
+      @DefaultValue("0") @Min(0) long queuedBodyBytes,
+      @DefaultValue("0") @Min(0) long queuedBodyBytesPerTenant,
+      @DefaultValue("0") @Min(0) long queuedBodyBytesPerDeployment) {}
 
   /**
    * @param retention how long a finished job's result (or error) is kept; then its id answers 404
