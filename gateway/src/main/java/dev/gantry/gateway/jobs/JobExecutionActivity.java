@@ -120,7 +120,14 @@ public class JobExecutionActivity implements JobExecution {
       return stateOf(job);
     }
     long deadline = job.createdAt().plus(settings.timeout()).toEpochMilli();
-    byte[] body = job.input().getBytes(StandardCharsets.UTF_8);
+    byte[] body = jobs.input(job.id()).orElse(null);
+    if (body == null) {
+      // The input is removed when the job's end is recorded: it ended meanwhile.
+      return jobs.find(job.id())
+          .filter(j -> j.status().finished())
+          .map(JobExecutionActivity::stateOf)
+          .orElse(new JobState(JobStatus.FAILED, 404, null));
+    }
     var run = new Running();
     running.put(job.id(), run);
     // How far this attempt got: a request that was sent is never sent again by this attempt.

@@ -200,13 +200,27 @@ public record GantryProperties(
    * @param maxResultBytes largest worker answer kept for a job; a larger one fails the job (502)
    * @param sweepInterval how often expired jobs are removed, and accepted jobs whose workflow did
    *     not start (a crash or a Temporal outage at submit) are started
+   * @param maxInputBytesPerTenant input bytes one tenant's unfinished jobs may keep stored; a
+   *     submit past it is answered 429 and nothing is stored
+   * @param maxInputBytes input bytes all unfinished jobs may keep stored; a submit past it is
+   *     answered 429 and nothing is stored
    */
   public record Jobs(
       @DefaultValue("30m") @NotNull Duration retention,
       @DefaultValue("1h") @NotNull Duration timeout,
       @DefaultValue("1000") @Positive int maxRunning,
       @DefaultValue("16777216") @Positive long maxResultBytes,
-      @DefaultValue("30s") @NotNull Duration sweepInterval) {}
+      @DefaultValue("30s") @NotNull Duration sweepInterval,
+      @DefaultValue("268435456") @Positive long maxInputBytesPerTenant,
+      @DefaultValue("1073741824") @Positive long maxInputBytes) {
+
+    public Jobs {
+      if (maxInputBytesPerTenant > maxInputBytes) {
+        throw new IllegalArgumentException(
+            "gantry.jobs.max-input-bytes-per-tenant must not be above gantry.jobs.max-input-bytes");
+      }
+    }
+  }
 
   /**
    * @param hfEndpoint the Hugging Face Hub (or a mirror); a deployment's own {@code HF_ENDPOINT}
