@@ -21,7 +21,9 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.LongFunction;
 import org.slf4j.Logger;
@@ -257,6 +259,30 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
 
   BodyBudget budget() {
     return budget;
+  }
+
+  /**
+   * Reserves {@code bytes} of the body budget for an async job's body held in memory (a submit
+   * being read, a job's input while it runs), against the tenant, the deployment (when it is routed
+   * here) and the total.
+   *
+   * @return what gives the bytes back (call it once), or null when a bound has no room: then the
+   *     caller answers 429, or waits, without holding the body
+   */
+  public Runnable reserveBody(String tenantId, String deploymentId, long bytes) {
+    DeploymentRoute route = deploymentId == null ? null : routes.find(deploymentId);
+    var counter =
+        route != null && route.tenantId().equals(tenantId) ? route.bodyBytes : new AtomicLong();
+    BodyBudget.Hold hold = budget.hold(tenantId, counter);
+    if (!hold.reserve(bytes)) {
+      return null;
+    }
+    var once = new AtomicBoolean();
+    return () -> {
+      if (once.compareAndSet(false, true)) {
+        hold.releaseAll();
+      }
+    };
   }
 
   long responseTimeoutNanos() {
