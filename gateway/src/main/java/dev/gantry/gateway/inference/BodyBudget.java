@@ -115,13 +115,13 @@ final class BodyBudget {
   }
 
   /**
-   * One request's share of the budget. Used on the request's event loop only; the counters it moves
-   * are shared.
+   * One request's share of the budget, used by one thread at a time (a relay's event loop, or an
+   * async job's steps, one after the other); the counters it moves are shared.
    */
   final class Hold {
     private final AtomicLong tenant;
     private final AtomicLong deployment;
-    private long held;
+    private volatile long held;
 
     private Hold(AtomicLong tenant, AtomicLong deployment) {
       this.tenant = tenant;
