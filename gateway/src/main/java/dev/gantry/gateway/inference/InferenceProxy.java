@@ -289,6 +289,10 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     return responseTimeoutNanos;
   }
 
+  long bodyTimeoutNanos() {
+    return settings.bodyTimeout().toNanos();
+  }
+
   UpstreamPool pool() {
     return pool;
   }

@@ -69,6 +69,9 @@ final class Relay implements UpstreamHandler.Listener {
    */
   private BodyBudget.Hold bodyHold;
 
+  private long lastBodyNanos;
+  private ScheduledFuture<?> bodySilence;
+
   private boolean receivingBody = true;
 
   /** An answer (the worker's or an error) has begun; its head is written. */
@@ -149,11 +152,39 @@ final class Relay implements UpstreamHandler.Listener {
       answerError(busy);
       return;
     }
+    lastBodyNanos = System.nanoTime();
+    watchBodySilence(proxy.bodyTimeoutNanos());
     if (HttpUtil.is100ContinueExpected(request)) {
       ctx.writeAndFlush(
           new DefaultFullHttpResponse(
               HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
     }
+  }
+
+  /**
+   * A client that stops sending its body would hold its share of the body budget for as long as it
+   * keeps the connection: after the body timeout it is answered 408 and the share let go.
+   */
+  private void checkBodySilence() {
+    bodySilence = null;
+    if (!receivingBody || answering || ended) {
+      return;
+    }
+    long quiet = System.nanoTime() - lastBodyNanos;
+    long limit = proxy.bodyTimeoutNanos();
+    if (quiet < limit) {
+      watchBodySilence(limit - quiet);
+      return;
+    }
+    dropRequestBody();
+    closeAfter = true;
+    answerError(InferenceException.requestTimeout());
+  }
+
+  private void watchBodySilence(long delayNanos) {
+    bodySilence =
+        ctx.executor()
+            .schedule(() -> guarded(this::checkBodySilence), delayNanos, TimeUnit.NANOSECONDS);
   }
 
   boolean receivingBody() {
@@ -162,6 +193,7 @@ final class Relay implements UpstreamHandler.Listener {
 
   /** A part of the request body; the relay owns it. */
   void requestContent(HttpContent content) {
+    lastBodyNanos = System.nanoTime();
     if (content.decoderResult().isFailure()) {
       // A malformed body (e.g. broken chunking): the codec reads nothing more on this connection.
       content.release();
@@ -192,6 +224,10 @@ final class Relay implements UpstreamHandler.Listener {
       return;
     }
     receivingBody = false;
+    if (bodySilence != null) {
+      bodySilence.cancel(false);
+      bodySilence = null;
+    }
     if (answering) {
       if (answerWritten) {
         // Also after a refusal that closes the connection: complete() may already have begun a
@@ -627,6 +663,10 @@ final class Relay implements UpstreamHandler.Listener {
 
   /** Lets go of the request body (being received or kept for a retry) and its budget share. */
   private void dropRequestBody() {
+    if (bodySilence != null) {
+      bodySilence.cancel(false);
+      bodySilence = null;
+    }
     body = null;
     requestBody = null;
     if (bodyHold != null) {

@@ -121,6 +121,7 @@ class BodyBudgetTest {
         Duration.ofSeconds(5),
         total,
         perTenant,
-        perDeployment);
+        perDeployment,
+        Duration.ofSeconds(30));
   }
 }

@@ -179,6 +179,8 @@ public record GantryProperties(
    * @param queuedBodyBytesPerDeployment the same, for the requests of one deployment (0: half of
    *     the per-tenant bound); never below {@code maxBodyBytes}, or a large request could never be
    *     taken
+   * @param bodyTimeout longest silence from a client while it sends a request body; then the
+   *     request is answered 408 and what it held is let go
    */
   public record Gateway(
       @DefaultValue("8388608") @Positive long maxBodyBytes,
@@ -190,7 +192,8 @@ public record GantryProperties(
       @DefaultValue("5s") @NotNull Duration unreachableCooldown,
       @DefaultValue("0") @Min(0) long queuedBodyBytes,
       @DefaultValue("0") @Min(0) long queuedBodyBytesPerTenant,
-      @DefaultValue("0") @Min(0) long queuedBodyBytesPerDeployment) {}
+      @DefaultValue("0") @Min(0) long queuedBodyBytesPerDeployment,
+      @DefaultValue("30s") @NotNull Duration bodyTimeout) {}
 
   /**
    * @param retention how long a finished job's result (or error) is kept; then its id answers 404
