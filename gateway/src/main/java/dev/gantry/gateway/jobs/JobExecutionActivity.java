@@ -138,13 +138,14 @@ public class JobExecutionActivity implements JobExecution {
       throw Activity.wrap(e);
     }
     try {
-      return execute(job, context, deadline);
+      return executeHoldingBody(job, context, deadline);
     } finally {
       releaseBody.run();
     }
   }
 
-  private JobState execute(JobRecord job, ActivityExecutionContext context, long deadline) {
+  private JobState executeHoldingBody(
+      JobRecord job, ActivityExecutionContext context, long deadline) {
     byte[] body = jobs.input(job.id()).orElse(null);
     if (body == null) {
       // The input is removed when the job's end is recorded: it ended meanwhile.
