@@ -36,6 +36,7 @@ final class PlatformProcess implements AutoCloseable {
   final int port;
   final int temporalPort;
   private final List<String> settings;
+  private final List<String> jvmOptions = new ArrayList<>();
   private final Set<Long> engines = ConcurrentHashMap.newKeySet();
   private Process process;
 
@@ -53,10 +54,18 @@ final class PlatformProcess implements AutoCloseable {
     this.settings = List.of(settings);
   }
 
+  /** JVM options for the platform's process (e.g. {@code -Xmx512m}); before {@link #start}. */
+  PlatformProcess withJvmOptions(String... options) {
+    jvmOptions.addAll(List.of(options));
+    return this;
+  }
+
   /** Starts the platform and waits until it is ready. */
   PlatformProcess start() throws Exception {
     String java = ProcessHandle.current().info().command().orElse("java");
-    var command = new ArrayList<>(List.of(java, "-jar", JAR.toString()));
+    var command = new ArrayList<>(List.of(java));
+    command.addAll(jvmOptions);
+    command.addAll(List.of("-jar", JAR.toString()));
     command.add("--server.port=" + port);
     command.add("--gantry.data-dir=" + dataDir);
     command.add("--gantry.temporal.embedded-port=" + temporalPort);

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import reactor.core.Disposable;
 import reactor.core.publisher.Mono;
@@ -41,6 +42,9 @@ final class DeploymentRoute {
   private Instant capacityBlockedAt;
   private final ArrayDeque<Waiter> queue = new ArrayDeque<>();
   private boolean removed;
+
+  /** Request body bytes its requests hold now, counted by the {@link BodyBudget}. */
+  final AtomicLong bodyBytes = new AtomicLong();
 
   /** Set by the demand reporter: a report for this deployment is being sent. */
   final AtomicBoolean reporting = new AtomicBoolean();

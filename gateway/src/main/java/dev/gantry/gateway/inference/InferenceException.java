@@ -42,7 +42,7 @@ public final class InferenceException extends RuntimeException {
     return new InferenceException(HttpStatus.CONTENT_TOO_LARGE, "Request too large");
   }
 
-  static InferenceException queueFull() {
+  public static InferenceException queueFull() {
     return new InferenceException(HttpStatus.TOO_MANY_REQUESTS, "Server busy, please retry");
   }
 

@@ -21,7 +21,9 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.LongFunction;
 import org.slf4j.Logger;
@@ -82,6 +84,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
   private final UpstreamPool pool;
   private final long responseTimeoutNanos;
   private final AtomicInteger inFlight = new AtomicInteger();
+  private final BodyBudget budget;
   private volatile boolean closing;
 
   public InferenceProxy(
@@ -111,6 +114,13 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
             .keepAlive(true);
     this.pool = new UpstreamPool(settings.connectTimeout());
     this.responseTimeoutNanos = settings.responseTimeout().toNanos();
+    this.budget = BodyBudget.of(settings, Runtime.getRuntime().maxMemory());
+    log.info(
+        "Inference request bodies held in memory are bounded to {} bytes in all, {} per tenant,"
+            + " {} per deployment",
+        budget.totalLimit(),
+        budget.tenantLimit(),
+        budget.deploymentLimit());
   }
 
   @Override
@@ -125,6 +135,10 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
         .register(registry);
     Gauge.builder("gantry.inference.requests.queued", routes, InferenceProxy::totalQueued)
         .description("Inference requests waiting for a worker with room, all deployments")
+        .register(registry);
+    Gauge.builder("gantry.inference.body.bytes", budget, BodyBudget::held)
+        .description("Request body bytes held by synchronous inference requests now")
+        .baseUnit("bytes")
         .register(registry);
     Gauge.builder("gantry.inference.worker.connections.active", pool, UpstreamPool::leased)
         .description("Worker connections carrying a synchronous request now")
@@ -228,13 +242,55 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     return settings.maxBodyBytes();
   }
 
-  BodyBuffer bodyBuffer(long declared) {
+  /**
+   * The buffer for a request's body, counted against the body budget.
+   *
+   * @throws InferenceException 429 when the budget cannot take the declared body
+   */
+  BodyBuffer bodyBuffer(long declared, BodyBudget.Hold hold) {
     return new BodyBuffer(
-        declared, settings.maxBodyBytes(), limit -> InferenceException.tooLarge());
+        declared, settings.maxBodyBytes(), limit -> InferenceException.tooLarge(), hold);
+  }
+
+  /** A new, empty share of the body budget for a request of {@code route}. */
+  BodyBudget.Hold bodyHold(DeploymentRoute route) {
+    return budget.hold(route.tenantId(), route.bodyBytes);
+  }
+
+  BodyBudget budget() {
+    return budget;
+  }
+
+  /**
+   * Reserves {@code bytes} of the body budget for an async job's body held in memory (a submit
+   * being read, a job's input while it runs), against the tenant, the deployment (when it is routed
+   * here) and the total.
+   *
+   * @return what gives the bytes back (call it once), or null when a bound has no room: then the
+   *     caller answers 429, or waits, without holding the body
+   */
+  public Runnable reserveBody(String tenantId, String deploymentId, long bytes) {
+    DeploymentRoute route = deploymentId == null ? null : routes.find(deploymentId);
+    var counter =
+        route != null && route.tenantId().equals(tenantId) ? route.bodyBytes : new AtomicLong();
+    BodyBudget.Hold hold = budget.hold(tenantId, counter);
+    if (!hold.reserve(bytes)) {
+      return null;
+    }
+    var once = new AtomicBoolean();
+    return () -> {
+      if (once.compareAndSet(false, true)) {
+        hold.releaseAll();
+      }
+    };
   }
 
   long responseTimeoutNanos() {
     return responseTimeoutNanos;
+  }
+
+  long bodyTimeoutNanos() {
+    return settings.bodyTimeout().toNanos();
   }
 
   UpstreamPool pool() {
@@ -412,17 +468,39 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
         + ",\"object\":\"model\",\"created\":0,\"owned_by\":\"gantry\"}]}";
   }
 
-  /** A request body read into one array, refused as soon as it passes the size limit. */
+  /**
+   * A request body read into one array, refused as soon as it passes the size limit. With a budget
+   * hold, the array's whole capacity is counted against the body budget before it is allocated, and
+   * a body the budget cannot take is refused (429) before it is buffered.
+   */
   static final class BodyBuffer {
     private final long limit;
     private final LongFunction<InferenceException> tooLarge;
+    private final BodyBudget.Hold hold;
     private byte[] bytes;
     private int length;
 
     BodyBuffer(long declared, long limit, LongFunction<InferenceException> tooLarge) {
+      this(declared, limit, tooLarge, null);
+    }
+
+    BodyBuffer(
+        long declared,
+        long limit,
+        LongFunction<InferenceException> tooLarge,
+        BodyBudget.Hold hold) {
       this.limit = limit;
       this.tooLarge = tooLarge;
-      this.bytes = new byte[declared > 0 ? (int) Math.min(declared, limit) : 256];
+      this.hold = hold;
+      int capacity = declared > 0 ? (int) Math.min(declared, limit) : 256;
+      take(capacity);
+      this.bytes = new byte[capacity];
+    }
+
+    private void take(long n) {
+      if (hold != null && !hold.reserve(n)) {
+        throw InferenceException.queueFull();
+      }
     }
 
     void append(ByteBuf buf) {
@@ -431,15 +509,24 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
         throw tooLarge.apply(limit);
       }
       if (length + n > bytes.length) {
-        bytes =
-            Arrays.copyOf(bytes, (int) Math.min(limit, Math.max(length + n, 2L * bytes.length)));
+        int capacity = (int) Math.min(limit, Math.max(length + n, 2L * bytes.length));
+        take(capacity - bytes.length);
+        bytes = Arrays.copyOf(bytes, capacity);
       }
       buf.getBytes(buf.readerIndex(), bytes, length, n);
       length += n;
     }
 
     byte[] bytes() {
-      return length == bytes.length ? bytes : Arrays.copyOf(bytes, length);
+      if (length == bytes.length) {
+        return bytes;
+      }
+      byte[] exact = Arrays.copyOf(bytes, length);
+      if (hold != null) {
+        hold.release(bytes.length - (long) length);
+      }
+      bytes = exact;
+      return exact;
     }
   }
 

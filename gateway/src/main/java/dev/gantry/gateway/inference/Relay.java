@@ -63,6 +63,15 @@ final class Relay implements UpstreamHandler.Listener {
   // Everything below is touched on the client connection's event loop only.
   private BodyBuffer body;
   private byte[] requestBody;
+
+  /**
+   * This request's share of the body budget: the bytes of {@link #body} or {@link #requestBody}.
+   */
+  private BodyBudget.Hold bodyHold;
+
+  private long lastBodyNanos;
+  private ScheduledFuture<?> bodySilence;
+
   private boolean receivingBody = true;
 
   /** An answer (the worker's or an error) has begun; its head is written. */
@@ -133,12 +142,49 @@ final class Relay implements UpstreamHandler.Listener {
       answerError(InferenceException.tooLarge());
       return;
     }
+    bodyHold = proxy.bodyHold(call.route);
+    try {
+      // Before 100 Continue and before any of the body is read: a declared body the budget cannot
+      // take is refused here, and a client that waits for 100 Continue never sends it.
+      body = proxy.bodyBuffer(declared, bodyHold);
+    } catch (InferenceException busy) {
+      closeAfter = true;
+      answerError(busy);
+      return;
+    }
+    lastBodyNanos = System.nanoTime();
+    watchBodySilence(proxy.bodyTimeoutNanos());
     if (HttpUtil.is100ContinueExpected(request)) {
       ctx.writeAndFlush(
           new DefaultFullHttpResponse(
               HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
     }
-    body = proxy.bodyBuffer(declared);
+  }
+
+  /**
+   * A client that stops sending its body would hold its share of the body budget for as long as it
+   * keeps the connection: after the body timeout it is answered 408 and the share let go.
+   */
+  private void checkBodySilence() {
+    bodySilence = null;
+    if (!receivingBody || answering || ended) {
+      return;
+    }
+    long quiet = System.nanoTime() - lastBodyNanos;
+    long limit = proxy.bodyTimeoutNanos();
+    if (quiet < limit) {
+      watchBodySilence(limit - quiet);
+      return;
+    }
+    dropRequestBody();
+    closeAfter = true;
+    answerError(InferenceException.requestTimeout());
+  }
+
+  private void watchBodySilence(long delayNanos) {
+    bodySilence =
+        ctx.executor()
+            .schedule(() -> guarded(this::checkBodySilence), delayNanos, TimeUnit.NANOSECONDS);
   }
 
   boolean receivingBody() {
@@ -147,11 +193,12 @@ final class Relay implements UpstreamHandler.Listener {
 
   /** A part of the request body; the relay owns it. */
   void requestContent(HttpContent content) {
+    lastBodyNanos = System.nanoTime();
     if (content.decoderResult().isFailure()) {
       // A malformed body (e.g. broken chunking): the codec reads nothing more on this connection.
       content.release();
       receivingBody = false;
-      body = null;
+      dropRequestBody();
       closeAfter = true;
       if (!answering) {
         answerError(new InferenceException(HttpStatus.BAD_REQUEST, "Malformed request body"));
@@ -164,10 +211,12 @@ final class Relay implements UpstreamHandler.Listener {
       if (body != null && !answering) {
         body.append(content.content());
       }
-    } catch (InferenceException tooLarge) {
-      body = null;
+    } catch (InferenceException refused) {
+      // Too large, or past the body budget (429): what was buffered is let go at once, and the
+      // rest of the body is read and dropped by the lingering close.
+      dropRequestBody();
       closeAfter = true;
-      answerError(tooLarge);
+      answerError(refused);
     } finally {
       content.release();
     }
@@ -175,6 +224,10 @@ final class Relay implements UpstreamHandler.Listener {
       return;
     }
     receivingBody = false;
+    if (bodySilence != null) {
+      bodySilence.cancel(false);
+      bodySilence = null;
+    }
     if (answering) {
       if (answerWritten) {
         // Also after a refusal that closes the connection: complete() may already have begun a
@@ -328,6 +381,8 @@ final class Relay implements UpstreamHandler.Listener {
       return;
     }
     workerHead = head;
+    // A worker that answered has the request: it is never sent again, so its body is not needed.
+    dropRequestBody();
     if (head.status().code() >= 500) {
       log.warn("Worker {} answered {} to request {}", call.workerId, head.status(), call.requestId);
       workerFailed = true;
@@ -588,7 +643,7 @@ final class Relay implements UpstreamHandler.Listener {
     ended = true;
     cancelSilence();
     releaseLease();
-    requestBody = null;
+    dropRequestBody();
     proxy.ended(call, status);
   }
 
@@ -603,6 +658,19 @@ final class Relay implements UpstreamHandler.Listener {
     if (ch != null) {
       detach(ch);
       pool.drop(ch);
+    }
+  }
+
+  /** Lets go of the request body (being received or kept for a retry) and its budget share. */
+  private void dropRequestBody() {
+    if (bodySilence != null) {
+      bodySilence.cancel(false);
+      bodySilence = null;
+    }
+    body = null;
+    requestBody = null;
+    if (bodyHold != null) {
+      bodyHold.releaseAll();
     }
   }
 

@@ -2,6 +2,7 @@ package dev.gantry.gateway.jobs;
 
 import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.inference.InferenceException;
+import dev.gantry.gateway.inference.InferenceProxy;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
 import java.util.concurrent.Callable;
@@ -31,10 +32,12 @@ public class JobController {
   static final String IDEMPOTENCY_KEY = "Idempotency-Key";
 
   private final JobService service;
+  private final InferenceProxy proxy;
   private final long maxBodyBytes;
 
-  public JobController(JobService service, GantryProperties properties) {
+  public JobController(JobService service, InferenceProxy proxy, GantryProperties properties) {
     this.service = service;
+    this.proxy = proxy;
     this.maxBodyBytes = properties.gateway().maxBodyBytes();
   }
 
@@ -46,8 +49,17 @@ public class JobController {
     String path = request.getPath().pathWithinApplication().value();
     String route = path.substring(("/deployment/" + deploymentId + "/").length());
     String key = request.getHeaders().getFirst(IDEMPOTENCY_KEY);
-    if (request.getHeaders().getContentLength() > maxBodyBytes) {
+    long declared = request.getHeaders().getContentLength();
+    if (declared > maxBodyBytes) {
       return Mono.just(tooLarge());
+    }
+    // The body is held in memory until the job is stored: it counts against the same budget as a
+    // synchronous request's (a body without a declared length, as if it had the largest one).
+    Runnable release =
+        proxy.reserveBody(caller.tenantId(), deploymentId, declared >= 0 ? declared : maxBodyBytes);
+    if (release == null) {
+      var busy = InferenceException.queueFull();
+      return Mono.just(JobResponses.error(busy.status(), busy.getMessage()));
     }
     return DataBufferUtils.join(request.getBody(), (int) Math.min(Integer.MAX_VALUE, maxBodyBytes))
         .map(
@@ -59,7 +71,8 @@ public class JobController {
             })
         .defaultIfEmpty(new byte[0])
         .flatMap(body -> blocking(() -> service.submit(caller, deploymentId, route, body, key)))
-        .onErrorResume(DataBufferLimitException.class, e -> Mono.just(tooLarge()));
+        .onErrorResume(DataBufferLimitException.class, e -> Mono.just(tooLarge()))
+        .doFinally(signal -> release.run());
   }
 
   @GetMapping("/deployment/{deploymentId}/{requestId}")

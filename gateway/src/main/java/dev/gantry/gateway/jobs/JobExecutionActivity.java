@@ -12,6 +12,7 @@ import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.jobs.JobRecord;
 import dev.gantry.infra.jobs.JobRepository;
 import io.temporal.activity.Activity;
+import io.temporal.activity.ActivityExecutionContext;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -120,7 +121,39 @@ public class JobExecutionActivity implements JobExecution {
       return stateOf(job);
     }
     long deadline = job.createdAt().plus(settings.timeout()).toEpochMilli();
-    byte[] body = job.input().getBytes(StandardCharsets.UTF_8);
+    // The input is read into memory only when the body budget has room for it, so jobs waiting
+    // for a worker cannot fill the heap: past the budget, the job waits in line as after a 429.
+    Runnable releaseBody;
+    try {
+      while ((releaseBody = proxy.reserveBody(job.tenantId(), job.deploymentId(), job.inputBytes()))
+          == null) {
+        if (clock.millis() + REQUEUE_PAUSE.toMillis() >= deadline) {
+          return store(job, InferenceException.queueFull(), deadline);
+        }
+        context.heartbeat(JobStatus.QUEUED);
+        Thread.sleep(REQUEUE_PAUSE);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw Activity.wrap(e);
+    }
+    try {
+      return executeHoldingBody(job, context, deadline);
+    } finally {
+      releaseBody.run();
+    }
+  }
+
+  private JobState executeHoldingBody(
+      JobRecord job, ActivityExecutionContext context, long deadline) {
+    byte[] body = jobs.input(job.id()).orElse(null);
+    if (body == null) {
+      // The input is removed when the job's end is recorded: it ended meanwhile.
+      return jobs.find(job.id())
+          .filter(j -> j.status().finished())
+          .map(JobExecutionActivity::stateOf)
+          .orElse(new JobState(JobStatus.FAILED, 404, null));
+    }
     var run = new Running();
     running.put(job.id(), run);
     // How far this attempt got: a request that was sent is never sent again by this attempt.

@@ -3,6 +3,7 @@ package dev.gantry.gateway.jobs;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import dev.gantry.api.job.JobStatus;
 import dev.gantry.gateway.error.ErrorBodies;
+import dev.gantry.gateway.inference.InferenceException;
 import java.nio.charset.StandardCharsets;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
@@ -44,7 +45,15 @@ final class JobResponses {
 
   /** An error of the error table, for a request that did not get as far as a job. */
   static ResponseEntity<byte[]> error(HttpStatus status, String message) {
-    return json(status, ErrorBodies.openAi(status, message));
+    var response = json(status, ErrorBodies.openAi(status, message));
+    String retryAfter = InferenceException.retryAfterSeconds(status);
+    if (retryAfter == null) {
+      return response;
+    }
+    return ResponseEntity.status(status)
+        .headers(response.getHeaders())
+        .header(HttpHeaders.RETRY_AFTER, retryAfter)
+        .body(response.getBody());
   }
 
   static ResponseEntity<byte[]> json(HttpStatus status, String body) {

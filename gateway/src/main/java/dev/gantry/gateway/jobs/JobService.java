@@ -54,6 +54,7 @@ public class JobService {
   private final JobEngine engine;
   private final JobExecutionActivity execution;
   private final GantryProperties.Jobs settings;
+  private final JobInputBudget inputBudget;
   private final Clock clock;
 
   public JobService(
@@ -68,6 +69,7 @@ public class JobService {
     this.engine = engine;
     this.execution = execution;
     this.settings = properties.jobs();
+    this.inputBudget = new JobInputBudget(jobs, settings);
     this.clock = clock;
   }
 
@@ -132,13 +134,13 @@ public class JobService {
                 + " use the OpenAI-compatible route to stream");
       }
     }
-    String inputJson;
+    byte[] inputJson;
     try {
-      inputJson = JSON.writeValueAsString(input);
+      inputJson = JSON.writeValueAsBytes(input);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
-    String hash = idempotencyKey == null ? null : sha256(route + "\n" + inputJson);
+    String hash = idempotencyKey == null ? null : sha256(route, inputJson);
     if (idempotencyKey != null) {
       var earlier = jobs.findByIdempotencyKey(caller.tenantId(), idempotencyKey);
       if (earlier.isPresent()) {
@@ -151,12 +153,16 @@ public class JobService {
             caller.tenantId(),
             deploymentId,
             route,
-            inputJson,
+            inputJson.length,
             idempotencyKey,
             hash,
             clock.instant());
-    try {
-      jobs.insert(job);
+    try (var reserved = inputBudget.reserve(caller.tenantId(), inputJson.length)) {
+      if (reserved == null) {
+        return JobResponses.error(
+            HttpStatus.TOO_MANY_REQUESTS, InferenceException.queueFull().getMessage());
+      }
+      jobs.insert(job, inputJson);
     } catch (DuplicateKeyException raced) {
       // Another submit with the same key got there first.
       return jobs.findByIdempotencyKey(caller.tenantId(), idempotencyKey)
@@ -292,11 +298,12 @@ public class JobService {
     return JobResponses.error(e.status(), e.getMessage());
   }
 
-  private static String sha256(String text) {
+  /** SHA-256 of {@code route + "\n" + input} (UTF-8), without joining them into one copy. */
+  private static String sha256(String route, byte[] input) {
     try {
-      return HexFormat.of()
-          .formatHex(
-              MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+      var digest = MessageDigest.getInstance("SHA-256");
+      digest.update((route + "\n").getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(digest.digest(input));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }

@@ -42,6 +42,12 @@ public class JobSweeper implements SmartLifecycle {
   /** Beyond a job's own time limit, before the sweeper ends it. */
   private static final Duration STALE_GRACE = Duration.ofMinutes(5);
 
+  /**
+   * An input without an unfinished job is removed once it is this old: a submit stores the input
+   * before the job, and one that is slow under load must not lose it.
+   */
+  private static final Duration LEFTOVER_INPUT_GRACE = Duration.ofMinutes(10);
+
   /** A stored job is left this long for its submit to start it before the sweeper does. */
   private static final Duration START_GRACE = Duration.ofSeconds(10);
 
@@ -147,6 +153,7 @@ public class JobSweeper implements SmartLifecycle {
       if (removed > 0) {
         log.debug("Removed {} expired job(s)", removed);
       }
+      jobs.deleteLeftoverInputs(now.minus(LEFTOVER_INPUT_GRACE));
     } catch (RuntimeException e) {
       log.warn("Job sweep failed, will retry: {}", e.toString());
     }

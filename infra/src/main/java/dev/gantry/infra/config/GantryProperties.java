@@ -200,6 +200,16 @@ public record GantryProperties(
    * @param responseTimeout longest silence from a worker while it answers (504 before the response
    *     started)
    * @param unreachableCooldown how long a worker that refused a connection gets no new requests
+   * @param queuedBodyBytes request body bytes all inference requests may hold in memory at once,
+   *     while they are received, wait for a worker and are sent to it; past it requests are
+   *     answered 429 (0: a quarter of the maximum heap)
+   * @param queuedBodyBytesPerTenant the same, for the requests of one tenant (0: half of {@code
+   *     queuedBodyBytes})
+   * @param queuedBodyBytesPerDeployment the same, for the requests of one deployment (0: half of
+   *     the per-tenant bound); never below {@code maxBodyBytes}, or a large request could never be
+   *     taken
+   * @param bodyTimeout longest silence from a client while it sends a request body; then the
+   *     request is answered 408 and what it held is let go
    */
   public record Gateway(
       @DefaultValue("8388608") @Positive long maxBodyBytes,
@@ -208,7 +218,11 @@ public record GantryProperties(
       @DefaultValue("250ms") @NotNull Duration demandReportInterval,
       @DefaultValue("2s") @NotNull Duration connectTimeout,
       @DefaultValue("10m") @NotNull Duration responseTimeout,
-      @DefaultValue("5s") @NotNull Duration unreachableCooldown) {}
+      @DefaultValue("5s") @NotNull Duration unreachableCooldown,
+      @DefaultValue("0") @Min(0) long queuedBodyBytes,
+      @DefaultValue("0") @Min(0) long queuedBodyBytesPerTenant,
+      @DefaultValue("0") @Min(0) long queuedBodyBytesPerDeployment,
+      @DefaultValue("30s") @NotNull Duration bodyTimeout) {}
 
   /**
    * @param retention how long a finished job's result (or error) is kept; then its id answers 404
@@ -218,13 +232,27 @@ public record GantryProperties(
    * @param maxResultBytes largest worker answer kept for a job; a larger one fails the job (502)
    * @param sweepInterval how often expired jobs are removed, and accepted jobs whose workflow did
    *     not start (a crash or a Temporal outage at submit) are started
+   * @param maxInputBytesPerTenant input bytes one tenant's unfinished jobs may keep stored; a
+   *     submit past it is answered 429 and nothing is stored
+   * @param maxInputBytes input bytes all unfinished jobs may keep stored; a submit past it is
+   *     answered 429 and nothing is stored
    */
   public record Jobs(
       @DefaultValue("30m") @NotNull Duration retention,
       @DefaultValue("1h") @NotNull Duration timeout,
       @DefaultValue("1000") @Positive int maxRunning,
       @DefaultValue("16777216") @Positive long maxResultBytes,
-      @DefaultValue("30s") @NotNull Duration sweepInterval) {}
+      @DefaultValue("30s") @NotNull Duration sweepInterval,
+      @DefaultValue("268435456") @Positive long maxInputBytesPerTenant,
+      @DefaultValue("1073741824") @Positive long maxInputBytes) {
+
+    public Jobs {
+      if (maxInputBytesPerTenant > maxInputBytes) {
+        throw new IllegalArgumentException(
+            "gantry.jobs.max-input-bytes-per-tenant must not be above gantry.jobs.max-input-bytes");
+      }
+    }
+  }
 
   /**
    * @param hfEndpoint the Hugging Face Hub (or a mirror); when unset, the process's {@code

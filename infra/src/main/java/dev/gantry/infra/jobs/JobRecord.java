@@ -7,7 +7,8 @@ import java.time.Instant;
  * One async request, as stored.
  *
  * @param id the request id users poll
- * @param input the body the worker is called with (the submit's {@code input})
+ * @param inputBytes the size of the body the worker is called with (the submit's {@code input});
+ *     the body itself is read with {@link JobRepository#input}, and removed when the job ends
  * @param workflowStarted whether its workflow was started; a job that was accepted but not started
  *     (a crash or a Temporal outage between the two) is started by the recovery sweep
  * @param httpStatus for a finished job, the status its poll answers with
@@ -22,7 +23,7 @@ public record JobRecord(
     String tenantId,
     String deploymentId,
     String route,
-    String input,
+    long inputBytes,
     JobStatus status,
     boolean workflowStarted,
     Integer httpStatus,
@@ -35,13 +36,34 @@ public record JobRecord(
     Instant finishedAt,
     Instant expiresAt) {
 
+  /** The same job with another input size. */
+  public JobRecord withInputBytes(long bytes) {
+    return new JobRecord(
+        id,
+        tenantId,
+        deploymentId,
+        route,
+        bytes,
+        status,
+        workflowStarted,
+        httpStatus,
+        result,
+        resultType,
+        errorMessage,
+        idempotencyKey,
+        requestHash,
+        createdAt,
+        finishedAt,
+        expiresAt);
+  }
+
   /** A new job, accepted and waiting. */
   public static JobRecord queued(
       String id,
       String tenantId,
       String deploymentId,
       String route,
-      String input,
+      long inputBytes,
       String idempotencyKey,
       String requestHash,
       Instant now) {
@@ -50,7 +72,7 @@ public record JobRecord(
         tenantId,
         deploymentId,
         route,
-        input,
+        inputBytes,
         JobStatus.QUEUED,
         false,
         null,

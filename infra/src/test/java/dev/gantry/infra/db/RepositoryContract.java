@@ -15,12 +15,14 @@ import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.jobs.JobRecord;
 import dev.gantry.infra.jobs.JobRepository;
 import dev.gantry.infra.secrets.SecretStore;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.BeforeEach;
@@ -321,25 +323,25 @@ abstract class RepositoryContract {
         .update();
   }
 
+  static final byte[] INPUT = "{\"model\":\"m\"}".getBytes(StandardCharsets.UTF_8);
+
   JobRecord job(String id, String tenant, String key) {
     return JobRecord.queued(
-        id,
-        tenant,
-        "dep_1",
-        "v1/chat/completions",
-        "{\"model\":\"m\"}",
-        key,
-        "hash-" + id,
-        clock.now);
+        id, tenant, "dep_1", "v1/chat/completions", INPUT.length, key, "hash-" + id, clock.now);
+  }
+
+  void insertJob(String id, String tenant, String key) {
+    jobs.insert(job(id, tenant, key), INPUT);
   }
 
   @Test
   void aJobRoundTripsAndEndsExactlyOnce() {
-    jobs.insert(job("req_1", "a", null));
+    insertJob("req_1", "a", null);
     var stored = jobs.find("req_1").orElseThrow();
     assertThat(stored.status()).isEqualTo(JobStatus.QUEUED);
     assertThat(stored.workflowStarted()).isFalse();
-    assertThat(stored.input()).isEqualTo("{\"model\":\"m\"}");
+    assertThat(stored.inputBytes()).isEqualTo(INPUT.length);
+    assertThat(jobs.input("req_1")).hasValueSatisfying(v -> assertThat(v).isEqualTo(INPUT));
 
     jobs.markWorkflowStarted("req_1");
     clock.advanceSeconds(5);
@@ -369,6 +371,8 @@ abstract class RepositoryContract {
         .isFalse();
 
     var done = jobs.find("req_1").orElseThrow();
+    assertThat(jobs.input("req_1")).as("an ended job's input is removed").isEmpty();
+    assertThat(done.inputBytes()).isZero();
     assertThat(done.status()).isEqualTo(JobStatus.COMPLETED);
     assertThat(done.workflowStarted()).isTrue();
     assertThat(done.httpStatus()).isEqualTo(200);
@@ -381,13 +385,61 @@ abstract class RepositoryContract {
   }
 
   @Test
-  void anIdempotencyKeyIsUniquePerTenant() {
-    jobs.insert(job("req_1", "a", "key-1"));
-    jobs.insert(job("req_2", "b", "key-1"));
-    jobs.insert(job("req_3", "a", null));
-    jobs.insert(job("req_4", "a", null));
+  void aLargeInputIsStoredInPiecesCountedPerTenantAndRemovedWithItsJob() {
+    // Incompressible (random) and far larger than one stored piece.
+    var random = new Random(7);
+    byte[] big = new byte[300_000];
+    random.nextBytes(big);
+    jobs.insert(job("req_big", "a", null).withInputBytes(big.length), big);
+    insertJob("req_small", "b", null);
+    assertThat(jobs.input("req_big")).hasValueSatisfying(v -> assertThat(v).isEqualTo(big));
+    assertThat(
+            jdbc.sql("select count(*) from job_inputs where job_id = 'req_big'")
+                .query(Long.class)
+                .single())
+        .as("pieces")
+        .isGreaterThan(4);
+    assertThat(jobs.storedInputBytes("a")).isEqualTo(big.length);
+    assertThat(jobs.storedInputBytes("b")).isEqualTo(INPUT.length);
+    assertThat(jobs.storedInputBytes()).isEqualTo(big.length + INPUT.length);
 
-    assertThatThrownBy(() -> jobs.insert(job("req_5", "a", "key-1")))
+    var now = clock.now;
+    jobs.finish("req_big", JobStatus.FAILED, 502, null, null, "worker", now, now.plusSeconds(5));
+    assertThat(jobs.storedInputBytes("a")).isZero();
+    assertThat(jobs.input("req_big")).isEmpty();
+    jobs.delete("req_small");
+    assertThat(jdbc.sql("select count(*) from job_inputs").query(Long.class).single()).isZero();
+  }
+
+  @Test
+  void aSubmitThatLosesTheIdempotencyRaceLeavesNoInputAndLeftoversAreSwept() {
+    insertJob("req_1", "a", "key-1");
+    assertThatThrownBy(() -> insertJob("req_2", "a", "key-1"))
+        .isInstanceOf(DuplicateKeyException.class);
+    assertThat(jobs.input("req_2")).isEmpty();
+    // An input whose job was never stored (a crash in between), and one whose job ended without
+    // it being removed.
+    jdbc.sql(
+            "insert into job_inputs (job_id, seq, data, created_at) values ('req_gone', 0, :d,"
+                + " :t)")
+        .param("d", new byte[] {1})
+        .param("t", java.time.OffsetDateTime.ofInstant(clock.now, ZoneOffset.UTC))
+        .update();
+    jdbc.sql("update jobs set status = 'completed' where id = 'req_1'").update();
+    assertThat(jobs.deleteLeftoverInputs(clock.now)).as("none old enough yet").isZero();
+    insertJob("req_3", "a", null);
+    assertThat(jobs.deleteLeftoverInputs(clock.now.plusSeconds(1))).isEqualTo(2);
+    assertThat(jobs.input("req_3")).as("an unfinished job keeps its input").isPresent();
+  }
+
+  @Test
+  void anIdempotencyKeyIsUniquePerTenant() {
+    insertJob("req_1", "a", "key-1");
+    insertJob("req_2", "b", "key-1");
+    insertJob("req_3", "a", null);
+    insertJob("req_4", "a", null);
+
+    assertThatThrownBy(() -> insertJob("req_5", "a", "key-1"))
         .isInstanceOf(DuplicateKeyException.class);
     assertThat(jobs.findByIdempotencyKey("a", "key-1").orElseThrow().id()).isEqualTo("req_1");
     assertThat(jobs.findByIdempotencyKey("b", "key-1").orElseThrow().id()).isEqualTo("req_2");
@@ -397,7 +449,7 @@ abstract class RepositoryContract {
   @Test
   void unfinishedJobsPageInOrderAndExpiredOnesAreListedForRemoval() {
     for (int i = 1; i <= 5; i++) {
-      jobs.insert(job("req_" + i, "a", null));
+      insertJob("req_" + i, "a", null);
       clock.advanceSeconds(1);
     }
     jobs.markWorkflowStarted("req_1");
