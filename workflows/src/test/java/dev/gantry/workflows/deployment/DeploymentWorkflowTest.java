@@ -438,7 +438,8 @@ class DeploymentWorkflowTest {
   @Test
   void aHistoryFromBeforeTheCancellableDownloadStillReplays() throws Exception {
     io.temporal.testing.WorkflowReplayer.replayWorkflowExecutionFromResource(
-        "histories/deployment/deleted-while-downloading-before-cancellable-download.json", DeploymentWorkflowImpl.class);
+        "histories/deployment/deleted-while-downloading-before-cancellable-download.json",
+        DeploymentWorkflowImpl.class);
   }
 
   @Test
