@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.gantry.infra.auth.ApiKeys;
+import dev.gantry.infra.db.DeploymentRepository;
 import dev.gantry.infra.storage.LocalStorage;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -84,6 +85,7 @@ class GantryEndToEndIT {
 
   @LocalServerPort int port;
   @Autowired ApiKeys apiKeys;
+  @Autowired DeploymentRepository deployments;
 
   WebTestClient http() {
     return WebTestClient.bindToServer()
@@ -188,6 +190,9 @@ class GantryEndToEndIT {
         .pollInterval(Duration.ofMillis(100))
         .until(() -> status(ADMIN_KEY, id), "deleted"::equals);
     assertThat(storage).doesNotExist();
+    assertThat(deployments.findById(id).orElseThrow().secretId())
+        .as("a deleted deployment's encrypted env is removed")
+        .isNull();
     http()
         .delete()
         .uri("/api/v1/deployments/" + id)

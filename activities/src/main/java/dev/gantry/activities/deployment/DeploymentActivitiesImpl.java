@@ -1,6 +1,7 @@
 package dev.gantry.activities.deployment;
 
 import dev.gantry.api.deployment.DeploymentActivities;
+import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.infra.db.DeploymentRepository;
 import io.temporal.failure.ApplicationFailure;
 import org.springframework.stereotype.Component;
@@ -20,6 +21,9 @@ public class DeploymentActivitiesImpl implements DeploymentActivities {
         input.deploymentId(), input.status(), input.reason(), input.capacityBlocked())) {
       throw ApplicationFailure.newNonRetryableFailure(
           "deployment " + input.deploymentId() + " does not exist", "DeploymentMissing");
+    }
+    if (input.status() == DeploymentStatus.DELETED) {
+      repository.forgetSecret(input.deploymentId());
     }
   }
 

@@ -140,6 +140,24 @@ public class DeploymentRepository {
   }
 
   /**
+   * Deletes a deployment's encrypted env record once it is {@code deleted}: no engine of it will
+   * start again, and a secret kept past its use is one more to leak. Idempotent.
+   */
+  @Transactional
+  public void forgetSecret(String id) {
+    var secretIds =
+        jdbc.sql("select secret_id from deployments where id = :id and secret_id is not null")
+            .param("id", id)
+            .query(String.class)
+            .list();
+    if (secretIds.isEmpty()) {
+      return;
+    }
+    jdbc.sql("update deployments set secret_id = null where id = :id").param("id", id).update();
+    jdbc.sql("delete from secrets where id = :id").param("id", secretIds.getFirst()).update();
+  }
+
+  /**
    * Records how far the model download has got. Not a state transition: {@code updated_at} stays,
    * and the row keeps the last progress after the download ends.
    */

@@ -201,6 +201,21 @@ abstract class RepositoryContract {
   }
 
   @Test
+  void aDeletedDeploymentsSecretIsRemovedAndItsEnvNamesStay() {
+    keyRepository.ensureTenant("a");
+    String ref = secrets.put("a", Map.of("HF_TOKEN", "hf_plaintext_value"));
+    deployments.insert("dep_bbbbbbbb", "a", spec("x"), ref);
+
+    deployments.forgetSecret("dep_bbbbbbbb");
+    deployments.forgetSecret("dep_bbbbbbbb");
+
+    assertThat(secrets.resolve(ref)).isEmpty();
+    var kept = deployments.findById("dep_bbbbbbbb").orElseThrow();
+    assertThat(kept.secretId()).isNull();
+    assertThat(kept.spec()).isEqualTo(spec("x"));
+  }
+
+  @Test
   void aCiphertextMovedToAnotherRowDoesNotDecrypt() {
     keyRepository.ensureTenant("a");
     String one = secrets.put("a", Map.of("A", "1"));
