@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.LongFunction;
@@ -81,6 +82,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
   private final HttpClient client;
   private final UpstreamPool pool;
   private final long responseTimeoutNanos;
+  private final long firstByteTimeoutNanos;
   private final AtomicInteger inFlight = new AtomicInteger();
   private volatile boolean closing;
 
@@ -111,6 +113,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
             .keepAlive(true);
     this.pool = new UpstreamPool(settings.connectTimeout());
     this.responseTimeoutNanos = settings.responseTimeout().toNanos();
+    this.firstByteTimeoutNanos = settings.firstByteTimeout().toNanos();
   }
 
   @Override
@@ -189,8 +192,32 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     if (call.deploymentId == null) {
       return InferenceException.notFound();
     }
+    call.tenantId = key.tenantId();
     DeploymentRoute route = routes.find(call.deploymentId);
-    if (route == null || !route.tenantId().equals(key.tenantId())) {
+    if (route == null) {
+      // Maybe running since the last read of the table: the relay looks again before a 404.
+      call.routePending = true;
+      return null;
+    }
+    if (!route.tenantId().equals(key.tenantId())) {
+      return InferenceException.notFound();
+    }
+    call.route = route;
+    return null;
+  }
+
+  /** Completes once the routing table has been read again, after this call. */
+  CompletableFuture<Void> routesRefreshed() {
+    return routes.refreshed();
+  }
+
+  /**
+   * Sets the route of a call whose deployment was not in the table; the 404 when it still is not.
+   */
+  InferenceException resolveRoute(Call call) {
+    call.routePending = false;
+    DeploymentRoute route = routes.find(call.deploymentId);
+    if (route == null || !route.tenantId().equals(call.tenantId)) {
       return InferenceException.notFound();
     }
     call.route = route;
@@ -237,6 +264,30 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     return responseTimeoutNanos;
   }
 
+  /** How long a streamed request waits for the worker's first byte. */
+  long firstByteTimeoutNanos() {
+    return firstByteTimeoutNanos;
+  }
+
+  /**
+   * Keeps a worker that failed a request in a way that says it is in trouble (gone, or silent) out
+   * of routing for the cooldown, before its slot is freed: requests waiting in the queue must not
+   * be handed a slot on it.
+   */
+  void eject(Lease lease, Call call, Throwable cause) {
+    lease.route.markUnreachable(lease.upstream, settings.unreachableCooldown().toMillis());
+    log.warn(
+        "Worker {} failed request {} ({}): no new requests for {}",
+        lease.upstream.workerId,
+        call.requestId,
+        cause.toString(),
+        settings.unreachableCooldown());
+  }
+
+  long nowMillis() {
+    return clock.millis();
+  }
+
   UpstreamPool pool() {
     return pool;
   }
@@ -279,7 +330,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     return other == null ? Mono.error(failureOf(e, lease, call)) : retry.apply(other);
   }
 
-  private static boolean unreachable(Throwable e) {
+  static boolean unreachable(Throwable e) {
     return e instanceof ConnectException
         || e instanceof io.netty.channel.ConnectTimeoutException
         || e.getCause() instanceof ConnectException;
@@ -460,6 +511,13 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     DeploymentRoute route;
     String workerId;
     boolean streamed;
+
+    /** The caller's tenant, once the API key is checked. */
+    String tenantId;
+
+    /** The deployment was not in the routing table at the head: looked up again after a read. */
+    boolean routePending;
+
     Throwable failure;
     volatile boolean clientLeft;
 

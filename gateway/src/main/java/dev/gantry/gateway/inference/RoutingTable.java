@@ -7,11 +7,14 @@ import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.db.RoutableDeployment;
 import dev.gantry.infra.db.RoutingRepository;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -32,13 +35,21 @@ import reactor.core.scheduler.Schedulers;
 public class RoutingTable implements SmartLifecycle, WorkerLoad {
   private static final Logger log = LoggerFactory.getLogger(RoutingTable.class);
 
+  private static final Duration ON_DEMAND_SPACING = Duration.ofMillis(100);
+
   private final RoutingRepository repository;
   private final GantryProperties.Gateway settings;
   private final Clock clock;
   private final Map<String, DeploymentRoute> routes = new ConcurrentHashMap<>();
   private final Scheduler timers = Schedulers.newSingle("gantry-admission-timers", true);
-  private ScheduledExecutorService refresher;
+  private volatile ScheduledExecutorService refresher;
   private long lastFailureLogMillis;
+
+  /** Completes after the next on-demand refresh; null when none is due. Guarded by onDemand. */
+  private CompletableFuture<Void> onDemandDone;
+
+  private long lastOnDemandMillis;
+  private final Object onDemand = new Object();
 
   public RoutingTable(RoutingRepository repository, GantryProperties properties, Clock clock) {
     this.repository = repository;
@@ -49,6 +60,52 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
   /** The route of a running deployment, or null. */
   DeploymentRoute find(String deploymentId) {
     return routes.get(deploymentId);
+  }
+
+  /**
+   * Completes after a read of the table that began after this call. A request for a deployment the
+   * table does not hold waits for it before answering 404: the deployment may have started running
+   * since the last periodic read (the API already says {@code running}). Such reads are coalesced
+   * and spaced at least {@link #ON_DEMAND_SPACING} apart, so requests for unknown ids cannot load
+   * the database more than the periodic refresh does.
+   */
+  CompletableFuture<Void> refreshed() {
+    synchronized (onDemand) {
+      if (onDemandDone != null) {
+        return onDemandDone;
+      }
+      var done = new CompletableFuture<Void>();
+      long delay = Math.max(0, lastOnDemandMillis + ON_DEMAND_SPACING.toMillis() - clock.millis());
+      ScheduledExecutorService executor = refresher;
+      try {
+        if (executor == null) {
+          throw new RejectedExecutionException("the routing table is not running");
+        }
+        executor.schedule(this::refreshOnDemand, delay, TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException e) {
+        // Stopped (or not started): the table as it is is all there is.
+        done.complete(null);
+        return done;
+      }
+      onDemandDone = done;
+      return done;
+    }
+  }
+
+  private void refreshOnDemand() {
+    CompletableFuture<Void> done;
+    synchronized (onDemand) {
+      done = onDemandDone;
+      onDemandDone = null;
+      lastOnDemandMillis = clock.millis();
+    }
+    try {
+      refreshQuietly();
+    } finally {
+      if (done != null) {
+        done.complete(null);
+      }
+    }
   }
 
   /** The spec of a running deployment the tenant owns, or null (not found, not theirs). */
@@ -131,6 +188,12 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
     if (refresher != null) {
       refresher.shutdownNow();
       refresher = null;
+    }
+    synchronized (onDemand) {
+      if (onDemandDone != null) {
+        onDemandDone.complete(null);
+        onDemandDone = null;
+      }
     }
     timers.dispose();
   }
