@@ -139,6 +139,10 @@ class EngineFaultIT {
     // 200 tokens, 50 ms apart: 10 s, five times the drain timeout this platform runs with.
     String dep = deployment(model, 0, 1, 300, "--inter-token-ms=50");
     await().atMost(Duration.ofSeconds(30)).until(() -> status(dep).equals("running"));
+    // A first request brings the worker up (retried: this test is not about the first request).
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> chat(dep, model, 1, false).statusCode() == 200);
     var streams = new ArrayList<CompletableFuture<Integer>>();
     var lines = new ArrayList<List<String>>();
     for (int i = 0; i < 4; i++) {

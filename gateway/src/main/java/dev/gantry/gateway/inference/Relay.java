@@ -526,6 +526,7 @@ final class Relay implements UpstreamHandler.Listener {
         "Request {} waits again for a worker after {} was unreachable",
         call.requestId,
         call.workerId);
+    retriedClosed = false;
     admission =
         route
             .readmit(left)
