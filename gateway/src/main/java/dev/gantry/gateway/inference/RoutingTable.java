@@ -13,10 +13,12 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
@@ -112,6 +114,26 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
   public DeploymentSpec servedSpec(String deploymentId, String tenantId) {
     DeploymentRoute route = routes.get(deploymentId);
     return route == null || !route.tenantId().equals(tenantId) ? null : route.spec();
+  }
+
+  /**
+   * Like {@link #servedSpec}, but a miss is looked up again after a fresh read of the table (a
+   * deployment may run since the last one). Blocks up to a second: never on an event loop.
+   */
+  public DeploymentSpec servedSpecAfterMiss(String deploymentId, String tenantId) {
+    DeploymentSpec spec = servedSpec(deploymentId, tenantId);
+    if (spec != null) {
+      return spec;
+    }
+    try {
+      refreshed().get(1, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } catch (ExecutionException | TimeoutException e) {
+      // The table as it is then.
+    }
+    return servedSpec(deploymentId, tenantId);
   }
 
   @Override
