@@ -142,27 +142,40 @@ public class EngineWatcher {
     if (failed < threshold || !watched.contains(workerId) || !reportedHung.add(workerId)) {
       return;
     }
-    report(
-        workerId,
-        new EngineExited(
-            -1,
-            "engine stopped answering health checks (%d in a row failed, timeout %d ms each); it was killed"
-                .formatted(threshold, timeout.toMillis())));
+    boolean told =
+        signal(
+            workerId,
+            new EngineExited(
+                -1,
+                "engine stopped answering health checks (%d in a row failed, timeout %d ms each); it was killed"
+                    .formatted(threshold, timeout.toMillis())));
+    if (!told) {
+      // Temporal unreachable: the next probes try again.
+      reportedHung.remove(workerId);
+    }
   }
 
   /** Signals the worker's workflow that its engine is gone; a finished workflow is ignored. */
   public void report(String workerId, EngineExited exit) {
+    signal(workerId, exit);
+  }
+
+  /** Whether the workflow was told (or is gone, so there is nobody left to tell). */
+  private boolean signal(String workerId, EngineExited exit) {
     try {
       client
           .getObject()
           .newWorkflowStub(WorkerWorkflow.class, WorkerWorkflow.workflowIdOf(workerId))
           .engineExited(exit);
       log.info("Engine of worker {} exited: {}", workerId, firstLine(exit.reason()));
+      return true;
     } catch (WorkflowNotFoundException e) {
       log.debug("Engine of worker {} exited after its workflow ended", workerId);
+      return true;
     } catch (RuntimeException e) {
       // Temporal unreachable: the sweeper reports engines that are gone on its next pass.
       log.warn("Could not report the exit of worker {}'s engine", workerId, e);
+      return false;
     }
   }
 

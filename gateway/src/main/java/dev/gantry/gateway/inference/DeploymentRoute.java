@@ -76,6 +76,7 @@ final class DeploymentRoute {
   /**
    * Admits again a request whose worker could not be reached (it never got there): a slot on
    * another worker now, or a wait at the head of the queue, up to {@code waitMillis}, for one.
+   * Never refused for a full queue: it was admitted once already.
    */
   Mono<Lease> readmit(long waitMillis) {
     return admit(() -> {}, waitMillis, true);
