@@ -118,7 +118,7 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
 
   /**
    * Like {@link #servedSpec}, but a miss is looked up again after a fresh read of the table (a
-   * deployment may run since the last one). Blocks up to a second: never on an event loop.
+   * deployment may run since the last one). Blocks (up to a few seconds): never on an event loop.
    */
   public DeploymentSpec servedSpecAfterMiss(String deploymentId, String tenantId) {
     DeploymentSpec spec = servedSpec(deploymentId, tenantId);
@@ -126,12 +126,13 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
       return spec;
     }
     try {
-      refreshed().get(1, TimeUnit.SECONDS);
+      refreshed().get(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return null;
     } catch (ExecutionException | TimeoutException e) {
-      // The table as it is then.
+      log.warn(
+          "The routing table was not read again in time for {}: {}", deploymentId, e.toString());
     }
     return servedSpec(deploymentId, tenantId);
   }
