@@ -133,7 +133,8 @@ public class WorkerActivitiesImpl implements WorkerActivities {
         context.heartbeat(null);
         LockSupport.parkNanos(routingGrace.toNanos());
       }
-      Instant deadline = Instant.now().plus(settings.drainTimeout());
+      Duration bound = input.scaleIn() ? settings.scaleInDrainTimeout() : settings.drainTimeout();
+      Instant deadline = Instant.now().plus(bound);
       while (running.isPresent() && Instant.now().isBefore(deadline)) {
         int inFlight = runtime.inFlight(running.get()).orElse(0);
         if (inFlight == 0) {
@@ -145,6 +146,11 @@ public class WorkerActivitiesImpl implements WorkerActivities {
     }
     context.heartbeat(null);
     runtime.stop(workerId, settings.stopGrace());
+  }
+
+  @Override
+  public int inFlight(WorkerRef worker) {
+    return runtime.find(worker.workerId()).flatMap(runtime::inFlight).orElse(-1);
   }
 
   @Override

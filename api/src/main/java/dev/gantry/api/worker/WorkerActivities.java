@@ -30,6 +30,13 @@ public interface WorkerActivities {
    */
   void stopEngine(StopEngineInput input);
 
+  /**
+   * Requests the engine is running or queuing now, from its own metrics; -1 when it cannot tell (no
+   * metrics route, not answering, not running). Asked before an idle worker is reaped: the
+   * gateways' activity reports can lag behind an edited idle timeout.
+   */
+  int inFlight(WorkerRef worker);
+
   /** Writes the worker's row; the only path by which worker status changes. */
   void recordWorker(RecordWorkerInput input);
 
@@ -46,7 +53,16 @@ public interface WorkerActivities {
 
   record WorkerRef(String deploymentId, String workerId, Framework framework) {}
 
-  record StopEngineInput(WorkerRef worker, boolean drain) {}
+  /**
+   * @param drain wait for in-flight requests first
+   * @param scaleIn the worker was reaped for idleness: the wait is bounded by the long scale-in
+   *     drain timeout, so live generations finish, rather than by the stop drain timeout
+   */
+  record StopEngineInput(WorkerRef worker, boolean drain, boolean scaleIn) {
+    public StopEngineInput(WorkerRef worker, boolean drain) {
+      this(worker, drain, false);
+    }
+  }
 
   record RecordWorkerInput(
       String deploymentId,

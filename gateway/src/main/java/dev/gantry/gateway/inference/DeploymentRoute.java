@@ -74,6 +74,19 @@ final class DeploymentRoute {
    * the error table's outcome: 429 when the queue is full, and on a wait-out 503, 504 or 408.
    */
   Mono<Lease> admit(Runnable onQueued) {
+    return admit(onQueued, -1, false);
+  }
+
+  /**
+   * Admits again a request whose worker could not be reached (it never got there): a slot on
+   * another worker now, or a wait at the head of the queue, up to {@code waitMillis}, for one.
+   * Never refused for a full queue: it was admitted once already.
+   */
+  Mono<Lease> readmit(long waitMillis) {
+    return admit(() -> {}, waitMillis, true);
+  }
+
+  private Mono<Lease> admit(Runnable onQueued, long waitMillis, boolean again) {
     return Mono.create(
         sink -> {
           Lease lease;
@@ -81,14 +94,14 @@ final class DeploymentRoute {
           InferenceException refused = null;
           boolean firstInQueue = false;
           synchronized (this) {
-            lease = removed || !queue.isEmpty() ? null : tryAcquire(null);
+            lease = removed || (!again && !queue.isEmpty()) ? null : tryAcquire(null);
             if (lease == null) {
               if (removed) {
                 refused = InferenceException.notFound();
-              } else if (queue.size() >= maxQueue) {
+              } else if (!again && queue.size() >= maxQueue) {
                 refused = InferenceException.queueFull();
               } else {
-                waiter = enqueue(sink);
+                waiter = enqueue(sink, again);
                 firstInQueue = queue.size() == 1;
               }
             }
@@ -102,9 +115,8 @@ final class DeploymentRoute {
             return;
           }
           Waiter w = waiter;
-          w.timeout =
-              timers.schedule(
-                  () -> waitedOut(w), spec.waitTimeSeconds() * 1000L, TimeUnit.MILLISECONDS);
+          long wait = waitMillis >= 0 ? waitMillis : spec.waitTimeSeconds() * 1000L;
+          w.timeout = timers.schedule(() -> waitedOut(w), wait, TimeUnit.MILLISECONDS);
           sink.onCancel(() -> cancel(w));
           if (firstInQueue) {
             onQueued.run();
@@ -112,9 +124,14 @@ final class DeploymentRoute {
         });
   }
 
-  private Waiter enqueue(MonoSink<Lease> sink) {
+  private Waiter enqueue(MonoSink<Lease> sink, boolean first) {
     var waiter = new Waiter(sink, clock.getAsLong());
-    queue.addLast(waiter);
+    if (first) {
+      // It has waited its turn already; it was only unlucky in the worker it got.
+      queue.addFirst(waiter);
+    } else {
+      queue.addLast(waiter);
+    }
     return waiter;
   }
 

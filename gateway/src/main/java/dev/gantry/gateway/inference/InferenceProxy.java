@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -83,6 +84,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
   private final HttpClient client;
   private final UpstreamPool pool;
   private final long responseTimeoutNanos;
+  private final long firstByteTimeoutNanos;
   private final AtomicInteger inFlight = new AtomicInteger();
   private final BodyBudget budget;
   private volatile boolean closing;
@@ -121,6 +123,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
         budget.totalLimit(),
         budget.tenantLimit(),
         budget.deploymentLimit());
+    this.firstByteTimeoutNanos = settings.firstByteTimeout().toNanos();
   }
 
   @Override
@@ -203,8 +206,32 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     if (call.deploymentId == null) {
       return InferenceException.notFound();
     }
+    call.tenantId = key.tenantId();
     DeploymentRoute route = routes.find(call.deploymentId);
-    if (route == null || !route.tenantId().equals(key.tenantId())) {
+    if (route == null) {
+      // Maybe running since the last read of the table: the relay looks again before a 404.
+      call.routePending = true;
+      return null;
+    }
+    if (!route.tenantId().equals(key.tenantId())) {
+      return InferenceException.notFound();
+    }
+    call.route = route;
+    return null;
+  }
+
+  /** Completes once the routing table has been read again, after this call. */
+  CompletableFuture<Void> routesRefreshed() {
+    return routes.refreshed();
+  }
+
+  /**
+   * Sets the route of a call whose deployment was not in the table; the 404 when it still is not.
+   */
+  InferenceException resolveRoute(Call call) {
+    call.routePending = false;
+    DeploymentRoute route = routes.find(call.deploymentId);
+    if (route == null || !route.tenantId().equals(call.tenantId)) {
       return InferenceException.notFound();
     }
     call.route = route;
@@ -252,9 +279,16 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
         declared, settings.maxBodyBytes(), limit -> InferenceException.tooLarge(), hold);
   }
 
-  /** A new, empty share of the body budget for a request of {@code route}. */
-  BodyBudget.Hold bodyHold(DeploymentRoute route) {
-    return budget.hold(route.tenantId(), route.bodyBytes);
+  /**
+   * A new, empty share of the body budget for the call's request. A call whose deployment is not in
+   * the routing table yet (looked up again once its body is in) is held against its tenant and the
+   * total only: its deployment's count cannot be known before then.
+   */
+  BodyBudget.Hold bodyHold(Call call) {
+    if (call.route == null) {
+      return budget.hold(call.tenantId, new AtomicLong());
+    }
+    return budget.hold(call.route.tenantId(), call.route.bodyBytes);
   }
 
   BodyBudget budget() {
@@ -291,6 +325,30 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
 
   long bodyTimeoutNanos() {
     return settings.bodyTimeout().toNanos();
+  }
+
+  /** How long a streamed request waits for the worker's first byte. */
+  long firstByteTimeoutNanos() {
+    return firstByteTimeoutNanos;
+  }
+
+  /**
+   * Keeps a worker that failed a request in a way that says it is in trouble (gone, or silent) out
+   * of routing for the cooldown, before its slot is freed: requests waiting in the queue must not
+   * be handed a slot on it.
+   */
+  void eject(Lease lease, Call call, Throwable cause) {
+    lease.route.markUnreachable(lease.upstream, settings.unreachableCooldown().toMillis());
+    log.warn(
+        "Worker {} failed request {} ({}): no new requests for {}",
+        lease.upstream.workerId,
+        call.requestId,
+        cause.toString(),
+        settings.unreachableCooldown());
+  }
+
+  long nowMillis() {
+    return clock.millis();
   }
 
   UpstreamPool pool() {
@@ -335,7 +393,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     return other == null ? Mono.error(failureOf(e, lease, call)) : retry.apply(other);
   }
 
-  private static boolean unreachable(Throwable e) {
+  static boolean unreachable(Throwable e) {
     return e instanceof ConnectException
         || e instanceof io.netty.channel.ConnectTimeoutException
         || e.getCause() instanceof ConnectException;
@@ -547,6 +605,13 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     DeploymentRoute route;
     String workerId;
     boolean streamed;
+
+    /** The caller's tenant, once the API key is checked. */
+    String tenantId;
+
+    /** The deployment was not in the routing table at the head: looked up again after a read. */
+    boolean routePending;
+
     Throwable failure;
     volatile boolean clientLeft;
 

@@ -9,6 +9,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
@@ -95,6 +96,10 @@ final class Relay implements UpstreamHandler.Listener {
   private boolean interim;
   private boolean workerFailed;
   private boolean eventStream;
+
+  /** The worker's answer has a Content-Length (relayed as is): nothing may be added to it. */
+  private boolean answerLengthKnown;
+
   private long lastWorkerNanos;
   private ScheduledFuture<?> silence;
 
@@ -132,7 +137,7 @@ final class Relay implements UpstreamHandler.Listener {
       answerError(refused);
       return;
     }
-    if (method == HttpMethod.GET && call.rest.equals("models")) {
+    if (method == HttpMethod.GET && call.rest.equals("models") && !call.routePending) {
       answer(HttpResponseStatus.OK, proxy.modelsBody(call.route));
       return;
     }
@@ -142,7 +147,7 @@ final class Relay implements UpstreamHandler.Listener {
       answerError(InferenceException.tooLarge());
       return;
     }
-    bodyHold = proxy.bodyHold(call.route);
+    bodyHold = proxy.bodyHold(call);
     try {
       // Before 100 Continue and before any of the body is read: a declared body the budget cannot
       // take is refused here, and a client that waits for 100 Continue never sends it.
@@ -241,6 +246,32 @@ final class Relay implements UpstreamHandler.Listener {
     }
     requestBody = body.bytes();
     body = null;
+    if (call.routePending) {
+      proxy.routesRefreshed().whenComplete((ignored, error) -> onLoop(this::routeLookedUp));
+      return;
+    }
+    proceed();
+  }
+
+  /** The table has been read again since the request came: its deployment is known now, or 404. */
+  private void routeLookedUp() {
+    if (clientGone || answering) {
+      return;
+    }
+    InferenceException refused = proxy.resolveRoute(call);
+    if (refused != null) {
+      answerError(refused);
+      return;
+    }
+    if (method == HttpMethod.GET && call.rest.equals("models")) {
+      answer(HttpResponseStatus.OK, proxy.modelsBody(call.route));
+      return;
+    }
+    proceed();
+  }
+
+  /** The whole body is in and the deployment known: the body checks, then admission. */
+  private void proceed() {
     InferenceException refused = proxy.checkBody(call, requestBody);
     if (refused != null) {
       answerError(refused);
@@ -344,9 +375,9 @@ final class Relay implements UpstreamHandler.Listener {
     headers.set(InferenceProxy.REQUEST_ID, call.requestId);
     headers.setInt(HttpHeaderNames.CONTENT_LENGTH, requestBody.length);
     lastWorkerNanos = System.nanoTime();
-    if (silence == null) {
-      watchSilence(proxy.responseTimeoutNanos());
-    }
+    // Restarted per worker call: a retry on another worker gets its own first-byte window.
+    cancelSilence();
+    watchSilence(silenceLimit());
     ch.writeAndFlush(out)
         .addListener(
             (ChannelFuture f) -> {
@@ -398,10 +429,11 @@ final class Relay implements UpstreamHandler.Listener {
     headers.set(InferenceProxy.REQUEST_ID, call.requestId);
     String type = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
     eventStream = type != null && type.startsWith("text/event-stream");
+    answerLengthKnown = HttpUtil.isContentLengthSet(out);
     if (!keepAlive) {
       closeAfter = true;
       headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-    } else if (!HttpUtil.isContentLengthSet(out)) {
+    } else if (!answerLengthKnown) {
       HttpUtil.setTransferEncodingChunked(out, true);
     }
     answering = true;
@@ -485,12 +517,20 @@ final class Relay implements UpstreamHandler.Listener {
     }
     if (answering) {
       if (!answerWritten) {
-        // The answer had started: nothing to do but end the client's connection.
         log.warn(
             "Worker {} broke off request {}: {}", call.workerId, call.requestId, cause.toString());
         status = 502;
-        end();
-        ctx.close();
+        if (lease != null && inTrouble(cause)) {
+          proxy.eject(lease, call, cause);
+        }
+        if (eventStream && !answerLengthKnown) {
+          endStreamWithError(cause);
+        } else {
+          // A whole answer cut short: ending the connection without its end (chunked) or before
+          // its length (Content-Length) makes clients see it as incomplete, never as complete.
+          end();
+          ctx.close();
+        }
       }
       return;
     }
@@ -507,6 +547,9 @@ final class Relay implements UpstreamHandler.Listener {
     cancelSilence();
     Lease failedLease = lease;
     lease = null;
+    if (!InferenceProxy.unreachable(cause) && inTrouble(cause)) {
+      proxy.eject(failedLease, call, cause);
+    }
     // The worker is marked and another slot taken before this one is freed, so the freed slot
     // cannot go to a request that would meet the same failure.
     Lease other = proxy.retryElsewhere(cause, call, failedLease, mayRetryElsewhere);
@@ -518,7 +561,60 @@ final class Relay implements UpstreamHandler.Listener {
       connect(false);
       return;
     }
+    if (InferenceProxy.unreachable(cause) && waitAgain(failedLease.route)) {
+      return;
+    }
     answerError(proxy.failureOf(cause, failedLease, call));
+  }
+
+  /**
+   * A request that never reached a worker (it could not be reached, no other had a free slot) waits
+   * again at the head of the queue, within what is left of its wait time, instead of failing: its
+   * worker died, and the others or a replacement will take it.
+   */
+  private boolean waitAgain(DeploymentRoute route) {
+    long left = call.startedAtMillis + route.spec().waitTimeSeconds() * 1000L - proxy.nowMillis();
+    if (left <= 0) {
+      return false;
+    }
+    log.info(
+        "Request {} waits again for a worker after {} was unreachable",
+        call.requestId,
+        call.workerId);
+    retriedClosed = false;
+    admission =
+        route
+            .readmit(left)
+            .doOnDiscard(Lease.class, Lease::release)
+            .subscribe(
+                granted -> onLoop(() -> leased(granted)), e -> onLoop(() -> admissionFailed(e)));
+    return true;
+  }
+
+  /** A failure that says the worker is gone or hung, not that this one request went wrong. */
+  private static boolean inTrouble(Throwable cause) {
+    return cause instanceof UpstreamHandler.ClosedEarly
+        || cause instanceof ReadTimeoutException
+        || cause instanceof IOException;
+  }
+
+  /**
+   * Ends a stream the worker broke off with an OpenAI-style error event, then the stream's proper
+   * end: the OpenAI SDKs raise an APIError on a data object with an {@code error} key, where a
+   * stream that just stops would look like a short answer.
+   */
+  private void endStreamWithError(Throwable cause) {
+    boolean timedOut = cause instanceof ReadTimeoutException;
+    HttpStatus outcome = timedOut ? HttpStatus.GATEWAY_TIMEOUT : HttpStatus.BAD_GATEWAY;
+    String message =
+        timedOut
+            ? "The worker stopped responding mid-stream, please retry"
+            : "The worker failed mid-stream, please retry";
+    status = outcome.value();
+    byte[] event =
+        ("data: " + ErrorBodies.openAi(outcome, message) + "\n\n").getBytes(StandardCharsets.UTF_8);
+    ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(event)));
+    ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(this::answerWritten);
   }
 
   private void checkSilence() {
@@ -527,12 +623,23 @@ final class Relay implements UpstreamHandler.Listener {
       return;
     }
     long quiet = System.nanoTime() - lastWorkerNanos;
-    long limit = proxy.responseTimeoutNanos();
+    long limit = silenceLimit();
     if (quiet < limit) {
       watchSilence(limit - quiet);
       return;
     }
     failed(ReadTimeoutException.INSTANCE);
+  }
+
+  /**
+   * How long the worker may be silent now: until the first byte of a streamed answer the first-byte
+   * timeout (a stream's head comes before any token), else the response timeout.
+   */
+  private long silenceLimit() {
+    long limit = proxy.responseTimeoutNanos();
+    return heardFromWorker || !call.streamed
+        ? limit
+        : Math.min(limit, proxy.firstByteTimeoutNanos());
   }
 
   private void watchSilence(long delayNanos) {

@@ -7,13 +7,18 @@ import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.db.RoutableDeployment;
 import dev.gantry.infra.db.RoutingRepository;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
@@ -32,13 +37,21 @@ import reactor.core.scheduler.Schedulers;
 public class RoutingTable implements SmartLifecycle, WorkerLoad {
   private static final Logger log = LoggerFactory.getLogger(RoutingTable.class);
 
+  private static final Duration ON_DEMAND_SPACING = Duration.ofMillis(100);
+
   private final RoutingRepository repository;
   private final GantryProperties.Gateway settings;
   private final Clock clock;
   private final Map<String, DeploymentRoute> routes = new ConcurrentHashMap<>();
   private final Scheduler timers = Schedulers.newSingle("gantry-admission-timers", true);
-  private ScheduledExecutorService refresher;
+  private volatile ScheduledExecutorService refresher;
   private long lastFailureLogMillis;
+
+  /** Completes after the next on-demand refresh; null when none is due. Guarded by onDemand. */
+  private CompletableFuture<Void> onDemandDone;
+
+  private long lastOnDemandMillis;
+  private final Object onDemand = new Object();
 
   public RoutingTable(RoutingRepository repository, GantryProperties properties, Clock clock) {
     this.repository = repository;
@@ -51,10 +64,77 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
     return routes.get(deploymentId);
   }
 
+  /**
+   * Completes after a read of the table that began after this call. A request for a deployment the
+   * table does not hold waits for it before answering 404: the deployment may have started running
+   * since the last periodic read (the API already says {@code running}). Such reads are coalesced
+   * and spaced at least {@link #ON_DEMAND_SPACING} apart, so requests for unknown ids cannot load
+   * the database more than the periodic refresh does.
+   */
+  CompletableFuture<Void> refreshed() {
+    synchronized (onDemand) {
+      if (onDemandDone != null) {
+        return onDemandDone;
+      }
+      var done = new CompletableFuture<Void>();
+      long delay = Math.max(0, lastOnDemandMillis + ON_DEMAND_SPACING.toMillis() - clock.millis());
+      ScheduledExecutorService executor = refresher;
+      try {
+        if (executor == null) {
+          throw new RejectedExecutionException("the routing table is not running");
+        }
+        executor.schedule(this::refreshOnDemand, delay, TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException e) {
+        // Stopped (or not started): the table as it is is all there is.
+        done.complete(null);
+        return done;
+      }
+      onDemandDone = done;
+      return done;
+    }
+  }
+
+  private void refreshOnDemand() {
+    CompletableFuture<Void> done;
+    synchronized (onDemand) {
+      done = onDemandDone;
+      onDemandDone = null;
+      lastOnDemandMillis = clock.millis();
+    }
+    try {
+      refreshQuietly();
+    } finally {
+      if (done != null) {
+        done.complete(null);
+      }
+    }
+  }
+
   /** The spec of a running deployment the tenant owns, or null (not found, not theirs). */
   public DeploymentSpec servedSpec(String deploymentId, String tenantId) {
     DeploymentRoute route = routes.get(deploymentId);
     return route == null || !route.tenantId().equals(tenantId) ? null : route.spec();
+  }
+
+  /**
+   * Like {@link #servedSpec}, but a miss is looked up again after a fresh read of the table (a
+   * deployment may run since the last one). Blocks (up to a few seconds): never on an event loop.
+   */
+  public DeploymentSpec servedSpecAfterMiss(String deploymentId, String tenantId) {
+    DeploymentSpec spec = servedSpec(deploymentId, tenantId);
+    if (spec != null) {
+      return spec;
+    }
+    try {
+      refreshed().get(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } catch (ExecutionException | TimeoutException e) {
+      log.warn(
+          "The routing table was not read again in time for {}: {}", deploymentId, e.toString());
+    }
+    return servedSpec(deploymentId, tenantId);
   }
 
   @Override
@@ -131,6 +211,12 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
     if (refresher != null) {
       refresher.shutdownNow();
       refresher = null;
+    }
+    synchronized (onDemand) {
+      if (onDemandDone != null) {
+        onDemandDone.complete(null);
+        onDemandDone = null;
+      }
     }
     timers.dispose();
   }

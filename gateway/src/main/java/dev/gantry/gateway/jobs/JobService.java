@@ -76,7 +76,8 @@ public class JobService {
   /** {@code POST /deployment/{id}/{route...}} with {@code {"input": {...}}}. */
   public ResponseEntity<byte[]> submit(
       Caller caller, String deploymentId, String route, byte[] body, String idempotencyKey) {
-    var spec = routes.servedSpec(deploymentId, caller.tenantId());
+    // Runs on a blocking scheduler: a deployment running since the last table read is found.
+    var spec = routes.servedSpecAfterMiss(deploymentId, caller.tenantId());
     if (spec == null) {
       return notFound();
     }

@@ -122,6 +122,7 @@ class BodyBudgetTest {
         total,
         perTenant,
         perDeployment,
-        Duration.ofSeconds(30));
+        Duration.ofSeconds(30),
+        Duration.ofSeconds(60));
   }
 }

@@ -126,6 +126,46 @@ class DeploymentRouteTest {
     assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(1, 0));
   }
 
+  /** Re-admits a request whose worker could not be reached, as the relay does. */
+  Outcome readmit(DeploymentRoute route, long waitMillis) {
+    var outcome = new Outcome();
+    subscriptions.add(
+        route
+            .readmit(waitMillis)
+            .doOnDiscard(Lease.class, Lease::release)
+            .subscribe(outcome.lease::set, outcome.error::set));
+    return outcome;
+  }
+
+  @Test
+  void aRequestWhoseWorkerDiedWaitsAgainAtTheHeadOfTheQueueForWhatIsLeftOfItsWait() {
+    var route = route(deployment(1, null, List.of(healthy(1), healthy(2))), 1);
+    var onDead = admit(route);
+    var onLive = admit(route);
+    var waiting = admit(route);
+    assertThat(List.of(onDead.worker(), onLive.worker()))
+        .containsExactlyInAnyOrder("dep_1-w1", "dep_1-w2");
+    var dead = onDead.lease.get().upstream;
+
+    // Its worker is kept out before its slot is freed; the request waits again, past a full queue.
+    route.markUnreachable(dead, 60_000);
+    var again = readmit(route, 3_000);
+    onDead.lease.get().release();
+    assertThat(again.lease.get()).as("nothing on the dead worker").isNull();
+    assertThat(waiting.lease.get()).isNull();
+    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(1, 2));
+
+    onLive.lease.get().release();
+    assertThat(again.worker()).as("ahead of the queue").isEqualTo(onLive.worker());
+    assertThat(waiting.lease.get()).isNull();
+
+    // A re-admitted wait is bounded by what it is given, not by a fresh wait time.
+    var late = readmit(route, 2_000);
+    time.advanceTimeBy(Duration.ofSeconds(2));
+    assertThat(late.status()).isEqualTo(HttpStatus.REQUEST_TIMEOUT);
+    assertThat(waiting.error.get()).as("still within its 10 s").isNull();
+  }
+
   @Test
   void aFullQueueAnswers429AndChangesNothing() {
     var route = route(deployment(1, null, List.of(healthy(1))), 2);

@@ -77,6 +77,7 @@ class InferenceGatewayTest {
     registry.add("gantry.gateway.max-body-bytes", () -> "65536");
     registry.add("gantry.gateway.route-refresh", () -> "100ms");
     registry.add("gantry.gateway.demand-report-interval", () -> "50ms");
+    registry.add("gantry.gateway.first-byte-timeout", () -> "2s");
   }
 
   @LocalServerPort int port;
@@ -674,6 +675,112 @@ class InferenceGatewayTest {
                 }
               });
     }
+  }
+
+  @Test
+  void aStreamCutByADyingEngineEndsWithAnOpenAiErrorEventAndAProperEnd() throws Exception {
+    String dep = deployment(1, 4, 60, "--inter-token-ms=20");
+    var worker = autoscaler.startWorker(dep);
+    routes.refresh();
+
+    var response =
+        http.send(
+            request(acme, dep, "chat/completions", chat(2000, true)),
+            HttpResponse.BodyHandlers.ofLines());
+    assertThat(response.statusCode()).isEqualTo(200);
+    var events = new ArrayList<String>();
+    // The body completes normally (a chunked end), so reading it to the end throws nothing.
+    response
+        .body()
+        .filter(line -> line.startsWith("data: "))
+        .forEach(
+            line -> {
+              events.add(line);
+              if (events.size() == 3) {
+                autoscaler.kill(worker);
+              }
+            });
+
+    assertThat(events.size()).isGreaterThan(3);
+    assertThat(events.getLast())
+        .startsWith("data: {\"error\":")
+        .contains("\"type\":\"server_error\"")
+        .contains("The worker failed mid-stream");
+    assertThat(events).doesNotContain("data: [DONE]");
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(usageRows(dep, 502)).isEqualTo(1));
+  }
+
+  @Test
+  void requestsQueuedBehindAWorkerThatDiesGoToAHealthyWorkerInsteadOf502() throws Exception {
+    String dep = deployment(2, 1, 60, "--inter-token-ms=20");
+    var doomed = autoscaler.startWorker(dep);
+    autoscaler.startWorker(dep);
+    routes.refresh();
+    // Both workers busy (concurrency 1): one long stream each, the second one shorter.
+    var onDoomed = postAsync(dep, chat(2000, true));
+    await().until(() -> autoscaler.metric(doomed, "vllm:num_requests_running") == 1);
+    var onHealthy = postAsync(dep, chat(60, true));
+    await().until(() -> routes.find(dep).demand().inFlight() == 2);
+    var queued = new ArrayList<CompletableFuture<HttpResponse<String>>>();
+    for (int i = 0; i < 3; i++) {
+      queued.add(postAsync(dep, chat(3, false)));
+    }
+    await().until(() -> routes.find(dep).demand().queued() == 3);
+
+    autoscaler.kill(doomed);
+
+    assertThat(onDoomed.get().body()).contains("\"error\"");
+    assertThat(onHealthy.get().statusCode()).isEqualTo(200);
+    for (var q : queued) {
+      assertThat(q.get().statusCode()).isEqualTo(200);
+    }
+    assertThat(
+            jdbc.sql("select count(*) from usage_records where worker_id = :w and status = 200")
+                .param("w", doomed.workerId())
+                .query(Long.class)
+                .single())
+        .isZero();
+  }
+
+  @Test
+  void aStreamToAHungWorkerGets504AfterTheFirstByteTimeoutAndTheWorkerGetsNothingNew()
+      throws Exception {
+    String dep = deployment(2, 8, 60);
+    try (var hung = new ServerSocket(0)) {
+      // Accepts connections (the kernel does) and never answers, as a SIGSTOPped engine.
+      workers.record(
+          new WorkerTransition(
+              dep,
+              dep + "-w0",
+              0,
+              WorkerStatus.HEALTHY,
+              null,
+              0,
+              "http://127.0.0.1:" + hung.getLocalPort(),
+              null));
+      routes.refresh();
+      long start = System.nanoTime();
+      var first = post(acme, dep, "chat/completions", chat(5, true));
+      long tookMillis = (System.nanoTime() - start) / 1_000_000;
+      assertThat(first.statusCode()).isEqualTo(504);
+      assertThat(first.headers().firstValue("Retry-After")).isPresent();
+      assertThat(tookMillis).isBetween(1_500L, 10_000L);
+
+      autoscaler.startWorker(dep);
+      routes.refresh();
+      // The hung worker is older and as free: without ejection it would get the next request.
+      var next = post(acme, dep, "chat/completions", chat(3, true));
+      assertThat(next.statusCode()).isEqualTo(200);
+      assertThat(next.body()).contains("data: [DONE]");
+    }
+    assertThat(
+            jdbc.sql("select count(*) from usage_records where worker_id = :w and status = 200")
+                .param("w", dep + "-w0")
+                .query(Long.class)
+                .single())
+        .isZero();
   }
 
   @Test

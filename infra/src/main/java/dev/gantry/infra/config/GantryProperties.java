@@ -133,7 +133,15 @@ public record GantryProperties(
    * @param simStartTimeout how long a {@code sim} engine may take to become healthy
    * @param engineStartTimeout how long a real engine (vLLM, SGLang, Ollama) may take to become
    *     healthy; loading weights onto a GPU takes minutes
-   * @param drainTimeout how long a draining worker waits for its in-flight requests
+   * @param drainTimeout how long a draining worker waits for its in-flight requests when it is
+   *     stopped (deletion); see {@code scaleInDrainTimeout} for idle scale-in
+   * @param scaleInDrainTimeout how long a worker reaped for scale-in waits for the generations it
+   *     still runs; long by default, so a live generation is bounded only by its own limits
+   * @param healthCheckInterval how often the engine of a healthy worker is probed on its health
+   *     route
+   * @param healthCheckTimeout how long one health probe may take before it counts as failed
+   * @param healthCheckFailures failed probes in a row after which the worker is ended as {@code
+   *     failed} (its engine killed) and replaced
    * @param stopGrace time between SIGTERM and SIGKILL
    * @param logMaxBytes size at which a worker's log file is rotated (one older file is kept)
    * @param simCommand command that starts the simulator, before its flags; derived from this JVM
@@ -147,6 +155,10 @@ public record GantryProperties(
       @DefaultValue("60s") @NotNull Duration simStartTimeout,
       @DefaultValue("30m") @NotNull Duration engineStartTimeout,
       @DefaultValue("30s") @NotNull Duration drainTimeout,
+      @DefaultValue("6h") @NotNull Duration scaleInDrainTimeout,
+      @DefaultValue("10s") @NotNull Duration healthCheckInterval,
+      @DefaultValue("5s") @NotNull Duration healthCheckTimeout,
+      @DefaultValue("3") @Min(1) @Max(100) int healthCheckFailures,
       @DefaultValue("10s") @NotNull Duration stopGrace,
       @DefaultValue("10485760") @Positive long logMaxBytes,
       List<String> simCommand,
@@ -154,7 +166,23 @@ public record GantryProperties(
           List<String> simJvmOptions,
       @Valid @DefaultValue Containment containment) {
 
+    /** Longest scale-in drain: the workflow's bound on the stop activity is a little longer. */
+    public static final Duration MAX_SCALE_IN_DRAIN = Duration.ofHours(12);
+
     public Local {
+      if (scaleInDrainTimeout != null
+          && (scaleInDrainTimeout.isNegative()
+              || scaleInDrainTimeout.compareTo(MAX_SCALE_IN_DRAIN) > 0)) {
+        throw new IllegalArgumentException(
+            "gantry.runtime.local.scale-in-drain-timeout must be between 0 and 12h, got "
+                + scaleInDrainTimeout);
+      }
+      if (healthCheckInterval != null
+          && healthCheckTimeout != null
+          && (!healthCheckInterval.isPositive() || !healthCheckTimeout.isPositive())) {
+        throw new IllegalArgumentException(
+            "gantry.runtime.local.health-check-interval and health-check-timeout must be positive");
+      }
       gpus = gpus == null ? List.of() : List.copyOf(gpus);
       simCommand = simCommand == null ? List.of() : List.copyOf(simCommand);
       simJvmOptions = simJvmOptions == null ? List.of() : List.copyOf(simJvmOptions);
@@ -199,6 +227,9 @@ public record GantryProperties(
    * @param connectTimeout how long connecting to a worker may take before it counts as unreachable
    * @param responseTimeout longest silence from a worker while it answers (504 before the response
    *     started)
+   * @param firstByteTimeout longest wait for the first byte of a worker's answer to a streamed
+   *     request (504, and the worker gets no new requests for the unreachable cooldown); a whole
+   *     answer comes only when generated, so it is bounded by {@code responseTimeout} alone
    * @param unreachableCooldown how long a worker that refused a connection gets no new requests
    * @param queuedBodyBytes request body bytes all inference requests may hold in memory at once,
    *     while they are received, wait for a worker and are sent to it; past it requests are
@@ -222,7 +253,16 @@ public record GantryProperties(
       @DefaultValue("0") @Min(0) long queuedBodyBytes,
       @DefaultValue("0") @Min(0) long queuedBodyBytesPerTenant,
       @DefaultValue("0") @Min(0) long queuedBodyBytesPerDeployment,
-      @DefaultValue("30s") @NotNull Duration bodyTimeout) {}
+      @DefaultValue("30s") @NotNull Duration bodyTimeout,
+      @DefaultValue("60s") @NotNull Duration firstByteTimeout) {
+
+    public Gateway {
+      if (firstByteTimeout != null && !firstByteTimeout.isPositive()) {
+        throw new IllegalArgumentException(
+            "gantry.gateway.first-byte-timeout must be positive, got " + firstByteTimeout);
+      }
+    }
+  }
 
   /**
    * @param retention how long a finished job's result (or error) is kept; then its id answers 404

@@ -384,9 +384,15 @@ public class LocalWorkerRuntime implements WorkerRuntime {
 
   @Override
   public boolean probe(RunningWorker worker) {
+    return probe(worker, PROBE_TIMEOUT);
+  }
+
+  @Override
+  public boolean probe(RunningWorker worker, Duration timeout) {
     try {
       HttpResponse<Void> response =
-          http.send(get(worker, worker.healthPath()), HttpResponse.BodyHandlers.discarding());
+          http.send(
+              get(worker, worker.healthPath(), timeout), HttpResponse.BodyHandlers.discarding());
       return response.statusCode() / 100 == 2;
     } catch (IOException e) {
       return false;
@@ -414,8 +420,12 @@ public class LocalWorkerRuntime implements WorkerRuntime {
   }
 
   private static HttpRequest get(RunningWorker worker, String path) {
+    return get(worker, path, PROBE_TIMEOUT);
+  }
+
+  private static HttpRequest get(RunningWorker worker, String path, Duration timeout) {
     return HttpRequest.newBuilder(URI.create(worker.endpoint() + path))
-        .timeout(PROBE_TIMEOUT)
+        .timeout(timeout)
         .GET()
         .build();
   }

@@ -28,6 +28,14 @@ public interface WorkerRuntime {
   /** One health probe of the engine's health path; false on any error or non-2xx answer. */
   boolean probe(RunningWorker worker);
 
+  /**
+   * One health probe that gives up after {@code timeout}: a hung engine (stopped, deadlocked)
+   * accepts the connection and never answers.
+   */
+  default boolean probe(RunningWorker worker, Duration timeout) {
+    return probe(worker);
+  }
+
   /** Requests the engine is running or queuing, from its metrics; empty when it has none. */
   Optional<Integer> inFlight(RunningWorker worker);
 

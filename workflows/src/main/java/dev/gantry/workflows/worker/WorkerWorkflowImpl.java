@@ -97,6 +97,39 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
                       .build())
               .build());
 
+  /**
+   * Draining for scale-in waits for live generations, bounded by the runtime's scale-in drain
+   * timeout (at most {@code MAX_SCALE_IN_DRAIN}); this only bounds the activity, a little beyond.
+   */
+  private final WorkerActivities scaleInStopping =
+      Workflow.newActivityStub(
+          WorkerActivities.class,
+          ActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofHours(12).plusMinutes(15))
+              .setHeartbeatTimeout(Duration.ofSeconds(30))
+              .setRetryOptions(
+                  RetryOptions.newBuilder()
+                      .setInitialInterval(Duration.ofSeconds(1))
+                      .setMaximumInterval(Duration.ofSeconds(30))
+                      .setMaximumAttempts(10)
+                      .build())
+              .build());
+
+  /** A quick question to the engine; a failure only means "cannot tell". */
+  private final WorkerActivities probing =
+      Workflow.newActivityStub(
+          WorkerActivities.class,
+          ActivityOptions.newBuilder()
+              .setStartToCloseTimeout(Duration.ofSeconds(30))
+              .setRetryOptions(RetryOptions.newBuilder().setMaximumAttempts(2).build())
+              .build());
+
+  /** Idle reaping first asks the engine whether it still runs requests. */
+  static final String BUSY_CHECK = "idle-reap-asks-in-flight";
+
+  /** Scale-in drains with the scale-in drain timeout. */
+  static final String SCALE_IN_DRAIN = "scale-in-drain-timeout";
+
   private final WorkerWorkflowInput input;
   private final WorkerRef ref;
   private WorkerStatus status = WorkerStatus.PROVISIONING;
@@ -180,9 +213,20 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
     if (cause == null) {
       return fail(engineExit.reason());
     }
+    boolean scaleIn =
+        cause == WorkerEndCause.IDLE
+            && Workflow.getVersion(SCALE_IN_DRAIN, Workflow.DEFAULT_VERSION, 1) >= 1;
     setStatus(WorkerStatus.DRAINING, null);
     notifyDeployment(WorkerStatus.DRAINING, cause);
-    stopEngine(true);
+    if (scaleIn) {
+      try {
+        scaleInStopping.stopEngine(new StopEngineInput(ref, true, true));
+      } catch (ActivityFailure e) {
+        log.error("Worker {} could not stop its engine: {}", input.workerId(), messageOf(e));
+      }
+    } else {
+      stopEngine(true);
+    }
     String why =
         cause == WorkerEndCause.IDLE
             ? "idle for %d s".formatted(settings.idleTimeoutSeconds())
@@ -223,6 +267,12 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
       long idleAt = lastActiveMillis + settings.idleTimeoutSeconds() * 1000L;
       long now = Workflow.currentTimeMillis();
       if (now >= idleAt) {
+        if (Workflow.getVersion(BUSY_CHECK, Workflow.DEFAULT_VERSION, 1) >= 1 && busy()) {
+          // Reports lag (an idle timeout lowered by an edit makes the last one look old): a
+          // worker with requests in flight is in use now, whatever they said.
+          lastActiveMillis = now;
+          continue;
+        }
         return WorkerEndCause.IDLE;
       }
       Workflow.await(
@@ -232,6 +282,16 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
                   || drainRequest != null
                   || settingsChanged
                   || continueAsNewDue(HISTORY_LIMIT));
+    }
+  }
+
+  /** Whether the engine runs requests now; an engine that cannot tell counts as idle. */
+  private boolean busy() {
+    try {
+      return probing.inFlight(ref) > 0;
+    } catch (ActivityFailure e) {
+      log.warn("Worker {} could not count its requests: {}", input.workerId(), messageOf(e));
+      return false;
     }
   }
 

@@ -204,6 +204,28 @@ class AutoscalingWorkflowTest {
   }
 
   @Test
+  void anIdleReapLeavesAWorkerWithRequestsInFlightAndScaleInDrainsWithItsOwnBound(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var wf = start(env, client, worker, spec(0, 1, 3600));
+    await(env, "running", () -> wf.state().status() == DeploymentStatus.RUNNING);
+    wf.reportDemand(new DemandReport(1, 0));
+    await(env, "a healthy worker", () -> healthy(wf).equals(List.of(1)));
+    // Four long generations; the gateway's last activity report is from their start.
+    engines.inFlight.put(DEP + "-w1", 4);
+
+    wf.applyEdit(new EditRequest(null, 5, null));
+    env.sleep(Duration.ofSeconds(60));
+
+    assertThat(healthy(wf)).as("busy, though unreported for 60 s").containsExactly(1);
+    assertThat(engines.count("inFlight:w1")).isPositive();
+    assertThat(engines.count("drain:")).isZero();
+
+    engines.inFlight.put(DEP + "-w1", 0);
+    await(env, "reaped once its requests finished", () -> current(wf).isEmpty());
+    assertThat(engines.calls).contains("drain:w1", "scale-in:w1");
+  }
+
+  @Test
   void aKilledEngineIsReplacedAndACrashLoopBacksOff(
       TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
     var wf = start(env, client, worker, spec(1, 1, 60));
@@ -249,6 +271,7 @@ class AutoscalingWorkflowTest {
     assertThat(removed).isPositive();
     // Every worker recorded stopped (its engine drained) before storage went away.
     assertThat(engines.calls).contains("drain:w1", "drain:w2");
+    assertThat(engines.count("scale-in:")).as("deletion drains with the stop bound").isZero();
     assertThat(deployments.calls.subList(0, removed)).contains("status:deleting");
     assertThat(engines.calls).contains("record:w1:stopped", "record:w2:stopped");
     assertThat(engines.count("start:")).isEqualTo(2);

@@ -8,6 +8,7 @@ import io.temporal.activity.Activity;
 import io.temporal.client.WorkflowClient;
 import io.temporal.failure.ApplicationFailure;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -31,6 +32,9 @@ final class FakeWorkerActivities implements WorkerActivities {
   final AtomicInteger failingStarts = new AtomicInteger();
 
   volatile WorkflowClient client;
+
+  /** Requests each engine reports running (by worker id); none when absent. */
+  final Map<String, Integer> inFlight = new ConcurrentHashMap<>();
 
   @Override
   public StartedWorker startWorker(StartWorkerInput input) {
@@ -67,9 +71,18 @@ final class FakeWorkerActivities implements WorkerActivities {
   public void stopEngine(StopEngineInput input) {
     String id = input.worker().workerId();
     calls.add((input.drain() ? "drain:" : "stop:") + shortId(id));
+    if (input.scaleIn()) {
+      calls.add("scale-in:" + shortId(id));
+    }
     if (running.remove(id)) {
       slotsInUse.decrementAndGet();
     }
+  }
+
+  @Override
+  public int inFlight(WorkerRef worker) {
+    calls.add("inFlight:" + shortId(worker.workerId()));
+    return inFlight.getOrDefault(worker.workerId(), 0);
   }
 
   @Override

@@ -63,6 +63,12 @@ final class HistoryFakes {
     @Override
     public void recordSpec(RecordSpecInput input) {}
 
+    /** An engine asked before its idle reap is idle: the recorded paths reap it. */
+    @Override
+    public int inFlight(WorkerRef worker) {
+      return 0;
+    }
+
     @Override
     public StorageInfo createStorage(StorageRequest request) {
       return new StorageInfo("/data/storage/" + request.deploymentId());
