@@ -20,6 +20,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -113,6 +114,67 @@ class HistoryReplayTest {
                   e.getEventType()
                       == EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED);
     }
+  }
+
+  /**
+   * The later changes have both branches recorded too: histories recorded before the change reached
+   * its code without a marker (the {@code DEFAULT_VERSION} branch), histories recorded since carry
+   * its marker at version 1. The replay above then guards running workflows of both kinds.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("laterChanges")
+  void bothBranchesOfALaterChangeAreRecorded(
+      String change, String reachedActivity, List<String> before, List<String> since)
+      throws Exception {
+    for (String history : before) {
+      var h = read(file(history + ".json"));
+      assertThat(Histories.versionMarkers(h))
+          .as(history + " recorded before " + change)
+          .noneMatch(m -> m.startsWith(change + "@"));
+      assertThat(h.getEvents())
+          .as(history + " reached the code of " + change)
+          .anyMatch(
+              e ->
+                  e.getEventType() == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+                      && e.getActivityTaskScheduledEventAttributes()
+                          .getActivityType()
+                          .getName()
+                          .equals(reachedActivity));
+    }
+    for (String history : since) {
+      assertThat(Histories.versionMarkers(read(file(history + ".json"))))
+          .as(history + " on version 1 of " + change)
+          .contains(change + "@1");
+    }
+  }
+
+  static Stream<Arguments> laterChanges() {
+    var reapedBefore =
+        List.of(
+            "worker/idle-reaped",
+            "worker/reconfigured-then-idle-reaped",
+            "worker/continued-run-idle-reaped");
+    var reapedSince =
+        List.of(
+            "worker/scale-in-drain",
+            "worker/idle-reap-deferred-while-busy-then-reaped",
+            "worker/in-flight-unknown-then-reaped",
+            "worker/scale-in-drain-failed-still-stopped");
+    return Stream.of(
+        Arguments.of(
+            "cancellable-download",
+            "PrepareModel",
+            List.of(
+                "deployment/deleted-while-downloading-before-cancellable-download",
+                "deployment/provision-then-delete"),
+            List.of(
+                "deployment/sim-prepared-on-control-queue-then-delete",
+                "deployment/delete-cancels-running-download",
+                "deployment/waits-for-download-slot-then-running",
+                "deployment/delete-while-waiting-for-download-slot",
+                "deployment/queued-download-failed-compensated-then-deleted")),
+        Arguments.of("idle-reap-asks-in-flight", "StopEngine", reapedBefore, reapedSince),
+        Arguments.of("scale-in-drain-timeout", "StopEngine", reapedBefore, reapedSince));
   }
 
   private static Path file(String relative) throws URISyntaxException {
