@@ -2,19 +2,37 @@ package dev.gantry.workflows.history;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.gantry.api.worker.WorkerActivities.StopEngineInput;
 import dev.gantry.workflows.deployment.DeploymentWorkflowImpl;
 import dev.gantry.workflows.job.JobWorkflowImpl;
 import dev.gantry.workflows.worker.WorkerWorkflowImpl;
 import io.temporal.api.enums.v1.EventType;
 import io.temporal.common.WorkflowExecutionHistory;
+import io.temporal.common.converter.DataConverter;
+import io.temporal.common.converter.DefaultDataConverter;
+import io.temporal.common.interceptors.WorkerInterceptor;
+import io.temporal.common.interceptors.WorkerInterceptorBase;
+import io.temporal.common.interceptors.WorkflowInboundCallsInterceptor;
+import io.temporal.common.interceptors.WorkflowInboundCallsInterceptorBase;
+import io.temporal.common.interceptors.WorkflowOutboundCallsInterceptor;
+import io.temporal.common.interceptors.WorkflowOutboundCallsInterceptor.ActivityInput;
+import io.temporal.common.interceptors.WorkflowOutboundCallsInterceptor.ActivityOutput;
+import io.temporal.common.interceptors.WorkflowOutboundCallsInterceptorBase;
+import io.temporal.testing.TestEnvironmentOptions;
+import io.temporal.testing.TestWorkflowEnvironment;
 import io.temporal.testing.WorkflowReplayer;
+import io.temporal.worker.WorkerFactoryOptions;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Named;
@@ -22,6 +40,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Replays every recorded history ({@code src/test/resources/histories/<workflow>/*.json}) against
@@ -32,6 +51,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class HistoryReplayTest {
   private static final String FOLDER = "/histories";
   private static final String NOT_FOUND_CHANGE = "signal-target-not-found";
+  private static final DataConverter CONVERTER = DefaultDataConverter.newDefaultInstance();
 
   /** The implementation of each workflow type; its histories live in the folder of its name. */
   private static final Map<String, Class<?>> IMPLEMENTATIONS =
@@ -175,6 +195,88 @@ class HistoryReplayTest {
                 "deployment/queued-download-failed-compensated-then-deleted")),
         Arguments.of("idle-reap-asks-in-flight", "StopEngine", reapedBefore, reapedSince),
         Arguments.of("scale-in-drain-timeout", "StopEngine", reapedBefore, reapedSince));
+  }
+
+  /**
+   * Both branches of {@code scale-in-drain-timeout} schedule the same activity ({@code StopEngine})
+   * and differ only in its bound and its {@code scaleIn} flag, which replay does not compare. So
+   * the worker histories that reached an idle reap are also replayed with an interceptor: the
+   * engine stop today's code schedules for each must be the recorded one (same start-to-close
+   * timeout, same {@code scaleIn}), i.e. the branch the history took.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(
+      strings = {
+        "worker/idle-reaped",
+        "worker/reconfigured-then-idle-reaped",
+        "worker/continued-run-idle-reaped",
+        "worker/scale-in-drain",
+        "worker/idle-reap-deferred-while-busy-then-reaped",
+        "worker/in-flight-unknown-then-reaped",
+        "worker/scale-in-drain-failed-still-stopped"
+      })
+  void anIdleReapStopsTheEngineOnTheBranchItWasRecordedWith(String name) throws Exception {
+    var history = read(file(name + ".json"));
+    var recorded =
+        history.getEvents().stream()
+            .filter(e -> e.getEventType() == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+            .map(e -> e.getActivityTaskScheduledEventAttributes())
+            .filter(a -> a.getActivityType().getName().equals("StopEngine"))
+            .toList();
+    assertThat(recorded).as(name + "'s engine stops").hasSize(1);
+    var recordedInput =
+        CONVERTER.fromPayloads(
+            0,
+            Optional.of(recorded.getFirst().getInput()),
+            StopEngineInput.class,
+            StopEngineInput.class);
+    var bound = recorded.getFirst().getStartToCloseTimeout();
+    var recordedBound = Duration.ofSeconds(bound.getSeconds(), bound.getNanos());
+
+    var scheduled = new ConcurrentLinkedQueue<ActivityInput<?>>();
+    var env =
+        TestWorkflowEnvironment.newInstance(
+            TestEnvironmentOptions.newBuilder()
+                .setWorkerFactoryOptions(
+                    WorkerFactoryOptions.newBuilder()
+                        .setWorkerInterceptors(capturingActivities(scheduled))
+                        .build())
+                .build());
+    try {
+      WorkflowReplayer.replayWorkflowExecution(history, env, WorkerWorkflowImpl.class);
+    } finally {
+      env.close();
+    }
+    var stops = scheduled.stream().filter(a -> a.getActivityName().equals("StopEngine")).toList();
+    assertThat(stops).as("engine stops on replay").hasSize(1);
+    var input = (StopEngineInput) stops.getFirst().getArgs()[0];
+    assertThat(input.scaleIn()).as(name + ": scaleIn on replay").isEqualTo(recordedInput.scaleIn());
+    assertThat(stops.getFirst().getOptions().getStartToCloseTimeout())
+        .as(name + ": the engine stop's bound on replay")
+        .isEqualTo(recordedBound);
+  }
+
+  /** Collects every activity the replayed workflow code schedules, with its options and input. */
+  private static WorkerInterceptor capturingActivities(Collection<ActivityInput<?>> scheduled) {
+    return new WorkerInterceptorBase() {
+      @Override
+      public WorkflowInboundCallsInterceptor interceptWorkflow(
+          WorkflowInboundCallsInterceptor next) {
+        return new WorkflowInboundCallsInterceptorBase(next) {
+          @Override
+          public void init(WorkflowOutboundCallsInterceptor outbound) {
+            super.init(
+                new WorkflowOutboundCallsInterceptorBase(outbound) {
+                  @Override
+                  public <R> ActivityOutput<R> executeActivity(ActivityInput<R> input) {
+                    scheduled.add(input);
+                    return super.executeActivity(input);
+                  }
+                });
+          }
+        };
+      }
+    };
   }
 
   private static Path file(String relative) throws URISyntaxException {
