@@ -2,6 +2,7 @@ package dev.gantry.workflows.history;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.gantry.api.TaskQueues;
 import dev.gantry.api.worker.WorkerActivities.StopEngineInput;
 import dev.gantry.workflows.deployment.DeploymentWorkflowImpl;
 import dev.gantry.workflows.job.JobWorkflowImpl;
@@ -32,6 +33,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -40,7 +42,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Replays every recorded history ({@code src/test/resources/histories/<workflow>/*.json}) against
@@ -52,6 +53,9 @@ class HistoryReplayTest {
   private static final String FOLDER = "/histories";
   private static final String NOT_FOUND_CHANGE = "signal-target-not-found";
   private static final DataConverter CONVERTER = DefaultDataConverter.newDefaultInstance();
+
+  /** Activities whose options or input tell the branches of a versioned change apart. */
+  private static final Set<String> OPTION_CHECKED = Set.of("PrepareModel", "StopEngine");
 
   /** The implementation of each workflow type; its histories live in the folder of its name. */
   private static final Map<String, Class<?>> IMPLEMENTATIONS =
@@ -198,41 +202,66 @@ class HistoryReplayTest {
   }
 
   /**
-   * Both branches of {@code scale-in-drain-timeout} schedule the same activity ({@code StopEngine})
-   * and differ only in its bound and its {@code scaleIn} flag, which replay does not compare. So
-   * the worker histories that reached an idle reap are also replayed with an interceptor: the
-   * engine stop today's code schedules for each must be the recorded one (same start-to-close
-   * timeout, same {@code scaleIn}), i.e. the branch the history took.
+   * Some branches differ only in an activity's options or input, which replay does not compare:
+   * {@code cancellable-download} sends {@code sim} to the control queue and every other model to
+   * {@code gantry-downloads}; {@code scale-in-drain-timeout} stops an idle worker's engine with the
+   * scale-in flag and a longer bound. So every history is also replayed with an interceptor, and
+   * each {@code PrepareModel} and {@code StopEngine} today's code schedules for it must be the
+   * recorded one: on the downloads queue or not; the same {@code scaleIn} and start-to-close bound.
+   * (A deliberate change of an engine stop's bound fails here too, naming it; replay alone would
+   * pass.)
    */
   @ParameterizedTest(name = "{0}")
-  @ValueSource(
-      strings = {
-        "worker/idle-reaped",
-        "worker/reconfigured-then-idle-reaped",
-        "worker/continued-run-idle-reaped",
-        "worker/scale-in-drain",
-        "worker/idle-reap-deferred-while-busy-then-reaped",
-        "worker/in-flight-unknown-then-reaped",
-        "worker/scale-in-drain-failed-still-stopped"
-      })
-  void anIdleReapStopsTheEngineOnTheBranchItWasRecordedWith(String name) throws Exception {
-    var history = read(file(name + ".json"));
+  @MethodSource("histories")
+  void activitiesWhoseOptionsTellBranchesApartAreScheduledAsRecorded(Path file) throws Exception {
+    var history = read(file);
     var recorded =
         history.getEvents().stream()
             .filter(e -> e.getEventType() == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
             .map(e -> e.getActivityTaskScheduledEventAttributes())
-            .filter(a -> a.getActivityType().getName().equals("StopEngine"))
+            .filter(a -> OPTION_CHECKED.contains(a.getActivityType().getName()))
             .toList();
-    assertThat(recorded).as(name + "'s engine stops").hasSize(1);
-    var recordedInput =
-        CONVERTER.fromPayloads(
-            0,
-            Optional.of(recorded.getFirst().getInput()),
-            StopEngineInput.class,
-            StopEngineInput.class);
-    var bound = recorded.getFirst().getStartToCloseTimeout();
-    var recordedBound = Duration.ofSeconds(bound.getSeconds(), bound.getNanos());
+    var scheduled = replayCapturingActivities(history);
+    var replayed =
+        scheduled.stream().filter(a -> OPTION_CHECKED.contains(a.getActivityName())).toList();
+    String name = relativeName(file);
+    assertThat(replayed.stream().map(ActivityInput::getActivityName))
+        .as(name + ": activities scheduled on replay")
+        .containsExactlyElementsOf(
+            recorded.stream().map(a -> a.getActivityType().getName()).toList());
+    for (int i = 0; i < recorded.size(); i++) {
+      var was = recorded.get(i);
+      var now = replayed.get(i);
+      String what = "%s: %s #%d on replay".formatted(name, was.getActivityType().getName(), i + 1);
+      if (was.getActivityType().getName().equals("PrepareModel")) {
+        assertThat(TaskQueues.DOWNLOADS.equals(now.getOptions().getTaskQueue()))
+            .as(what + " runs on " + TaskQueues.DOWNLOADS)
+            .isEqualTo(was.getTaskQueue().getName().equals(TaskQueues.DOWNLOADS));
+      } else {
+        var wasInput =
+            CONVERTER.fromPayloads(
+                0, Optional.of(was.getInput()), StopEngineInput.class, StopEngineInput.class);
+        assertThat(((StopEngineInput) now.getArgs()[0]).scaleIn())
+            .as(what + ": scaleIn")
+            .isEqualTo(wasInput.scaleIn());
+        var bound = was.getStartToCloseTimeout();
+        assertThat(now.getOptions().getStartToCloseTimeout())
+            .as(what + ": start-to-close bound")
+            .isEqualTo(Duration.ofSeconds(bound.getSeconds(), bound.getNanos()));
+      }
+    }
+  }
 
+  /** Replays a history, returning every activity its workflow code scheduled, in order. */
+  private static List<ActivityInput<?>> replayCapturingActivities(WorkflowExecutionHistory history)
+      throws Exception {
+    String type =
+        history
+            .getEvents()
+            .getFirst()
+            .getWorkflowExecutionStartedEventAttributes()
+            .getWorkflowType()
+            .getName();
     var scheduled = new ConcurrentLinkedQueue<ActivityInput<?>>();
     var env =
         TestWorkflowEnvironment.newInstance(
@@ -243,17 +272,11 @@ class HistoryReplayTest {
                         .build())
                 .build());
     try {
-      WorkflowReplayer.replayWorkflowExecution(history, env, WorkerWorkflowImpl.class);
+      WorkflowReplayer.replayWorkflowExecution(history, env, IMPLEMENTATIONS.get(type));
     } finally {
       env.close();
     }
-    var stops = scheduled.stream().filter(a -> a.getActivityName().equals("StopEngine")).toList();
-    assertThat(stops).as("engine stops on replay").hasSize(1);
-    var input = (StopEngineInput) stops.getFirst().getArgs()[0];
-    assertThat(input.scaleIn()).as(name + ": scaleIn on replay").isEqualTo(recordedInput.scaleIn());
-    assertThat(stops.getFirst().getOptions().getStartToCloseTimeout())
-        .as(name + ": the engine stop's bound on replay")
-        .isEqualTo(recordedBound);
+    return List.copyOf(scheduled);
   }
 
   /** Collects every activity the replayed workflow code schedules, with its options and input. */
