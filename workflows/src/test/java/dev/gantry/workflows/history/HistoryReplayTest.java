@@ -221,7 +221,13 @@ class HistoryReplayTest {
             .map(e -> e.getActivityTaskScheduledEventAttributes())
             .filter(a -> OPTION_CHECKED.contains(a.getActivityType().getName()))
             .toList();
-    var scheduled = replayCapturingActivities(history);
+    List<ActivityInput<?>> scheduled;
+    try {
+      scheduled = replayCapturingActivities(history);
+    } catch (Exception | Error e) {
+      throw new AssertionError(
+          "recorded history %s no longer replays: %s".formatted(relativeName(file), oneLine(e)), e);
+    }
     var replayed =
         scheduled.stream().filter(a -> OPTION_CHECKED.contains(a.getActivityName())).toList();
     String name = relativeName(file);
@@ -235,7 +241,7 @@ class HistoryReplayTest {
       String what = "%s: %s #%d on replay".formatted(name, was.getActivityType().getName(), i + 1);
       if (was.getActivityType().getName().equals("PrepareModel")) {
         assertThat(TaskQueues.DOWNLOADS.equals(now.getOptions().getTaskQueue()))
-            .as(what + " runs on " + TaskQueues.DOWNLOADS)
+            .as(what + ": on " + TaskQueues.DOWNLOADS + " as recorded")
             .isEqualTo(was.getTaskQueue().getName().equals(TaskQueues.DOWNLOADS));
       } else {
         var wasInput =
