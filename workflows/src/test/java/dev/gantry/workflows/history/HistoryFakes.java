@@ -12,14 +12,18 @@ import dev.gantry.api.worker.EngineExited;
 import dev.gantry.api.worker.WorkerActivities;
 import dev.gantry.api.worker.WorkerWorkflow;
 import io.temporal.activity.Activity;
+import io.temporal.client.ActivityCompletionException;
 import io.temporal.client.WorkflowClient;
 import io.temporal.failure.ApplicationFailure;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
+import java.util.function.IntUnaryOperator;
 
 /**
  * Activities for {@link HistoryRecorder}: the control plane's side effects without processes,
@@ -46,6 +50,35 @@ final class HistoryFakes {
     /** Holds the download until the scenario opens it; null for no wait. */
     volatile CountDownLatch modelGate;
 
+    /**
+     * Calls of the download answered "waiting for a download slot" (the tenant runs its share of
+     * downloads) before one downloads.
+     */
+    final AtomicInteger slotWaits = new AtomicInteger();
+
+    /** The download runs, heartbeating its progress, until it is cancelled (at most 20 s). */
+    volatile boolean downloadUntilCancelled;
+
+    /** Opened when a download that runs until cancelled has started. */
+    final CountDownLatch downloadRunning = new CountDownLatch(1);
+
+    /** Opened when such a download learnt of its cancellation from a heartbeat and stopped. */
+    final CountDownLatch downloadCancelled = new CountDownLatch(1);
+
+    /**
+     * The engine's answer to the n-th {@code inFlight} question (from 1): requests in flight, or a
+     * thrown failure for an engine that cannot be asked.
+     */
+    volatile IntUnaryOperator inFlightByCall = call -> 0;
+
+    final AtomicInteger inFlightCalls = new AtomicInteger();
+
+    /** A failure every scale-in drain throws, or null for drains that stop the engine. */
+    volatile RuntimeException scaleInFailure;
+
+    /** Engines stopped by a scale-in drain (reaped for idleness), by worker id. */
+    final Set<String> scaleInStops = ConcurrentHashMap.newKeySet();
+
     /** Worker ordinals from which a start is refused for lack of GPUs; 0 for never. */
     volatile int refuseFromOrdinal;
 
@@ -57,16 +90,22 @@ final class HistoryFakes {
 
     volatile WorkflowClient client;
 
+    /** Every status written, as {@code status} or {@code status(reason)}, in order. */
+    final List<String> statuses = new CopyOnWriteArrayList<>();
+
     @Override
-    public void recordStatus(RecordStatusInput input) {}
+    public void recordStatus(RecordStatusInput input) {
+      statuses.add(
+          input.status().wireName() + (input.reason() == null ? "" : "(" + input.reason() + ")"));
+    }
 
     @Override
     public void recordSpec(RecordSpecInput input) {}
 
-    /** An engine asked before its idle reap is idle: the recorded paths reap it. */
+    /** Asked before an idle reap; idle (0) unless the scenario scripts otherwise. */
     @Override
     public int inFlight(WorkerRef worker) {
-      return 0;
+      return inFlightByCall.applyAsInt(inFlightCalls.incrementAndGet());
     }
 
     @Override
@@ -79,6 +118,13 @@ final class HistoryFakes {
 
     @Override
     public ModelInfo prepareModel(PrepareModelInput input) {
+      if (slotWaits.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        return ModelInfo.waiting(
+            "waiting for a download slot: this tenant already runs 2 model downloads at once");
+      }
+      if (downloadUntilCancelled) {
+        heartbeatUntilCancelled();
+      }
       if (transientModelFailures.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
         throw ApplicationFailure.newFailure(
             "network error downloading model-00001-of-00002.safetensors: connection reset",
@@ -128,7 +174,37 @@ final class HistoryFakes {
 
     @Override
     public void stopEngine(StopEngineInput input) {
+      if (input.scaleIn()) {
+        scaleInStops.add(input.worker().workerId());
+        if (scaleInFailure != null) {
+          throw scaleInFailure;
+        }
+      }
       running.remove(input.worker().workerId());
+    }
+
+    /**
+     * A download in progress: heartbeats its progress until the workflow cancels it, which the
+     * activity learns from a heartbeat (an {@link ActivityCompletionException}), as the real one.
+     */
+    private void heartbeatUntilCancelled() {
+      var context = Activity.getExecutionContext();
+      downloadRunning.countDown();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      long done = 0;
+      try {
+        while (System.nanoTime() < deadline) {
+          done += 10_000_000L;
+          context.heartbeat(new DownloadProgress(done, 16_000_000_000L));
+          Thread.sleep(100);
+        }
+      } catch (ActivityCompletionException e) {
+        downloadCancelled.countDown();
+        throw e;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      throw new IllegalStateException("the download was never cancelled");
     }
 
     @Override
@@ -140,6 +216,23 @@ final class HistoryFakes {
       client
           .newWorkflowStub(WorkerWorkflow.class, WorkerWorkflow.workflowIdOf(workerId))
           .engineExited(new EngineExited(137, "engine exited with code 137 (killed by SIGKILL)"));
+    }
+  }
+
+  /**
+   * The control plane's download activity alone, for the {@code gantry-downloads} task queue's
+   * worker (which, as the orchestrator's, runs nothing else).
+   */
+  static final class Downloads implements ModelActivities {
+    private final ControlPlane control;
+
+    Downloads(ControlPlane control) {
+      this.control = control;
+    }
+
+    @Override
+    public ModelInfo prepareModel(PrepareModelInput input) {
+      return control.prepareModel(input);
     }
   }
 

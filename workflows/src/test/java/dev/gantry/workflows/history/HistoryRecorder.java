@@ -12,6 +12,7 @@ import dev.gantry.api.deployment.DeploymentWorkflow;
 import dev.gantry.api.deployment.DeploymentWorkflowInput;
 import dev.gantry.api.deployment.EditRequest;
 import dev.gantry.api.deployment.Framework;
+import dev.gantry.api.deployment.GpuSpec;
 import dev.gantry.api.deployment.ServingState.WorkerSlot;
 import dev.gantry.api.job.JobProgress;
 import dev.gantry.api.job.JobState;
@@ -77,6 +78,9 @@ class HistoryRecorder {
   private static final Instant START = Instant.parse("2026-01-01T00:00:00Z");
   private static final String DEP = "dep_history";
   private static final String NOT_FOUND_CHANGE = "signal-target-not-found";
+  private static final String CANCELLABLE_DOWNLOAD = "cancellable-download@1";
+  private static final String BUSY_CHECK = "idle-reap-asks-in-flight@1";
+  private static final String SCALE_IN_DRAIN = "scale-in-drain-timeout@1";
 
   private TestWorkflowEnvironment env;
   private WorkflowClient client;
@@ -106,6 +110,15 @@ class HistoryRecorder {
                 .setDefaultHeartbeatThrottleInterval(Duration.ofSeconds(1))
                 .build())
         .registerActivitiesImplementations(jobs);
+    // As the orchestrator's: the download activity alone, on its own queue. Heartbeats (and so a
+    // deletion's cancellation) reach the server every second.
+    env.newWorker(
+            TaskQueues.DOWNLOADS,
+            WorkerOptions.newBuilder()
+                .setMaxHeartbeatThrottleInterval(Duration.ofSeconds(1))
+                .setDefaultHeartbeatThrottleInterval(Duration.ofSeconds(1))
+                .build())
+        .registerActivitiesImplementations(new HistoryFakes.Downloads(control));
     env.start();
   }
 
@@ -442,6 +455,177 @@ class HistoryRecorder {
     record("worker/continued-run-idle-reaped", workerId(1));
   }
 
+  // ---- Since getVersion("cancellable-download"): downloads on their own queue, cancellable ----
+
+  /** sim since the change: still prepared on the control queue, not cancellable; then deleted. */
+  @Test
+  void simPreparedOnTheControlQueue() {
+    var wf = startDeployment(fresh(spec(0, 1, 300)));
+    awaitStatus(wf, DeploymentStatus.RUNNING);
+    delete(wf);
+    awaitClosed(deploymentId());
+    record(
+        "deployment/sim-prepared-on-control-queue-then-delete",
+        deploymentId(),
+        CANCELLABLE_DOWNLOAD);
+  }
+
+  /**
+   * A deletion cancels the download under way: the deployment shows {@code deleting} at once, the
+   * download learns of the cancellation from a heartbeat and stops, then the tear-down runs.
+   */
+  @Test
+  void deleteCancelsARunningDownload() {
+    control.downloadUntilCancelled = true;
+    var wf = startDeployment(fresh(vllmSpec()));
+    awaitTrue(control.downloadRunning);
+    // Not settled: the download runs until the deletion cancels it. Virtual time stands still
+    // meanwhile (nothing here needs a timer), so its heartbeat timeout cannot pass.
+    wf.requestDelete(new DeleteRequest("key_1"));
+    awaitTrue(control.downloadCancelled);
+    awaitClosed(deploymentId());
+    var history = client.fetchHistory(deploymentId());
+    assertThat(history.getEvents())
+        .as("the download ended cancelled")
+        .anyMatch(e -> e.getEventType() == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED);
+    assertThat(control.statuses).endsWith("deleting", "deleting", "deleted");
+    record("deployment/delete-cancels-running-download", deploymentId(), CANCELLABLE_DOWNLOAD);
+  }
+
+  /**
+   * The tenant runs its share of downloads: told twice to wait (the reason written once, the
+   * workflow sleeping 5 s, then 10 s), it then downloads and runs. Still serving.
+   */
+  @Test
+  void waitsForADownloadSlotThenRuns() {
+    control.slotWaits.set(2);
+    var wf = startDeployment(fresh(vllmSpec()));
+    awaitStatus(wf, DeploymentStatus.RUNNING);
+    assertThat(control.slotWaits.get()).isZero();
+    assertThat(control.statuses)
+        .containsExactly(
+            "filesystem_created",
+            "downloading_model",
+            "downloading_model(waiting for a download slot: this tenant already runs 2 model"
+                + " downloads at once)",
+            "model_downloaded",
+            "running");
+    record("deployment/waits-for-download-slot-then-running", deploymentId(), CANCELLABLE_DOWNLOAD);
+  }
+
+  /** Deleted while it waits for a download slot: the wait's timer is cancelled, tear-down runs. */
+  @Test
+  void deleteWhileWaitingForADownloadSlot() {
+    control.slotWaits.set(1_000);
+    var wf = startDeployment(fresh(vllmSpec()));
+    await(
+        "waiting for a download slot",
+        () ->
+            wf.state().statusReason() != null
+                && wf.state().statusReason().startsWith("waiting for a download slot"));
+    // Settled first: the request arrives while the workflow sleeps on its wait, no call under way.
+    delete(wf);
+    awaitClosed(deploymentId());
+    var history = client.fetchHistory(deploymentId());
+    assertThat(history.getEvents())
+        .as("the wait for a slot was cancelled")
+        .anyMatch(e -> e.getEventType() == EventType.EVENT_TYPE_TIMER_CANCELED);
+    record(
+        "deployment/delete-while-waiting-for-download-slot", deploymentId(), CANCELLABLE_DOWNLOAD);
+  }
+
+  /**
+   * A permanent download failure on the downloads queue: the failure leaves the cancellation scope
+   * and is compensated as before ({@code cleaning}, storage removed, {@code failed}); then deleted.
+   */
+  @Test
+  void queuedDownloadFailedIsCompensated() {
+    control.modelFailure =
+        ApplicationFailure.newNonRetryableFailure(
+            "add an HF_TOKEN with access", FailureType.MODEL_ACCESS_DENIED.name());
+    var wf = startDeployment(fresh(vllmSpec()));
+    awaitStatus(wf, DeploymentStatus.FAILED);
+    delete(wf);
+    awaitClosed(deploymentId());
+    record(
+        "deployment/queued-download-failed-compensated-then-deleted",
+        deploymentId(),
+        CANCELLABLE_DOWNLOAD);
+  }
+
+  // ---- Since getVersion("idle-reap-asks-in-flight") and getVersion("scale-in-drain-timeout") ----
+
+  /**
+   * Reaped while idle: the engine, asked at the idle deadline, runs nothing; the worker drains with
+   * the scale-in bound ({@code StopEngineInput.scaleIn}).
+   */
+  @Test
+  void idleReapedWithTheScaleInDrain() {
+    startOneDemandWorker();
+    awaitClosed(workerId(1));
+    assertThat(control.inFlightCalls.get()).isEqualTo(1);
+    assertThat(control.scaleInStops).containsExactly(WorkerWorkflow.workerId(DEP, 1));
+    record("worker/scale-in-drain", workerId(1), BUSY_CHECK, SCALE_IN_DRAIN);
+  }
+
+  /**
+   * The first two idle deadlines find requests in flight (the gateways' reports lag): the worker
+   * counts as active and waits a full idle window again; the third finds none and it is reaped.
+   */
+  @Test
+  void idleReapDeferredWhileBusy() {
+    control.inFlightByCall = call -> call <= 2 ? 3 : 0;
+    startOneDemandWorker();
+    awaitClosed(workerId(1));
+    assertThat(control.inFlightCalls.get()).isEqualTo(3);
+    assertThat(control.scaleInStops).containsExactly(WorkerWorkflow.workerId(DEP, 1));
+    record(
+        "worker/idle-reap-deferred-while-busy-then-reaped",
+        workerId(1),
+        BUSY_CHECK,
+        SCALE_IN_DRAIN);
+  }
+
+  /** The engine cannot be asked (both attempts fail): it counts as idle and is reaped. */
+  @Test
+  void idleReapWhenTheEngineCannotTell() {
+    control.inFlightByCall =
+        call -> {
+          throw ApplicationFailure.newFailure(
+              "the engine's metrics did not answer", FailureType.TRANSIENT.name());
+        };
+    startOneDemandWorker();
+    awaitClosed(workerId(1));
+    assertThat(control.inFlightCalls.get()).isEqualTo(2);
+    record("worker/in-flight-unknown-then-reaped", workerId(1), BUSY_CHECK, SCALE_IN_DRAIN);
+  }
+
+  /**
+   * The scale-in drain fails for good: the worker still ends stopped and says so; the orphan
+   * sweeper stops what is left.
+   */
+  @Test
+  void scaleInDrainFailed() {
+    control.scaleInFailure =
+        ApplicationFailure.newNonRetryableFailure(
+            "the engine did not stop: process 4242 survived SIGKILL",
+            FailureType.ENGINE_FAILED.name());
+    startOneDemandWorker();
+    awaitClosed(workerId(1));
+    var outcome = client.newUntypedWorkflowStub(workerId(1)).getResult(WorkerOutcome.class);
+    assertThat(outcome.status()).isEqualTo(WorkerStatus.STOPPED);
+    assertThat(outcome.cause()).isEqualTo(WorkerEndCause.IDLE);
+    record("worker/scale-in-drain-failed-still-stopped", workerId(1), BUSY_CHECK, SCALE_IN_DRAIN);
+  }
+
+  /** A sim deployment without min workers, whose demand starts one worker that may be reaped. */
+  private void startOneDemandWorker() {
+    var wf = startDeployment(fresh(spec(0, 1, 20)));
+    awaitStatus(wf, DeploymentStatus.RUNNING);
+    wf.reportDemand(new DemandReport(0, 1));
+    awaitWorkers(wf, "a healthy worker", List.of(1), List.of(1));
+  }
+
   // ---- JobWorkflow ----
 
   @Test
@@ -530,6 +714,23 @@ class HistoryRecorder {
   static DeploymentSpec spec(int min, int max, int idleSeconds) {
     return new DeploymentSpec(
         "chat", "tiny", Framework.SIM, null, min, max, 8, idleSeconds, 60, 5, List.of(), List.of());
+  }
+
+  /** A model that is downloaded (on the downloads queue), unlike sim's; no min workers. */
+  static DeploymentSpec vllmSpec() {
+    return new DeploymentSpec(
+        "chat",
+        "org/model",
+        Framework.VLLM,
+        new GpuSpec("L4", 1, List.of()),
+        0,
+        1,
+        8,
+        300,
+        60,
+        5,
+        List.of(),
+        List.of());
   }
 
   static DeploymentWorkflowInput fresh(DeploymentSpec spec) {
@@ -661,6 +862,17 @@ class HistoryRecorder {
   private void record(String name, String workflowId) {
     awaitSettled(workflowId, null);
     write(name, client.fetchHistory(workflowId));
+  }
+
+  /**
+   * Records a history that must have taken the new branch of these changes: each {@code
+   * changeId@version} is among its version markers, or nothing is written.
+   */
+  private void record(String name, String workflowId, String... markers) {
+    awaitSettled(workflowId, null);
+    var history = client.fetchHistory(workflowId);
+    assertThat(Histories.versionMarkers(history)).as(name + "'s version markers").contains(markers);
+    write(name, history);
   }
 
   /** Waits until the run (the latest when null) is {@linkplain Histories#quiet quiet}. */
