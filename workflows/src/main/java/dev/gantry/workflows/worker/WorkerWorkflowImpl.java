@@ -130,6 +130,12 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
   /** Scale-in drains with the scale-in drain timeout. */
   static final String SCALE_IN_DRAIN = "scale-in-drain-timeout";
 
+  /**
+   * A drain or an engine exit that arrives while the idle reap asks the engine ({@link
+   * #BUSY_CHECK}) ends the worker for that reason, not as idle.
+   */
+  static final String IDLE_REAP_RECHECK = "idle-reap-rechecks-ends";
+
   private final WorkerWorkflowInput input;
   private final WorkerRef ref;
   private WorkerStatus status = WorkerStatus.PROVISIONING;
@@ -271,6 +277,15 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
           // Reports lag (an idle timeout lowered by an edit makes the last one look old): a
           // worker with requests in flight is in use now, whatever they said.
           lastActiveMillis = now;
+          continue;
+        }
+        // The question took an activity, during which a deletion's drain or the engine's exit may
+        // have arrived: that end wins over idleness, or the worker would drain with the scale-in
+        // flag and bound (hours) instead of the deletion's, or stop as idle instead of failed.
+        // Versioned on this path only: histories that never saw such a signal replay unchanged.
+        if ((engineExit != null || drainRequest != null)
+            && Workflow.getVersion(IDLE_REAP_RECHECK, Workflow.DEFAULT_VERSION, 1) >= 1) {
+          // The loop's top ends the worker for the drain or the exit that came during the check.
           continue;
         }
         return WorkerEndCause.IDLE;

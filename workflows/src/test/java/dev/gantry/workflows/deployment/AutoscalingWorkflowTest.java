@@ -14,6 +14,8 @@ import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.ServingState.WorkerSlot;
 import dev.gantry.api.worker.ActivityReport;
 import dev.gantry.api.worker.DrainRequest;
+import dev.gantry.api.worker.WorkerEndCause;
+import dev.gantry.api.worker.WorkerOutcome;
 import dev.gantry.api.worker.WorkerSettings;
 import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.api.worker.WorkerWorkflow;
@@ -223,6 +225,59 @@ class AutoscalingWorkflowTest {
     engines.inFlight.put(DEP + "-w1", 0);
     await(env, "reaped once its requests finished", () -> current(wf).isEmpty());
     assertThat(engines.calls).contains("drain:w1", "scale-in:w1");
+  }
+
+  /**
+   * A deletion whose drain arrives while the idle reap asks the engine whether it runs requests:
+   * the worker drains for the deletion (its bound, no scale-in flag), not as idle.
+   */
+  @Test
+  void aDeletionDuringTheIdleReapsBusyCheckDrainsForTheDeletion(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    engines.inFlightAnswersAfterSignal = "drain";
+    var wf = start(env, client, worker, spec(0, 1, 20));
+    await(env, "running", () -> wf.state().status() == DeploymentStatus.RUNNING);
+    wf.reportDemand(new DemandReport(1, 0));
+    await(env, "a healthy worker", () -> healthy(wf).equals(List.of(1)));
+
+    // The idle deadline passes; the engine is asked and answers only once the drain arrived.
+    await(env, "the engine asked at the idle deadline", () -> engines.count("inFlight:w1") > 0);
+    wf.requestDelete(new DeleteRequest("key_1"));
+
+    var outcome =
+        client
+            .newUntypedWorkflowStub(WorkerWorkflow.workflowId(DEP, 1))
+            .getResult(WorkerOutcome.class);
+    assertThat(outcome.status()).isEqualTo(WorkerStatus.STOPPED);
+    assertThat(outcome.cause()).isEqualTo(WorkerEndCause.DRAIN_REQUESTED);
+    assertThat(outcome.reason()).isEqualTo("the deployment is being deleted");
+    assertThat(engines.calls).contains("drain:w1").doesNotContain("scale-in:w1");
+    assertThat(engines.count("inFlight:w1")).isEqualTo(1);
+    assertThat(WorkflowStub.fromTyped(wf).getResult(DeploymentState.class).status())
+        .isEqualTo(DeploymentStatus.DELETED);
+  }
+
+  /** An engine that exits while the idle reap asks it: the worker fails, not stops as idle. */
+  @Test
+  void anEngineExitDuringTheIdleReapsBusyCheckFailsTheWorker(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    engines.inFlightAnswersAfterSignal = "engineExited";
+    var wf = start(env, client, worker, spec(0, 1, 20));
+    await(env, "running", () -> wf.state().status() == DeploymentStatus.RUNNING);
+    wf.reportDemand(new DemandReport(1, 0));
+    await(env, "a healthy worker", () -> healthy(wf).equals(List.of(1)));
+
+    await(env, "the engine asked at the idle deadline", () -> engines.count("inFlight:w1") > 0);
+    engines.kill(DEP + "-w1");
+
+    var outcome =
+        client
+            .newUntypedWorkflowStub(WorkerWorkflow.workflowId(DEP, 1))
+            .getResult(WorkerOutcome.class);
+    assertThat(outcome.status()).isEqualTo(WorkerStatus.FAILED);
+    assertThat(outcome.cause()).isEqualTo(WorkerEndCause.ENGINE_FAILED);
+    assertThat(outcome.reason()).contains("killed by SIGKILL");
+    assertThat(engines.calls).contains("stop:w1", "record:w1:failed").doesNotContain("scale-in:w1");
   }
 
   @Test

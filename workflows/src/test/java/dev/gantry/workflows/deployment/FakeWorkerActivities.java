@@ -5,6 +5,7 @@ import dev.gantry.api.worker.EngineExited;
 import dev.gantry.api.worker.WorkerActivities;
 import dev.gantry.api.worker.WorkerWorkflow;
 import io.temporal.activity.Activity;
+import io.temporal.api.enums.v1.EventType;
 import io.temporal.client.WorkflowClient;
 import io.temporal.failure.ApplicationFailure;
 import java.util.List;
@@ -12,6 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -79,10 +81,42 @@ final class FakeWorkerActivities implements WorkerActivities {
     }
   }
 
+  /**
+   * A signal (by name, e.g. {@code drain}) that the engine's answer to {@code inFlight} waits for:
+   * the question then runs until that signal reached the worker's history (at most 20 s), as one
+   * that arrives while the engine is asked. Null for an answer at once.
+   */
+  volatile String inFlightAnswersAfterSignal;
+
   @Override
   public int inFlight(WorkerRef worker) {
     calls.add("inFlight:" + shortId(worker.workerId()));
+    String signal = inFlightAnswersAfterSignal;
+    if (signal != null) {
+      awaitSignal(WorkerWorkflow.workflowIdOf(worker.workerId()), signal);
+    }
     return inFlight.getOrDefault(worker.workerId(), 0);
+  }
+
+  private void awaitSignal(String workflowId, String signal) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (client.fetchHistory(workflowId).getEvents().stream()
+        .noneMatch(
+            e ->
+                e.getEventType() == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+                    && e.getWorkflowExecutionSignaledEventAttributes()
+                        .getSignalName()
+                        .equals(signal))) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("no " + signal + " signal reached " + workflowId);
+      }
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+    }
   }
 
   @Override

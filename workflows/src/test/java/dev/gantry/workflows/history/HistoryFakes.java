@@ -12,6 +12,8 @@ import dev.gantry.api.worker.EngineExited;
 import dev.gantry.api.worker.WorkerActivities;
 import dev.gantry.api.worker.WorkerWorkflow;
 import io.temporal.activity.Activity;
+import io.temporal.api.enums.v1.EventType;
+import io.temporal.api.history.v1.HistoryEvent;
 import io.temporal.client.ActivityCompletionException;
 import io.temporal.client.WorkflowClient;
 import io.temporal.failure.ApplicationFailure;
@@ -73,6 +75,13 @@ final class HistoryFakes {
 
     final AtomicInteger inFlightCalls = new AtomicInteger();
 
+    /**
+     * A signal (by name) the engine's answer to {@code inFlight} waits for: the question runs until
+     * the worker received and handled that signal (at most 20 s), as one that arrives while the
+     * engine is asked. Null for an answer at once.
+     */
+    volatile String inFlightAnswersAfterSignal;
+
     /** A failure every scale-in drain throws, or null for drains that stop the engine. */
     volatile RuntimeException scaleInFailure;
 
@@ -105,7 +114,39 @@ final class HistoryFakes {
     /** Asked before an idle reap; idle (0) unless the scenario scripts otherwise. */
     @Override
     public int inFlight(WorkerRef worker) {
-      return inFlightByCall.applyAsInt(inFlightCalls.incrementAndGet());
+      int call = inFlightCalls.incrementAndGet();
+      String signal = inFlightAnswersAfterSignal;
+      if (signal != null) {
+        awaitHandledSignal(WorkerWorkflow.workflowIdOf(worker.workerId()), signal);
+      }
+      return inFlightByCall.applyAsInt(call);
+    }
+
+    /**
+     * Waits until the workflow's history has the signal and a workflow task completed after it, so
+     * the answer comes after the signal was handled and recording again gives the same history.
+     */
+    private void awaitHandledSignal(String workflowId, String signal) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (!handledSignal(client.fetchHistory(workflowId).getEvents(), signal)) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("no " + signal + " signal reached " + workflowId);
+        }
+        sleepQuietly(10);
+      }
+    }
+
+    private static boolean handledSignal(List<HistoryEvent> events, String signal) {
+      boolean signalled = false;
+      for (var e : events) {
+        if (e.getEventType() == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+            && e.getWorkflowExecutionSignaledEventAttributes().getSignalName().equals(signal)) {
+          signalled = true;
+        } else if (signalled && e.getEventType() == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
+          return true;
+        }
+      }
+      return false;
     }
 
     @Override

@@ -81,6 +81,7 @@ class HistoryRecorder {
   private static final String CANCELLABLE_DOWNLOAD = "cancellable-download@1";
   private static final String BUSY_CHECK = "idle-reap-asks-in-flight@1";
   private static final String SCALE_IN_DRAIN = "scale-in-drain-timeout@1";
+  private static final String IDLE_REAP_RECHECK = "idle-reap-rechecks-ends";
 
   private TestWorkflowEnvironment env;
   private WorkflowClient client;
@@ -618,12 +619,45 @@ class HistoryRecorder {
     record("worker/scale-in-drain-failed-still-stopped", workerId(1), BUSY_CHECK, SCALE_IN_DRAIN);
   }
 
+  // ---- Since getVersion("idle-reap-rechecks-ends") ----
+
+  /**
+   * The deployment is deleted while its worker, at the idle deadline, asks the engine whether it
+   * runs requests (the engine answers none once the drain arrived). Since {@value
+   * IDLE_REAP_RECHECK} the worker drains for the deletion (no scale-in flag, the stop bound);
+   * before it, it ended as idle with the scale-in drain. Recorded with either code, the file is
+   * named by the branch taken.
+   */
+  @Test
+  void drainDuringTheIdleBusyCheck() {
+    control.inFlightAnswersAfterSignal = "drain";
+    var wf = startOneDemandWorker();
+    await("the engine asked at the idle deadline", () -> control.inFlightCalls.get() > 0);
+    delete(wf);
+    awaitClosed(deploymentId());
+    awaitClosed(workerId(1));
+    assertThat(control.inFlightCalls.get()).isEqualTo(1);
+    var outcome = client.newUntypedWorkflowStub(workerId(1)).getResult(WorkerOutcome.class);
+    if (Histories.versionMarkers(client.fetchHistory(workerId(1)))
+        .contains(IDLE_REAP_RECHECK + "@1")) {
+      assertThat(outcome.cause()).isEqualTo(WorkerEndCause.DRAIN_REQUESTED);
+      assertThat(control.scaleInStops).isEmpty();
+      record(
+          "worker/drain-during-idle-busy-check", workerId(1), BUSY_CHECK, IDLE_REAP_RECHECK + "@1");
+    } else {
+      assertThat(outcome.cause()).isEqualTo(WorkerEndCause.IDLE);
+      record(
+          "worker/drain-during-idle-busy-check-before-idle-reap-recheck", workerId(1), BUSY_CHECK);
+    }
+  }
+
   /** A sim deployment without min workers, whose demand starts one worker that may be reaped. */
-  private void startOneDemandWorker() {
+  private DeploymentWorkflow startOneDemandWorker() {
     var wf = startDeployment(fresh(spec(0, 1, 20)));
     awaitStatus(wf, DeploymentStatus.RUNNING);
     wf.reportDemand(new DemandReport(0, 1));
     awaitWorkers(wf, "a healthy worker", List.of(1), List.of(1));
+    return wf;
   }
 
   // ---- JobWorkflow ----

@@ -2,6 +2,7 @@ package dev.gantry.workflows.history;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.gantry.api.TaskQueues;
 import dev.gantry.api.worker.WorkerActivities.StopEngineInput;
 import dev.gantry.workflows.deployment.DeploymentWorkflowImpl;
@@ -198,7 +199,19 @@ class HistoryReplayTest {
                 "deployment/delete-while-waiting-for-download-slot",
                 "deployment/queued-download-failed-compensated-then-deleted")),
         Arguments.of("idle-reap-asks-in-flight", "StopEngine", reapedBefore, reapedSince),
-        Arguments.of("scale-in-drain-timeout", "StopEngine", reapedBefore, reapedSince));
+        Arguments.of("scale-in-drain-timeout", "StopEngine", reapedBefore, reapedSince),
+        // Before it: every worker that asked its engine at the idle deadline and was reaped (no
+        // drain or exit came meanwhile: the change's getVersion is not reached, the path is the
+        // same), and a drain that came during the question, recorded on the code before the change
+        // (ended as idle). Since it: that drain ends the worker for the drain.
+        Arguments.of(
+            "idle-reap-rechecks-ends",
+            "InFlight",
+            Stream.concat(
+                    reapedSince.stream(),
+                    Stream.of("worker/drain-during-idle-busy-check-before-idle-reap-recheck"))
+                .toList(),
+            List.of("worker/drain-during-idle-busy-check")));
   }
 
   /**
@@ -223,7 +236,7 @@ class HistoryReplayTest {
             .toList();
     List<ActivityInput<?>> scheduled;
     try {
-      scheduled = replayCapturingActivities(history);
+      scheduled = replayCapturing(history).activities();
     } catch (Exception | Error e) {
       throw new AssertionError(
           "recorded history %s no longer replays: %s".formatted(relativeName(file), oneLine(e)), e);
@@ -258,9 +271,88 @@ class HistoryReplayTest {
     }
   }
 
-  /** Replays a history, returning every activity its workflow code scheduled, in order. */
-  private static List<ActivityInput<?>> replayCapturingActivities(WorkflowExecutionHistory history)
-      throws Exception {
+  /**
+   * Some branches differ only in how the run ends, with the same commands: a worker drained while
+   * its idle reap asks the engine ends for the drain since {@code idle-reap-rechecks-ends}, and as
+   * idle (with the same kind of engine stop) before it; replay ignores the version marker of a
+   * change the code no longer asks about. So a run recorded complete must return, on replay, what
+   * it returned then: every field of the recorded result with its recorded value (fields a result
+   * gained since are not compared).
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("histories")
+  void aCompletedRunReturnsTheRecordedResult(Path file) throws Exception {
+    var history = read(file);
+    var completed =
+        history.getEvents().stream()
+            .filter(e -> e.getEventType() == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)
+            .findFirst();
+    if (completed.isEmpty()) {
+      return; // still running, or continued as new: nothing returned
+    }
+    var recorded =
+        CONVERTER.fromPayloads(
+            0,
+            Optional.of(completed.get().getWorkflowExecutionCompletedEventAttributes().getResult()),
+            JsonNode.class,
+            JsonNode.class);
+    Replay replay;
+    try {
+      replay = replayCapturing(history);
+    } catch (Exception | Error e) {
+      throw new AssertionError(
+          "recorded history %s no longer replays: %s".formatted(relativeName(file), oneLine(e)), e);
+    }
+    String name = relativeName(file);
+    assertThat(replay.returned()).as(name + ": the run returned on replay").isTrue();
+    var now =
+        CONVERTER.fromPayloads(
+            0, CONVERTER.toPayloads(replay.result()), JsonNode.class, JsonNode.class);
+    assertThat(contains(now, recorded))
+        .as("%s: the run returned %s on replay, recorded %s", name, now, recorded)
+        .isTrue();
+  }
+
+  /** Whether {@code now} has every field of {@code recorded}, each with its recorded value. */
+  private static boolean contains(JsonNode now, JsonNode recorded) {
+    if (recorded == null || recorded.isNull()) {
+      return now == null || now.isNull();
+    }
+    if (now == null) {
+      return false;
+    }
+    if (recorded.isObject()) {
+      if (!now.isObject()) {
+        return false;
+      }
+      for (var field : recorded.properties()) {
+        if (!contains(now.get(field.getKey()), field.getValue())) {
+          return false;
+        }
+      }
+      return true;
+    }
+    if (recorded.isArray()) {
+      if (!now.isArray() || now.size() != recorded.size()) {
+        return false;
+      }
+      for (int i = 0; i < recorded.size(); i++) {
+        if (!contains(now.get(i), recorded.get(i))) {
+          return false;
+        }
+      }
+      return true;
+    }
+    return recorded.equals(now);
+  }
+
+  /**
+   * What replaying a history did: the activities scheduled, in order, and what the run returned.
+   */
+  private record Replay(List<ActivityInput<?>> activities, boolean returned, Object result) {}
+
+  /** Replays a history, capturing every activity its workflow code scheduled and its result. */
+  private static Replay replayCapturing(WorkflowExecutionHistory history) throws Exception {
     String type =
         history
             .getEvents()
@@ -269,12 +361,13 @@ class HistoryReplayTest {
             .getWorkflowType()
             .getName();
     var scheduled = new ConcurrentLinkedQueue<ActivityInput<?>>();
+    var results = new ConcurrentLinkedQueue<Optional<Object>>();
     var env =
         TestWorkflowEnvironment.newInstance(
             TestEnvironmentOptions.newBuilder()
                 .setWorkerFactoryOptions(
                     WorkerFactoryOptions.newBuilder()
-                        .setWorkerInterceptors(capturingActivities(scheduled))
+                        .setWorkerInterceptors(capturing(scheduled, results))
                         .build())
                 .build());
     try {
@@ -282,16 +375,29 @@ class HistoryReplayTest {
     } finally {
       env.close();
     }
-    return List.copyOf(scheduled);
+    var result = results.peek();
+    return new Replay(
+        List.copyOf(scheduled), result != null, result == null ? null : result.orElse(null));
   }
 
-  /** Collects every activity the replayed workflow code schedules, with its options and input. */
-  private static WorkerInterceptor capturingActivities(Collection<ActivityInput<?>> scheduled) {
+  /**
+   * Collects every activity the replayed workflow code schedules, with its options and input, and
+   * the result its workflow method returns (empty for null).
+   */
+  private static WorkerInterceptor capturing(
+      Collection<ActivityInput<?>> scheduled, Collection<Optional<Object>> results) {
     return new WorkerInterceptorBase() {
       @Override
       public WorkflowInboundCallsInterceptor interceptWorkflow(
           WorkflowInboundCallsInterceptor next) {
         return new WorkflowInboundCallsInterceptorBase(next) {
+          @Override
+          public WorkflowOutput execute(WorkflowInput input) {
+            var output = super.execute(input);
+            results.add(Optional.ofNullable(output.getResult()));
+            return output;
+          }
+
           @Override
           public void init(WorkflowOutboundCallsInterceptor outbound) {
             super.init(
