@@ -23,6 +23,11 @@ import reactor.core.publisher.Mono;
 @Component
 @Order(Ordered.HIGHEST_PRECEDENCE + 10)
 public class ApiKeyAuthFilter implements WebFilter {
+  static final String MALFORMED = "The request path is not validly percent-encoded";
+  static final String NOT_CANONICAL =
+      "The request path must be plain: no percent-encoding, matrix parameters, empty or dot"
+          + " segments";
+
   private final ApiKeyCache keys;
 
   public ApiKeyAuthFilter(ApiKeyCache keys) {
@@ -37,9 +42,20 @@ public class ApiKeyAuthFilter implements WebFilter {
 
   @Override
   public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
-    String path = exchange.getRequest().getPath().pathWithinApplication().value();
-    if (!protectedPath(path)) {
-      return chain.filter(exchange);
+    String raw = exchange.getRequest().getPath().pathWithinApplication().value();
+    String routed = RequestPaths.routed(exchange.getRequest().getPath());
+    // Decided on the path as it will be routed (decoded, without matrix parameters, and even with
+    // doubled slashes), so no spelling of a protected route gets past unauthenticated.
+    String path = routed == null ? raw : RequestPaths.collapsed(routed);
+    if (!protectedPath(path) && !protectedPath(raw)) {
+      return routed == null
+          ? ErrorBodies.write(exchange, path, HttpStatus.BAD_REQUEST, MALFORMED)
+          : chain.filter(exchange);
+    }
+    if (!RequestPaths.canonical(raw, routed)) {
+      // Protected routes are only ever written plainly; any other spelling is refused before it
+      // can be read differently by the router, a controller or an engine.
+      return ErrorBodies.write(exchange, path, HttpStatus.BAD_REQUEST, NOT_CANONICAL);
     }
     String header = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
     if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {

@@ -486,12 +486,38 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
       int idEnd = path.indexOf('/', PREFIX.length());
       if (idEnd > PREFIX.length() && path.startsWith("/v1/", idEnd)) {
         String rest = path.substring(idEnd + 4);
-        if (!rest.isEmpty() && !rest.contains("..")) {
+        // The engine decodes what it is sent: a path with anything but plain segments (an encoded
+        // '/' or '.', a dot segment, matrix parameters) would be checked here as one route and
+        // served there as another, so it has no deployment and is answered 404.
+        if (plainSegments(path.substring(PREFIX.length(), idEnd)) && plainSegments(rest)) {
           return new Call(
               path.substring(PREFIX.length(), idEnd), rest, "/v1/" + rest, query, requestId, now);
         }
       }
       return new Call(null, "", "", "", requestId, now);
+    }
+
+    /** Segments of ASCII letters, digits, {@code _} and {@code -}, separated by single slashes. */
+    static boolean plainSegments(String path) {
+      boolean segmentEmpty = true;
+      for (int i = 0; i < path.length(); i++) {
+        char c = path.charAt(i);
+        if (c == '/') {
+          if (segmentEmpty) {
+            return false;
+          }
+          segmentEmpty = true;
+        } else if ((c >= 'a' && c <= 'z')
+            || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9')
+            || c == '_'
+            || c == '-') {
+          segmentEmpty = false;
+        } else {
+          return false;
+        }
+      }
+      return !segmentEmpty;
     }
 
     /** An async job's request: {@code route} is the path called on the worker. */

@@ -47,7 +47,6 @@ public class JobService {
   private static final Duration SUBMIT_IN_PROGRESS = Duration.ofSeconds(5);
 
   private static final int MAX_IDEMPOTENCY_KEY = 255;
-  private static final int MAX_ROUTE = 300;
 
   private final JobRepository jobs;
   private final RoutingTable routes;
@@ -78,12 +77,8 @@ public class JobService {
     if (spec == null) {
       return notFound();
     }
-    if (!route.startsWith("v1/")
-        || route.length() == 3
-        || route.length() > MAX_ROUTE
-        || route.contains("..")
-        || route.contains("//")) {
-      // Only the engine's OpenAI-compatible API; never its admin or metrics endpoints.
+    if (!JobRoutes.allowed(route)) {
+      // Only the engine's OpenAI-compatible API, spelled exactly as the engine will read it.
       return JobResponses.error(
           HttpStatus.BAD_REQUEST,
           "The route after the deployment id must be an OpenAI-compatible route, e.g."
