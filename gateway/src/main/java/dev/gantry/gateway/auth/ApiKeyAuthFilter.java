@@ -3,6 +3,8 @@ package dev.gantry.gateway.auth;
 import dev.gantry.gateway.error.ErrorBodies;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.auth.ApiKeyCache;
+import dev.gantry.infra.auth.ApiKeyRecord;
+import java.util.Optional;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.HttpHeaders;
@@ -28,10 +30,15 @@ public class ApiKeyAuthFilter implements WebFilter {
       "The request path must be plain: no percent-encoding, matrix parameters, empty or dot"
           + " segments";
 
-  private final ApiKeyCache keys;
+  static final String TOO_MANY_FAILURES =
+      "Too many failed authentication attempts from this address, retry later";
 
-  public ApiKeyAuthFilter(ApiKeyCache keys) {
+  private final ApiKeyCache keys;
+  private final FailedAuthLimiter limiter;
+
+  public ApiKeyAuthFilter(ApiKeyCache keys, FailedAuthLimiter limiter) {
     this.keys = keys;
+    this.limiter = limiter;
   }
 
   static boolean protectedPath(String path) {
@@ -57,13 +64,19 @@ public class ApiKeyAuthFilter implements WebFilter {
       // can be read differently by the router, a controller or an engine.
       return ErrorBodies.write(exchange, path, HttpStatus.BAD_REQUEST, NOT_CANONICAL);
     }
-    String header = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
-    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      return unauthorized(exchange, path);
+    var address = exchange.getRequest().getRemoteAddress();
+    long wait = limiter.retryAfterSeconds(address);
+    if (wait > 0) {
+      exchange.getResponse().getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(wait));
+      return ErrorBodies.write(exchange, path, HttpStatus.TOO_MANY_REQUESTS, TOO_MANY_FAILURES);
     }
-    String presented = header.substring(7).trim();
-    var found = keys.authenticate(presented);
+    String header = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
+    var found =
+        header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)
+            ? Optional.<ApiKeyRecord>empty()
+            : keys.authenticate(header.substring(7).trim());
     if (found.isEmpty()) {
+      limiter.failed(address);
       return unauthorized(exchange, path);
     }
     var key = found.get();

@@ -1,5 +1,6 @@
 package dev.gantry.gateway.inference;
 
+import dev.gantry.gateway.auth.FailedAuthLimiter;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.config.GantryProperties;
@@ -16,6 +17,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.timeout.ReadTimeoutException;
 import java.net.ConnectException;
+import java.net.SocketAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
@@ -73,6 +75,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
   }
 
   private final ApiKeyCache keys;
+  private final FailedAuthLimiter failedAuth;
   private final RoutingTable routes;
   private final LoadReporter reporter;
   private final UsageSink usage;
@@ -86,12 +89,14 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
 
   public InferenceProxy(
       ApiKeyCache keys,
+      FailedAuthLimiter failedAuth,
       RoutingTable routes,
       LoadReporter reporter,
       UsageSink usage,
       GantryProperties properties,
       Clock clock) {
     this.keys = keys;
+    this.failedAuth = failedAuth;
     this.routes = routes;
     this.reporter = reporter;
     this.usage = usage;
@@ -173,17 +178,22 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
    * The checks on a request's head: API key, deployment (of the caller's tenant) and the gateway
    * not shutting down. Sets the call's route; the refusal to answer, or null.
    */
-  InferenceException checkHead(HttpHeaders headers, Call call) {
+  InferenceException checkHead(HttpHeaders headers, Call call, SocketAddress client) {
     if (closing) {
       return new InferenceException(
           HttpStatus.SERVICE_UNAVAILABLE, "The gateway is shutting down, please retry");
     }
-    String authorization = headers.get(HttpHeaderNames.AUTHORIZATION);
-    if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      return InferenceException.unauthorized();
+    long wait = failedAuth.retryAfterSeconds(client);
+    if (wait > 0) {
+      return InferenceException.tooManyFailedAttempts(wait);
     }
-    var key = keys.authenticate(authorization.substring(7).trim()).orElse(null);
+    String authorization = headers.get(HttpHeaderNames.AUTHORIZATION);
+    var key =
+        authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)
+            ? null
+            : keys.authenticate(authorization.substring(7).trim()).orElse(null);
     if (key == null) {
+      failedAuth.failed(client);
       return InferenceException.unauthorized();
     }
     if (call.deploymentId == null) {

@@ -115,7 +115,8 @@ final class Relay implements UpstreamHandler.Listener {
       answerError(new InferenceException(HttpStatus.BAD_REQUEST, "Malformed HTTP request"));
       return;
     }
-    InferenceException refused = proxy.checkHead(request.headers(), call);
+    InferenceException refused =
+        proxy.checkHead(request.headers(), call, ctx.channel().remoteAddress());
     if (refused != null) {
       // A gateway shutting down ends its connections, so clients move to another one.
       closeAfter |= proxy.isClosing();
@@ -532,7 +533,7 @@ final class Relay implements UpstreamHandler.Listener {
             HttpResponseStatus.valueOf(e.status().value()),
             ErrorBodies.openAi(e.status(), e.getMessage()));
     HttpHeaders headers = response.headers();
-    String retryAfter = InferenceException.retryAfterSeconds(e.status());
+    String retryAfter = e.retryAfter();
     if (retryAfter != null) {
       headers.set(HttpHeaderNames.RETRY_AFTER, retryAfter);
     }

@@ -44,6 +44,8 @@ class PathAuthTest {
     registry.add(
         "spring.datasource.url",
         () -> "jdbc:h2:mem:pathauth;DB_CLOSE_DELAY=-1" + EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    // Every request here comes from one address and most fail to authenticate on purpose.
+    registry.add("gantry.auth.failed-attempts-burst", () -> "100000");
   }
 
   @LocalServerPort int port;
