@@ -171,6 +171,10 @@ public record GantryProperties(
    * @param responseTimeout longest silence from a worker while it answers (504 before the response
    *     started)
    * @param unreachableCooldown how long a worker that refused a connection gets no new requests
+   * @param requestHeaderTimeout longest time from the first byte of a request (or the connection
+   *     opening) to the end of its head; a slower client's connection is closed
+   * @param requestBodyTimeout longest time from a request's head to the end of its body
+   * @param keepAliveTimeout how long a connection may stay open with no request on it
    */
   public record Gateway(
       @DefaultValue("8388608") @Positive long maxBodyBytes,
@@ -179,7 +183,22 @@ public record GantryProperties(
       @DefaultValue("250ms") @NotNull Duration demandReportInterval,
       @DefaultValue("2s") @NotNull Duration connectTimeout,
       @DefaultValue("10m") @NotNull Duration responseTimeout,
-      @DefaultValue("5s") @NotNull Duration unreachableCooldown) {}
+      @DefaultValue("5s") @NotNull Duration unreachableCooldown,
+      @DefaultValue("10s") @NotNull Duration requestHeaderTimeout,
+      @DefaultValue("60s") @NotNull Duration requestBodyTimeout,
+      @DefaultValue("5m") @NotNull Duration keepAliveTimeout) {
+
+    public Gateway {
+      for (Duration d :
+          new Duration[] {requestHeaderTimeout, requestBodyTimeout, keepAliveTimeout}) {
+        if (d != null && (d.isNegative() || d.isZero())) {
+          throw new IllegalArgumentException(
+              "gantry.gateway request-header-timeout, request-body-timeout and keep-alive-timeout"
+                  + " must be positive");
+        }
+      }
+    }
+  }
 
   /**
    * @param retention how long a finished job's result (or error) is kept; then its id answers 404
