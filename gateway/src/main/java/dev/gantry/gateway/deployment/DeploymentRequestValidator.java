@@ -35,7 +35,9 @@ public class DeploymentRequestValidator {
           "wait_time_seconds",
           "storage_gb",
           "env",
-          "framework_args");
+          "framework_args",
+          "max_tokens_limit",
+          "n_limit");
   static final Set<String> EDITABLE_FIELDS =
       Set.of("name", "idle_timeout_seconds", "wait_time_seconds");
   private static final Set<String> GPU_FIELDS = Set.of("type", "count", "fallback_types");
@@ -132,6 +134,8 @@ public class DeploymentRequestValidator {
             "must be between 1 and " + limits.maxStorageGb());
     Map<String, String> env = readEnv(in);
     List<String> args = readArgs(in, "framework_args", admin);
+    Integer maxTokensLimit = readMaxTokensLimit(in);
+    Integer nLimit = readNLimit(in);
 
     if (!in.errors.isEmpty()) {
       throw ApiProblem.validation(in.errors);
@@ -149,8 +153,36 @@ public class DeploymentRequestValidator {
             wait,
             storage,
             List.copyOf(env.keySet()),
-            args);
+            args,
+            maxTokensLimit,
+            nLimit);
     return new CreateDeploymentCommand(spec, env);
+  }
+
+  /** {@code max_tokens_limit}: null when absent (the platform default applies). */
+  private Integer readMaxTokensLimit(RequestReader in) {
+    if (!in.has("max_tokens_limit")) {
+      return null;
+    }
+    return in.integer(
+        "max_tokens_limit",
+        limits.defaultMaxTokensLimit(),
+        1,
+        limits.maxMaxTokensLimit(),
+        "must be between 1 and " + limits.maxMaxTokensLimit());
+  }
+
+  /** {@code n_limit}: null when absent (the platform default applies). */
+  private Integer readNLimit(RequestReader in) {
+    if (!in.has("n_limit")) {
+      return null;
+    }
+    return in.integer(
+        "n_limit",
+        limits.defaultNLimit(),
+        1,
+        limits.maxNLimit(),
+        "must be between 1 and " + limits.maxNLimit());
   }
 
   private static void validateModel(RequestReader in, Framework framework, String model) {

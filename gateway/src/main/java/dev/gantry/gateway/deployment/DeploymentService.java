@@ -9,6 +9,7 @@ import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.error.ApiProblem;
 import dev.gantry.infra.Ids;
 import dev.gantry.infra.billing.CostCalculator;
+import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.db.DeploymentIdempotencyRepository;
 import dev.gantry.infra.db.DeploymentRecord;
 import dev.gantry.infra.db.DeploymentRepository;
@@ -45,6 +46,7 @@ public class DeploymentService {
   private final Clock clock;
   private final WorkerLoad load;
   private final DeploymentIdempotencyRepository idempotency;
+  private final GantryProperties.Limits limits;
 
   public DeploymentService(
       DeploymentRequestValidator validator,
@@ -56,7 +58,8 @@ public class DeploymentService {
       TransactionTemplate tx,
       Clock clock,
       WorkerLoad load,
-      DeploymentIdempotencyRepository idempotency) {
+      DeploymentIdempotencyRepository idempotency,
+      GantryProperties properties) {
     this.validator = validator;
     this.deployments = deployments;
     this.workers = workers;
@@ -67,6 +70,7 @@ public class DeploymentService {
     this.load = load;
     this.clock = clock;
     this.idempotency = idempotency;
+    this.limits = properties.limits();
   }
 
   /** A create's answer: the deployment, and whether an earlier create with its key made it. */
@@ -298,6 +302,8 @@ public class DeploymentService {
         spec.storageGb(),
         env,
         spec.frameworkArgs(),
+        spec.maxTokensLimit() != null ? spec.maxTokensLimit() : limits.defaultMaxTokensLimit(),
+        spec.nLimit() != null ? spec.nLimit() : limits.defaultNLimit(),
         new DeploymentView.Workers(provisioning, healthy, current.size()),
         costs.accrued(d, ws),
         baseUrl + "/openai/" + d.id() + "/v1",

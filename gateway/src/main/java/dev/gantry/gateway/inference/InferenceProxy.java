@@ -83,6 +83,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
   private final Clock clock;
   private final HttpClient client;
   private final UpstreamPool pool;
+  private final RequestLimits limits;
   private final long responseTimeoutNanos;
   private final AtomicInteger inFlight = new AtomicInteger();
   private volatile boolean closing;
@@ -115,6 +116,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
             .responseTimeout(settings.responseTimeout())
             .keepAlive(true);
     this.pool = new UpstreamPool(settings.connectTimeout());
+    this.limits = new RequestLimits(properties.limits());
     this.responseTimeoutNanos = settings.responseTimeout().toNanos();
   }
 
@@ -211,6 +213,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
   InferenceException checkBody(Call call, byte[] body) {
     var fields = RequestFields.read(body);
     call.streamed = fields.stream();
+    call.sizes = fields.sizes();
     if (MODEL_ROUTES.contains(call.rest) && !fields.json()) {
       return new InferenceException(
           HttpStatus.BAD_REQUEST, "The request body must be a JSON object");
@@ -231,7 +234,12 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
                 + "'");
       }
     }
-    return null;
+    return limits.check(call.route.spec(), call.rest, fields.sizes());
+  }
+
+  /** The body sent to the worker: the request's, with its output length capped if it set none. */
+  byte[] outgoingBody(Call call, byte[] body) {
+    return limits.capped(call.route.spec(), call.rest, body, call.sizes);
   }
 
   long maxBodyBytes() {
@@ -321,6 +329,14 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     }
     var call = Call.job(deploymentId, route, requestId, clock.millis());
     call.route = deployment;
+    // The same limits as a synchronous request; checked here too, for jobs stored before them.
+    String generation = route.startsWith("v1/") ? route.substring(3) : route;
+    var sizes = RequestFields.read(body).sizes();
+    InferenceException refused = limits.check(deployment.spec(), generation, sizes);
+    if (refused != null) {
+      return Mono.error(refused);
+    }
+    byte[] sent = limits.capped(deployment.spec(), generation, body, sizes);
     int[] answered = {0};
     return deployment
         .admit(() -> reporter.queued(deployment))
@@ -328,7 +344,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
             lease -> {
               onFetched.run();
               return exchangeBuffered(
-                  call, lease, body, true, onProcessing, maxBytes, responseTimeout);
+                  call, lease, sent, true, onProcessing, maxBytes, responseTimeout);
             })
         .doOnDiscard(Lease.class, Lease::release)
         .doOnNext(answer -> answered[0] = answer.status())
@@ -470,6 +486,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     DeploymentRoute route;
     String workerId;
     boolean streamed;
+    RequestFields.Sizes sizes = RequestFields.Sizes.NONE;
     Throwable failure;
     volatile boolean clientLeft;
 

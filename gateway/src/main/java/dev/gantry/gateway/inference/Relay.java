@@ -194,6 +194,7 @@ final class Relay implements UpstreamHandler.Listener {
       answerError(refused);
       return;
     }
+    requestBody = proxy.outgoingBody(call, requestBody);
     DeploymentRoute route = call.route;
     admission =
         route

@@ -105,6 +105,13 @@ public record GantryProperties(
    * @param maxStorageGb largest {@code storage_gb}
    * @param maxIdleTimeoutSeconds longest {@code idle_timeout_seconds}
    * @param maxWaitTimeSeconds longest {@code wait_time_seconds}
+   * @param defaultMaxTokensLimit the most tokens one inference request may ask to generate on a
+   *     deployment without {@code max_tokens_limit}; also what a request without {@code max_tokens}
+   *     is given
+   * @param maxMaxTokensLimit highest {@code max_tokens_limit} a deployment may set
+   * @param defaultNLimit the most choices ({@code n}, {@code best_of}) one inference request may
+   *     ask for on a deployment without {@code n_limit}
+   * @param maxNLimit highest {@code n_limit} a deployment may set
    */
   public record Limits(
       @DefaultValue("64") @Positive int maxWorkers,
@@ -112,7 +119,20 @@ public record GantryProperties(
       @DefaultValue("8") @Positive int maxGpuCount,
       @DefaultValue("10000") @Positive int maxStorageGb,
       @DefaultValue("86400") @Positive int maxIdleTimeoutSeconds,
-      @DefaultValue("3600") @Positive int maxWaitTimeSeconds) {}
+      @DefaultValue("3600") @Positive int maxWaitTimeSeconds,
+      @DefaultValue("16384") @Positive int defaultMaxTokensLimit,
+      @DefaultValue("1048576") @Positive int maxMaxTokensLimit,
+      @DefaultValue("4") @Positive int defaultNLimit,
+      @DefaultValue("128") @Positive int maxNLimit) {
+
+    public Limits {
+      if (defaultMaxTokensLimit > maxMaxTokensLimit || defaultNLimit > maxNLimit) {
+        throw new IllegalArgumentException(
+            "gantry.limits: default-max-tokens-limit and default-n-limit must not exceed"
+                + " max-max-tokens-limit and max-n-limit");
+      }
+    }
+  }
 
   /**
    * @param storageGbMonthUsd price of one GB of deployment storage for a month (730 hours)
