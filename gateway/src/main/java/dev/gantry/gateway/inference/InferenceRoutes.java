@@ -2,7 +2,6 @@ package dev.gantry.gateway.inference;
 
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
-import java.time.Duration;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,14 +22,14 @@ import reactor.netty.NettyPipeline;
  * send, on every request the server takes.
  *
  * <p>On shutdown, before the web server stops, new inference requests are answered 503 and the ones
- * under way are given up to {@link #DRAIN} to finish (Reactor Netty's graceful shutdown does not
- * know about them).
+ * under way are given up to {@code gantry.gateway.shutdown-drain} to finish (Reactor Netty's
+ * graceful shutdown does not know about them). The drain is short of the time a platform may take
+ * to exit: a stream still running after it is cut when its engine stops.
  */
 @ConditionalOnGatewayRole
 @Component
 class InferenceRoutes
     implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>, SmartLifecycle {
-  static final Duration DRAIN = Duration.ofSeconds(30);
   private static final Logger log = LoggerFactory.getLogger(InferenceRoutes.class);
 
   private final ObjectProvider<InferenceProxy> proxy;
@@ -90,7 +89,7 @@ class InferenceRoutes
       return;
     }
     p.closing();
-    long deadline = System.nanoTime() + DRAIN.toNanos();
+    long deadline = System.nanoTime() + settings.shutdownDrain().toNanos();
     while (p.inFlight() > 0 && System.nanoTime() - deadline < 0) {
       LockSupport.parkNanos(20_000_000L);
     }

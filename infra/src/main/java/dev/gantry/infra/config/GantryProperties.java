@@ -195,6 +195,8 @@ public record GantryProperties(
    *     opening) to the end of its head; a slower client's connection is closed
    * @param requestBodyTimeout longest time from a request's head to the end of its body
    * @param keepAliveTimeout how long a connection may stay open with no request on it
+   * @param shutdownDrain how long a stopping gateway waits for the inference requests under way
+   *     (new ones get 503); kept well under the 30 s a platform may take to exit
    */
   public record Gateway(
       @DefaultValue("8388608") @Positive long maxBodyBytes,
@@ -206,7 +208,8 @@ public record GantryProperties(
       @DefaultValue("5s") @NotNull Duration unreachableCooldown,
       @DefaultValue("10s") @NotNull Duration requestHeaderTimeout,
       @DefaultValue("60s") @NotNull Duration requestBodyTimeout,
-      @DefaultValue("5m") @NotNull Duration keepAliveTimeout) {
+      @DefaultValue("5m") @NotNull Duration keepAliveTimeout,
+      @DefaultValue("10s") @NotNull Duration shutdownDrain) {
 
     public Gateway {
       for (Duration d :
