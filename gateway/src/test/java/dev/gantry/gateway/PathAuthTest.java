@@ -1,9 +1,7 @@
-package dev.gantry.gateway.auth;
+package dev.gantry.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.gantry.gateway.FakeOrchestrator;
-import dev.gantry.gateway.GatewayTestBeans;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.db.EmbeddedDatabase;
@@ -20,7 +18,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
-import org.springframework.context.annotation.Import;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
@@ -30,13 +27,9 @@ import org.springframework.test.context.DynamicPropertySource;
  * reaches the server exactly as written.
  */
 @SpringBootTest(
-    classes = PathAuthTest.App.class,
+    classes = GatewayTestApplication.class,
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
 class PathAuthTest {
-  @GatewayTestBeans
-  @Import(FakeOrchestrator.class)
-  static class App {}
-
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
     var dir = Files.createTempDirectory("gantry-path-auth-test");

@@ -1,9 +1,7 @@
-package dev.gantry.gateway.auth;
+package dev.gantry.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.gantry.gateway.FakeOrchestrator;
-import dev.gantry.gateway.GatewayTestBeans;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.db.EmbeddedDatabase;
@@ -17,19 +15,14 @@ import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
-import org.springframework.context.annotation.Import;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
 /** Failed authentications are limited per source address, on the management and inference paths. */
 @SpringBootTest(
-    classes = FailedAuthLimitTest.App.class,
+    classes = GatewayTestApplication.class,
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
 class FailedAuthLimitTest {
-  @GatewayTestBeans
-  @Import(FakeOrchestrator.class)
-  static class App {}
-
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
     var dir = Files.createTempDirectory("gantry-auth-limit-test");
