@@ -1,6 +1,7 @@
 package dev.gantry.gateway.inference;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.gantry.api.deployment.DeploymentSpec;
@@ -258,6 +259,38 @@ class InferenceGatewayTest {
         post(acme, dep, "completions", "{\"model\":\"" + MODEL + "\",\"prompt\":\"hi\"}");
     assertThat(unboundedCompletion.statusCode()).isEqualTo(200);
     assertThat(unboundedCompletion.body()).contains("\"completion_tokens\":7");
+
+    // Async jobs take the same limits.
+    var asyncTooLong =
+        proxy.callBuffered(
+            "acme",
+            dep,
+            "v1/chat/completions",
+            chat(8, false).getBytes(StandardCharsets.UTF_8),
+            "req_limits1",
+            () -> {},
+            () -> {},
+            1 << 20,
+            Duration.ofSeconds(30));
+    assertThatThrownBy(() -> asyncTooLong.block(Duration.ofSeconds(30)))
+        .isInstanceOfSatisfying(
+            InferenceException.class, e -> assertThat(e.status().value()).isEqualTo(400));
+    var asyncUnbounded =
+        proxy
+            .callBuffered(
+                "acme",
+                dep,
+                "v1/chat/completions",
+                ("{\"model\":\"" + MODEL + "\"," + messages + "}").getBytes(StandardCharsets.UTF_8),
+                "req_limits2",
+                () -> {},
+                () -> {},
+                1 << 20,
+                Duration.ofSeconds(30))
+            .block(Duration.ofSeconds(30));
+    assertThat(asyncUnbounded.status()).isEqualTo(200);
+    assertThat(new String(asyncUnbounded.body(), StandardCharsets.UTF_8))
+        .contains("\"completion_tokens\":7");
   }
 
   @Test
