@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * {@code SIGTERM} to the platform while it runs engines and relays a stream: it exits within 30
- * seconds and leaves no engine process behind.
+ * seconds and leaves no engine process behind, also when a step of its stop hangs.
  */
 @Timeout(240)
 class ShutdownFaultIT {
@@ -44,6 +44,18 @@ class ShutdownFaultIT {
   @Test
   void sigtermWithEnginesAndAStreamInFlightExitsInTimeAndLeavesNoEngine() throws Exception {
     platform = new PlatformProcess("shutdown-it").start();
+    sigtermWithAStreamInFlight(3);
+  }
+
+  @Test
+  void aStopThatHangsIsCutShortByTheDeadline() throws Exception {
+    // A drain longer than the deadline stands for any step of the stop that hangs.
+    platform =
+        new PlatformProcess("shutdown-hang-it", "--gantry.gateway.shutdown-drain=120s").start();
+    sigtermWithAStreamInFlight(1);
+  }
+
+  void sigtermWithAStreamInFlight(int engines) throws Exception {
     var created =
         platform.post(
             "/api/v1/deployments",
@@ -55,9 +67,9 @@ class ShutdownFaultIT {
                 "framework",
                 "sim",
                 "min_workers",
-                3,
+                engines,
                 "max_workers",
-                3,
+                engines,
                 "storage_gb",
                 1,
                 // A stream of 5000 tokens at 20 ms each: far longer than the shutdown may take.
@@ -65,8 +77,8 @@ class ShutdownFaultIT {
                 List.of("--inter-token-ms=20")));
     assertThat(created.statusCode()).isEqualTo(201);
     String dep = PlatformProcess.json(created).get("id").asText();
-    await().atMost(Duration.ofSeconds(90)).until(() -> healthy(dep).size() == 3);
-    assertThat(platform.enginePids()).hasSize(3);
+    await().atMost(Duration.ofSeconds(90)).until(() -> healthy(dep).size() == engines);
+    assertThat(platform.enginePids()).hasSize(engines);
 
     var stream =
         HttpClient.newHttpClient()
@@ -99,7 +111,7 @@ class ShutdownFaultIT {
     System.out.printf("platform exited %s after SIGTERM (%d ms)%n", exited, took.toMillis());
 
     assertThat(exited).as("exited within %s of SIGTERM (took %s)", EXIT_WITHIN, took).isTrue();
-    assertThat(platform.enginesSeen()).hasSize(3);
+    assertThat(platform.enginesSeen()).hasSize(engines);
     assertThat(platform.enginesSeen())
         .as("engine processes left running")
         .noneMatch(pid -> ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
