@@ -13,7 +13,7 @@ import org.springframework.http.HttpStatus;
  * gets {@code max_tokens} set to the limit: left alone, an engine such as vLLM generates up to the
  * model's context length, holding a worker slot all that time.
  */
-final class RequestLimits {
+public final class RequestLimits {
   /** Routes (after {@code v1/}) that generate, and so take these limits. */
   static final Set<String> GENERATION_ROUTES = Set.of("chat/completions", "completions");
 
@@ -59,6 +59,16 @@ final class RequestLimits {
       return body;
     }
     return RequestFields.withField(body, sizes, "max_tokens", maxTokens(spec));
+  }
+
+  /**
+   * The refusal of an async job's input that asks for more than the deployment allows, or null;
+   * {@code route} is the job's route ({@code v1/...}).
+   */
+  public static InferenceException checkJob(
+      GantryProperties.Limits defaults, DeploymentSpec spec, String route, byte[] input) {
+    String generation = route.startsWith("v1/") ? route.substring(3) : route;
+    return new RequestLimits(defaults).check(spec, generation, RequestFields.read(input).sizes());
   }
 
   private static InferenceException tooMuch(String field, int limit) {

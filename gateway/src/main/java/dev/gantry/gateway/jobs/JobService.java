@@ -8,6 +8,7 @@ import dev.gantry.api.job.JobStatus;
 import dev.gantry.api.job.JobWorkflowInput;
 import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.inference.InferenceException;
+import dev.gantry.gateway.inference.RequestLimits;
 import dev.gantry.gateway.inference.RoutingTable;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.Ids;
@@ -53,6 +54,7 @@ public class JobService {
   private final JobEngine engine;
   private final JobExecutionActivity execution;
   private final GantryProperties.Jobs settings;
+  private final GantryProperties.Limits limits;
   private final Clock clock;
 
   public JobService(
@@ -67,6 +69,7 @@ public class JobService {
     this.engine = engine;
     this.execution = execution;
     this.settings = properties.jobs();
+    this.limits = properties.limits();
     this.clock = clock;
   }
 
@@ -132,6 +135,11 @@ public class JobService {
       inputJson = JSON.writeValueAsString(input);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
+    }
+    InferenceException tooMuch =
+        RequestLimits.checkJob(limits, spec, route, inputJson.getBytes(StandardCharsets.UTF_8));
+    if (tooMuch != null) {
+      return JobResponses.error(tooMuch.status(), tooMuch.getMessage());
     }
     String hash = idempotencyKey == null ? null : sha256(route + "\n" + inputJson);
     if (idempotencyKey != null) {

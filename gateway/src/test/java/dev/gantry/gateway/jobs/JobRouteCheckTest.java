@@ -40,10 +40,26 @@ class JobRouteCheckTest {
         .thenReturn(
             new GantryProperties.Jobs(
                 Duration.ofMinutes(30), Duration.ofHours(1), 10, 1 << 20, Duration.ofSeconds(30)));
+    when(properties.limits())
+        .thenReturn(
+            new GantryProperties.Limits(64, 1024, 8, 10000, 86400, 3600, 16384, 1048576, 4, 128));
     when(routes.servedSpec(DEP, "acme"))
         .thenReturn(
             new DeploymentSpec(
-                "chat", "tiny", Framework.SIM, null, 0, 1, 8, 300, 60, 1, List.of(), List.of()));
+                "chat",
+                "tiny",
+                Framework.SIM,
+                null,
+                0,
+                1,
+                8,
+                300,
+                60,
+                1,
+                List.of(),
+                List.of(),
+                10,
+                2));
     service =
         new JobService(
             jobs, routes, engine, mock(JobExecutionActivity.class), properties, Clock.systemUTC());
@@ -88,5 +104,22 @@ class JobRouteCheckTest {
 
     assertThat(answer.getStatusCode().value()).as(route).isEqualTo(202);
     verify(jobs).insert(any());
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "{\"input\":{\"model\":\"tiny\",\"messages\":[],\"max_tokens\":11}}",
+        "{\"input\":{\"model\":\"tiny\",\"messages\":[],\"max_completion_tokens\":1e6}}",
+        "{\"input\":{\"model\":\"tiny\",\"messages\":[],\"n\":3}}"
+      })
+  void anInputAskingMoreThanTheDeploymentAllowsIsRefusedAndNothingIsStored(String body) {
+    var answer =
+        service.submit(
+            caller, DEP, "v1/chat/completions", body.getBytes(StandardCharsets.UTF_8), null);
+
+    assertThat(answer.getStatusCode().value()).isEqualTo(400);
+    assertThat(new String(answer.getBody(), StandardCharsets.UTF_8)).contains("must be at most");
+    verify(jobs, never()).insert(any());
   }
 }
