@@ -20,6 +20,10 @@ import reactor.core.publisher.Mono;
  * Every failure answers the same 401 body, so a caller learns nothing about which part was wrong.
  * Keys are checked against the in-memory {@link ApiKeyCache}, so this runs on the event loop and
  * costs no database call.
+ *
+ * <p>Whether a path is protected is decided on the path as Spring will route it, and a protected
+ * path in any but its plain spelling is refused (400), so no encoding of a protected route skips
+ * this filter. A source address that fails too often is answered 429 ({@link FailedAuthLimiter}).
  */
 @ConditionalOnGatewayRole
 @Component
