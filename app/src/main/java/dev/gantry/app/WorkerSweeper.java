@@ -11,6 +11,8 @@ import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowNotFoundException;
 import jakarta.annotation.PreDestroy;
+import java.time.Duration;
+import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.scheduling.annotation.Scheduled;
@@ -31,7 +33,7 @@ class WorkerSweeper {
           + " still needed";
   static final String SHUTDOWN_REASON =
       "the platform shut down and stopped this worker's engine; it is replaced if still needed";
-  private static final java.time.Duration SHUTDOWN_GRACE = java.time.Duration.ofSeconds(5);
+  private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(5);
   static final String ENGINE_GONE =
       "the engine was no longer running when the platform checked on it (it exited while the"
           + " platform was not watching)";
@@ -74,20 +76,29 @@ class WorkerSweeper {
     watcher.stopReporting();
     boolean embeddedTemporal =
         properties.temporal().target() == null || properties.temporal().target().isBlank();
-    var grace = properties.runtime().local().stopGrace();
-    for (String workerId : runtime.knownWorkers()) {
-      runtime.stop(workerId, grace.compareTo(SHUTDOWN_GRACE) < 0 ? grace : SHUTDOWN_GRACE);
-      try {
-        if (embeddedTemporal) {
-          // Its workflow dies with this process; only the row is left to close.
-          workers.markStopped(workerId, SHUTDOWN_REASON);
-        } else {
-          // Its workflow lives on in the cluster: tell it, so it ends and is replaced.
-          watcher.report(workerId, new EngineExited(-1, SHUTDOWN_REASON));
-        }
-      } catch (RuntimeException e) {
-        log.warn("Could not close worker {}; the next sweep does", workerId, e);
+    var configured = properties.runtime().local().stopGrace();
+    var grace = configured.compareTo(SHUTDOWN_GRACE) < 0 ? configured : SHUTDOWN_GRACE;
+    // All at once: one by one, every engine that needs its whole grace (or a SIGKILL) would add
+    // to the time the platform takes to exit, which must stay bounded however many engines run.
+    try (var executor = Executors.newVirtualThreadPerTaskExecutor()) {
+      for (String workerId : runtime.knownWorkers()) {
+        executor.execute(() -> stopOnShutdown(workerId, grace, embeddedTemporal));
       }
+    }
+  }
+
+  private void stopOnShutdown(String workerId, Duration grace, boolean embeddedTemporal) {
+    try {
+      runtime.stop(workerId, grace);
+      if (embeddedTemporal) {
+        // Its workflow dies with this process; only the row is left to close.
+        workers.markStopped(workerId, SHUTDOWN_REASON);
+      } else {
+        // Its workflow lives on in the cluster: tell it, so it ends and is replaced.
+        watcher.report(workerId, new EngineExited(-1, SHUTDOWN_REASON));
+      }
+    } catch (RuntimeException e) {
+      log.warn("Could not stop or close worker {} at shutdown; the next sweep does", workerId, e);
     }
   }
 

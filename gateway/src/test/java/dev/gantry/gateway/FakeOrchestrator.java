@@ -22,6 +22,10 @@ public class FakeOrchestrator implements DeploymentOrchestrator {
   final List<DemandReport> demand = new CopyOnWriteArrayList<>();
   final List<String> activeWorkers = new CopyOnWriteArrayList<>();
   volatile boolean failStarts;
+
+  /** When set, {@link #start} waits for it: a create that is still under way. */
+  volatile java.util.concurrent.CountDownLatch holdStarts;
+
   private final DeploymentRepository repository;
 
   public FakeOrchestrator(DeploymentRepository repository) {
@@ -34,10 +38,19 @@ public class FakeOrchestrator implements DeploymentOrchestrator {
     demand.clear();
     activeWorkers.clear();
     failStarts = false;
+    holdStarts = null;
   }
 
   @Override
   public void start(DeploymentWorkflowInput input) {
+    var hold = holdStarts;
+    if (hold != null) {
+      try {
+        hold.await(30, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     if (failStarts) {
       throw new IllegalStateException("temporal is down");
     }

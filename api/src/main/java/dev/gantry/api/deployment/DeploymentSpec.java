@@ -5,6 +5,11 @@ import java.util.List;
 /**
  * What a user asked for, as the control plane sees it. Secret values never appear here: {@code
  * secretRef} names the encrypted env record, and {@code envNames} lists the variable names only.
+ *
+ * <p>{@code maxTokensLimit} and {@code nLimit} cap what one inference request may ask for ({@code
+ * max_tokens} / {@code max_completion_tokens}, and {@code n} / {@code best_of}); null means the
+ * platform's default ({@code gantry.limits.*}), which is also what specs recorded before these
+ * fields existed read as.
  */
 public record DeploymentSpec(
     String name,
@@ -18,11 +23,44 @@ public record DeploymentSpec(
     int waitTimeSeconds,
     int storageGb,
     List<String> envNames,
-    List<String> frameworkArgs) {
+    List<String> frameworkArgs,
+    Integer maxTokensLimit,
+    Integer nLimit) {
 
   public DeploymentSpec {
     envNames = envNames == null ? List.of() : List.copyOf(envNames);
     frameworkArgs = frameworkArgs == null ? List.of() : List.copyOf(frameworkArgs);
+  }
+
+  /** A spec with the platform's default request limits. */
+  public DeploymentSpec(
+      String name,
+      String model,
+      Framework framework,
+      GpuSpec gpu,
+      int minWorkers,
+      int maxWorkers,
+      int concurrency,
+      int idleTimeoutSeconds,
+      int waitTimeSeconds,
+      int storageGb,
+      List<String> envNames,
+      List<String> frameworkArgs) {
+    this(
+        name,
+        model,
+        framework,
+        gpu,
+        minWorkers,
+        maxWorkers,
+        concurrency,
+        idleTimeoutSeconds,
+        waitTimeSeconds,
+        storageGb,
+        envNames,
+        frameworkArgs,
+        null,
+        null);
   }
 
   public DeploymentSpec withEdit(String newName, int newIdleTimeout, int newWaitTime) {
@@ -38,6 +76,8 @@ public record DeploymentSpec(
         newWaitTime,
         storageGb,
         envNames,
-        frameworkArgs);
+        frameworkArgs,
+        maxTokensLimit,
+        nLimit);
   }
 }

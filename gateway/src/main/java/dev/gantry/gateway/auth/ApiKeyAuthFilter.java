@@ -3,6 +3,8 @@ package dev.gantry.gateway.auth;
 import dev.gantry.gateway.error.ErrorBodies;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.auth.ApiKeyCache;
+import dev.gantry.infra.auth.ApiKeyRecord;
+import java.util.Optional;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.HttpHeaders;
@@ -18,15 +20,29 @@ import reactor.core.publisher.Mono;
  * Every failure answers the same 401 body, so a caller learns nothing about which part was wrong.
  * Keys are checked against the in-memory {@link ApiKeyCache}, so this runs on the event loop and
  * costs no database call.
+ *
+ * <p>Whether a path is protected is decided on the path as Spring will route it, and a protected
+ * path in any but its plain spelling is refused (400), so no encoding of a protected route skips
+ * this filter. A source address that fails too often is answered 429 ({@link FailedAuthLimiter}).
  */
 @ConditionalOnGatewayRole
 @Component
 @Order(Ordered.HIGHEST_PRECEDENCE + 10)
 public class ApiKeyAuthFilter implements WebFilter {
-  private final ApiKeyCache keys;
+  static final String MALFORMED = "The request path is not validly percent-encoded";
+  static final String NOT_CANONICAL =
+      "The request path must be plain: no percent-encoding, matrix parameters, empty or dot"
+          + " segments";
 
-  public ApiKeyAuthFilter(ApiKeyCache keys) {
+  static final String TOO_MANY_FAILURES =
+      "Too many failed authentication attempts from this address, retry later";
+
+  private final ApiKeyCache keys;
+  private final FailedAuthLimiter limiter;
+
+  public ApiKeyAuthFilter(ApiKeyCache keys, FailedAuthLimiter limiter) {
     this.keys = keys;
+    this.limiter = limiter;
   }
 
   static boolean protectedPath(String path) {
@@ -37,17 +53,34 @@ public class ApiKeyAuthFilter implements WebFilter {
 
   @Override
   public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
-    String path = exchange.getRequest().getPath().pathWithinApplication().value();
-    if (!protectedPath(path)) {
-      return chain.filter(exchange);
+    String raw = exchange.getRequest().getPath().pathWithinApplication().value();
+    String routed = RequestPaths.routed(exchange.getRequest().getPath());
+    // Decided on the path as it will be routed (decoded, without matrix parameters, and even with
+    // doubled slashes), so no spelling of a protected route gets past unauthenticated.
+    String path = routed == null ? raw : RequestPaths.collapsed(routed);
+    if (!protectedPath(path) && !protectedPath(raw)) {
+      return routed == null
+          ? ErrorBodies.write(exchange, path, HttpStatus.BAD_REQUEST, MALFORMED)
+          : chain.filter(exchange);
+    }
+    if (!RequestPaths.canonical(raw, routed)) {
+      // Protected routes are only ever written plainly; any other spelling is refused before it
+      // can be read differently by the router, a controller or an engine.
+      return ErrorBodies.write(exchange, path, HttpStatus.BAD_REQUEST, NOT_CANONICAL);
+    }
+    var address = exchange.getRequest().getRemoteAddress();
+    long wait = limiter.retryAfterSeconds(address);
+    if (wait > 0) {
+      exchange.getResponse().getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(wait));
+      return ErrorBodies.write(exchange, path, HttpStatus.TOO_MANY_REQUESTS, TOO_MANY_FAILURES);
     }
     String header = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
-    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      return unauthorized(exchange, path);
-    }
-    String presented = header.substring(7).trim();
-    var found = keys.authenticate(presented);
+    var found =
+        header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)
+            ? Optional.<ApiKeyRecord>empty()
+            : keys.authenticate(header.substring(7).trim());
     if (found.isEmpty()) {
+      limiter.failed(address);
       return unauthorized(exchange, path);
     }
     var key = found.get();

@@ -23,4 +23,9 @@ public class ApiKeyCacheConfiguration {
     apiKeys.onStored(cache::put);
     return cache;
   }
+
+  @Bean
+  FailedAuthLimiter failedAuthLimiter(AuthProperties properties) {
+    return new FailedAuthLimiter(properties);
+  }
 }

@@ -42,8 +42,16 @@ public class DeploymentController {
       @RequestBody Map<String, Object> body, ServerWebExchange exchange) {
     var caller = Caller.of(exchange);
     var base = baseUrl.of(exchange);
-    return blocking(() -> service.create(caller, body, base))
-        .map(v -> ResponseEntity.status(HttpStatus.CREATED).body(v));
+    String key = exchange.getRequest().getHeaders().getFirst(CreateIdempotency.HEADER);
+    return blocking(() -> service.create(caller, body, base, key))
+        .map(
+            created -> {
+              var answer = ResponseEntity.status(HttpStatus.CREATED);
+              if (created.replayed()) {
+                answer.header(CreateIdempotency.REPLAYED, "true");
+              }
+              return answer.body(created.view());
+            });
   }
 
   @GetMapping

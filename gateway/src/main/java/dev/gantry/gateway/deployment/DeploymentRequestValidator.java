@@ -41,7 +41,9 @@ public class DeploymentRequestValidator {
           "wait_time_seconds",
           "storage_gb",
           "env",
-          "framework_args");
+          "framework_args",
+          "max_tokens_limit",
+          "n_limit");
   static final Set<String> EDITABLE_FIELDS =
       Set.of("name", "idle_timeout_seconds", "wait_time_seconds");
   private static final Set<String> GPU_FIELDS = Set.of("type", "count", "fallback_types");
@@ -133,6 +135,8 @@ public class DeploymentRequestValidator {
     Map<String, String> env = readEnv(in);
     checkEndpoint(in, env);
     List<String> args = readArgs(in, framework, admin);
+    Integer maxTokensLimit = readMaxTokensLimit(in);
+    Integer nLimit = readNLimit(in);
 
     if (!in.errors.isEmpty()) {
       throw ApiProblem.validation(in.errors);
@@ -150,8 +154,36 @@ public class DeploymentRequestValidator {
             wait,
             storage,
             List.copyOf(env.keySet()),
-            args);
+            args,
+            maxTokensLimit,
+            nLimit);
     return new CreateDeploymentCommand(spec, env);
+  }
+
+  /** {@code max_tokens_limit}: null when absent (the platform default applies). */
+  private Integer readMaxTokensLimit(RequestReader in) {
+    if (!in.has("max_tokens_limit")) {
+      return null;
+    }
+    return in.integer(
+        "max_tokens_limit",
+        limits.defaultMaxTokensLimit(),
+        1,
+        limits.maxMaxTokensLimit(),
+        "must be between 1 and " + limits.maxMaxTokensLimit());
+  }
+
+  /** {@code n_limit}: null when absent (the platform default applies). */
+  private Integer readNLimit(RequestReader in) {
+    if (!in.has("n_limit")) {
+      return null;
+    }
+    return in.integer(
+        "n_limit",
+        limits.defaultNLimit(),
+        1,
+        limits.maxNLimit(),
+        "must be between 1 and " + limits.maxNLimit());
   }
 
   private static void validateModel(RequestReader in, Framework framework, String model) {

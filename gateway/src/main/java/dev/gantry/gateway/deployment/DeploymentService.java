@@ -9,6 +9,8 @@ import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.error.ApiProblem;
 import dev.gantry.infra.Ids;
 import dev.gantry.infra.billing.CostCalculator;
+import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.db.DeploymentIdempotencyRepository;
 import dev.gantry.infra.db.DeploymentRecord;
 import dev.gantry.infra.db.DeploymentRepository;
 import dev.gantry.infra.db.WorkerRecord;
@@ -21,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.dao.DuplicateKeyException;
 import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.support.TransactionTemplate;
@@ -42,7 +45,8 @@ public class DeploymentService {
   private final TransactionTemplate tx;
   private final Clock clock;
   private final WorkerLoad load;
-  private final int maxDeploymentsPerTenant;
+  private final DeploymentIdempotencyRepository idempotency;
+  private final GantryProperties.Limits limits;
 
   public DeploymentService(
       DeploymentRequestValidator validator,
@@ -54,8 +58,8 @@ public class DeploymentService {
       TransactionTemplate tx,
       Clock clock,
       WorkerLoad load,
-      dev.gantry.infra.config.GantryProperties properties) {
-    this.maxDeploymentsPerTenant = properties.limits().maxDeploymentsPerTenant();
+      DeploymentIdempotencyRepository idempotency,
+      GantryProperties properties) {
     this.validator = validator;
     this.deployments = deployments;
     this.workers = workers;
@@ -65,14 +69,59 @@ public class DeploymentService {
     this.tx = tx;
     this.load = load;
     this.clock = clock;
+    this.idempotency = idempotency;
+    this.limits = properties.limits();
   }
 
+  /** A create's answer: the deployment, and whether an earlier create with its key made it. */
+  public record Created(DeploymentView view, boolean replayed) {}
+
   public DeploymentView create(Caller caller, Map<String, Object> body, String baseUrl) {
+    return create(caller, body, baseUrl, null).view();
+  }
+
+  /**
+   * Creates a deployment; with an {@code Idempotency-Key}, a repeat of an earlier create with that
+   * key answers the deployment it made (see {@link CreateIdempotency}).
+   */
+  public Created create(
+      Caller caller, Map<String, Object> body, String baseUrl, String idempotencyKey) {
+    String key = idempotencyKey == null ? null : CreateIdempotency.checkedKey(idempotencyKey);
+    // Validated first: an invalid request creates nothing and leaves its key unused.
     var command = validator.validateCreate(body, caller.admin());
+    String hash = key == null ? null : CreateIdempotency.requestHash(body);
+    for (int attempt = 0; ; attempt++) {
+      try {
+        return new Created(create(caller, command, baseUrl, key, hash), false);
+      } catch (DuplicateKeyException used) {
+        if (key == null) {
+          throw used;
+        }
+        var earlier = replay(caller, key, hash, baseUrl);
+        if (earlier != null) {
+          return new Created(earlier, true);
+        }
+        if (attempt > 0) {
+          throw CreateIdempotency.inProgress();
+        }
+        // The key was freed meanwhile (expired, or its create undone): claim it again.
+      }
+    }
+  }
+
+  private DeploymentView create(
+      Caller caller, CreateDeploymentCommand command, String baseUrl, String key, String hash) {
     String id = Ids.newId("dep");
+    var now = clock.instant();
     var record =
         tx.execute(
             s -> {
+              if (key != null) {
+                // First in the transaction: a concurrent create with the same key waits here for
+                // this one to commit or roll back, then finds the key taken (or free).
+                idempotency.claim(
+                    caller.tenantId(), key, hash, id, now, now.plus(CreateIdempotency.RETENTION));
+              }
               checkTenantQuota(caller.tenantId());
               String secretId =
                   command.env().isEmpty() ? null : secrets.put(caller.tenantId(), command.env());
@@ -84,9 +133,16 @@ public class DeploymentService {
       // Without a workflow nothing would ever move this deployment, so it must not exist at all.
       log.error("Could not start the workflow of deployment {}; removing it", id, e);
       deployments.deleteUnstarted(id);
+      if (key != null) {
+        idempotency.forget(caller.tenantId(), key, id);
+      }
       throw new ApiProblem(
           HttpStatus.SERVICE_UNAVAILABLE,
           "The control plane is unavailable; nothing was created. Please retry.");
+    }
+    if (key != null) {
+      idempotency.markStarted(caller.tenantId(), key);
+      idempotency.deleteExpired(now);
     }
     log.info(
         "Created deployment {} ({} {}) for tenant {}",
@@ -98,12 +154,43 @@ public class DeploymentService {
   }
 
   /**
+   * The answer to a create that repeats a used key: the deployment it made, or null when the key is
+   * free again (expired, or its deployment gone).
+   *
+   * @throws ApiProblem 422 for a different request, 409 while the first create is under way
+   */
+  private DeploymentView replay(Caller caller, String key, String hash, String baseUrl) {
+    var now = clock.instant();
+    var earlier = idempotency.find(caller.tenantId(), key).orElse(null);
+    if (earlier == null) {
+      return null;
+    }
+    if (!earlier.expiresAt().isAfter(now)) {
+      idempotency.forget(caller.tenantId(), key, earlier.deploymentId());
+      return null;
+    }
+    if (!earlier.requestHash().equals(hash)) {
+      throw CreateIdempotency.differentRequest();
+    }
+    if (!earlier.started()
+        && earlier.createdAt().plus(CreateIdempotency.IN_PROGRESS).isAfter(now)) {
+      throw CreateIdempotency.inProgress();
+    }
+    var record = deployments.find(caller.tenantId(), earlier.deploymentId()).orElse(null);
+    if (record == null) {
+      idempotency.forget(caller.tenantId(), key, earlier.deploymentId());
+      return null;
+    }
+    return view(record, workers.listVisible(record.id()), baseUrl);
+  }
+
+  /**
    * One tenant may not have more than its share of deployments: each one provisions (and may
    * download) on the shared orchestrator. Counted under the tenant's row lock, so concurrent
    * creates cannot both take the last place.
    */
   private void checkTenantQuota(String tenantId) {
-    int limit = maxDeploymentsPerTenant;
+    int limit = limits.maxDeploymentsPerTenant();
     int current = deployments.lockTenantAndCountActive(tenantId);
     if (current >= limit) {
       throw new ApiProblem(
@@ -233,6 +320,8 @@ public class DeploymentService {
         spec.storageGb(),
         env,
         spec.frameworkArgs(),
+        spec.maxTokensLimit() != null ? spec.maxTokensLimit() : limits.defaultMaxTokensLimit(),
+        spec.nLimit() != null ? spec.nLimit() : limits.defaultNLimit(),
         new DeploymentView.Workers(provisioning, healthy, current.size()),
         // Every worker since creation, not only the visible ones, so cost never goes down.
         costs.accrued(d, workers.listBillable(d.id())),

@@ -8,7 +8,9 @@ import java.util.Map;
 
 /**
  * The deployment object of API.md. Env values are always masked. {@code download} is an addition to
- * the contract: the model download's progress, present only while {@code downloading_model}.
+ * the contract: the model download's progress, present only while {@code downloading_model}. So are
+ * {@code max_tokens_limit} and {@code n_limit}: the request limits in force (the deployment's, or
+ * the platform's defaults).
  */
 public record DeploymentView(
     String id,
@@ -26,6 +28,8 @@ public record DeploymentView(
     @JsonProperty("storage_gb") int storageGb,
     Map<String, String> env,
     @JsonProperty("framework_args") List<String> frameworkArgs,
+    @JsonProperty("max_tokens_limit") int maxTokensLimit,
+    @JsonProperty("n_limit") int nLimit,
     Workers workers,
     @JsonProperty("accrued_cost_usd") BigDecimal accruedCostUsd,
     @JsonProperty("openai_base_url") String openaiBaseUrl,

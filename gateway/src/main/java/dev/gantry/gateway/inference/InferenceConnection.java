@@ -167,6 +167,12 @@ final class InferenceConnection extends ChannelDuplexHandler {
       passing = false;
       if (!held.isEmpty()) {
         ctx.executor().execute(() -> resume(ctx));
+      } else {
+        // The server reads on demand (auto-read off). An answer that ends before its request was
+        // read in full (a refusal by a filter) can leave no read pending once the rest of the
+        // request is in: ask for the connection's next input, so its next request is not left
+        // unread on the socket.
+        ctx.read();
       }
     }
   }

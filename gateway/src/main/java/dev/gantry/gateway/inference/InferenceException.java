@@ -6,15 +6,35 @@ import org.springframework.http.HttpStatus;
 public final class InferenceException extends RuntimeException {
   private final HttpStatus status;
   private final boolean unsent;
+  private final String retryAfter;
 
   public InferenceException(HttpStatus status, String message) {
     this(status, message, false);
   }
 
   private InferenceException(HttpStatus status, String message, boolean unsent) {
+    this(status, message, unsent, retryAfterSeconds(status));
+  }
+
+  private InferenceException(HttpStatus status, String message, boolean unsent, String retryAfter) {
     super(message, null, false, false);
     this.status = status;
     this.unsent = unsent;
+    this.retryAfter = retryAfter;
+  }
+
+  /** The source address failed to authenticate too often: 429 until {@code seconds} have passed. */
+  static InferenceException tooManyFailedAttempts(long seconds) {
+    return new InferenceException(
+        HttpStatus.TOO_MANY_REQUESTS,
+        "Too many failed authentication attempts from this address, retry later",
+        false,
+        Long.toString(seconds));
+  }
+
+  /** The {@code Retry-After} seconds this answer carries, or null. */
+  public String retryAfter() {
+    return retryAfter;
   }
 
   /** True when the request never reached a worker, so running it again cannot run it twice. */

@@ -1,5 +1,6 @@
 package dev.gantry.gateway.inference;
 
+import dev.gantry.gateway.auth.FailedAuthLimiter;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.config.GantryProperties;
@@ -16,6 +17,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.timeout.ReadTimeoutException;
 import java.net.ConnectException;
+import java.net.SocketAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
@@ -76,6 +78,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
   }
 
   private final ApiKeyCache keys;
+  private final FailedAuthLimiter failedAuth;
   private final RoutingTable routes;
   private final LoadReporter reporter;
   private final UsageSink usage;
@@ -83,6 +86,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
   private final Clock clock;
   private final HttpClient client;
   private final UpstreamPool pool;
+  private final RequestLimits limits;
   private final long responseTimeoutNanos;
   private final long firstByteTimeoutNanos;
   private final AtomicInteger inFlight = new AtomicInteger();
@@ -91,12 +95,14 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
 
   public InferenceProxy(
       ApiKeyCache keys,
+      FailedAuthLimiter failedAuth,
       RoutingTable routes,
       LoadReporter reporter,
       UsageSink usage,
       GantryProperties properties,
       Clock clock) {
     this.keys = keys;
+    this.failedAuth = failedAuth;
     this.routes = routes;
     this.reporter = reporter;
     this.usage = usage;
@@ -115,6 +121,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
             .responseTimeout(settings.responseTimeout())
             .keepAlive(true);
     this.pool = new UpstreamPool(settings.connectTimeout());
+    this.limits = new RequestLimits(properties.limits());
     this.responseTimeoutNanos = settings.responseTimeout().toNanos();
     this.budget = BodyBudget.of(settings, Runtime.getRuntime().maxMemory());
     log.info(
@@ -190,17 +197,22 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
    * The checks on a request's head: API key, deployment (of the caller's tenant) and the gateway
    * not shutting down. Sets the call's route; the refusal to answer, or null.
    */
-  InferenceException checkHead(HttpHeaders headers, Call call) {
+  InferenceException checkHead(HttpHeaders headers, Call call, SocketAddress client) {
     if (closing) {
       return new InferenceException(
           HttpStatus.SERVICE_UNAVAILABLE, "The gateway is shutting down, please retry");
     }
-    String authorization = headers.get(HttpHeaderNames.AUTHORIZATION);
-    if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      return InferenceException.unauthorized();
+    long wait = failedAuth.retryAfterSeconds(client);
+    if (wait > 0) {
+      return InferenceException.tooManyFailedAttempts(wait);
     }
-    var key = keys.authenticate(authorization.substring(7).trim()).orElse(null);
+    String authorization = headers.get(HttpHeaderNames.AUTHORIZATION);
+    var key =
+        authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)
+            ? null
+            : keys.authenticate(authorization.substring(7).trim()).orElse(null);
     if (key == null) {
+      failedAuth.failed(client);
       return InferenceException.unauthorized();
     }
     if (call.deploymentId == null) {
@@ -242,6 +254,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
   InferenceException checkBody(Call call, byte[] body) {
     var fields = RequestFields.read(body);
     call.streamed = fields.stream();
+    call.sizes = fields.sizes();
     if (MODEL_ROUTES.contains(call.rest) && !fields.json()) {
       return new InferenceException(
           HttpStatus.BAD_REQUEST, "The request body must be a JSON object");
@@ -262,7 +275,12 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
                 + "'");
       }
     }
-    return null;
+    return limits.check(call.route.spec(), call.rest, fields.sizes());
+  }
+
+  /** The body sent to the worker: the request's, with its output length capped if it set none. */
+  byte[] outgoingBody(Call call, byte[] body) {
+    return limits.capped(call.route.spec(), call.rest, body, call.sizes);
   }
 
   long maxBodyBytes() {
@@ -425,6 +443,14 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     }
     var call = Call.job(deploymentId, route, requestId, clock.millis());
     call.route = deployment;
+    // The same limits as a synchronous request; checked here too, for jobs stored before them.
+    String generation = route.startsWith("v1/") ? route.substring(3) : route;
+    var sizes = RequestFields.read(body).sizes();
+    InferenceException refused = limits.check(deployment.spec(), generation, sizes);
+    if (refused != null) {
+      return Mono.error(refused);
+    }
+    byte[] sent = limits.capped(deployment.spec(), generation, body, sizes);
     int[] answered = {0};
     return deployment
         .admit(() -> reporter.queued(deployment))
@@ -432,7 +458,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
             lease -> {
               onFetched.run();
               return exchangeBuffered(
-                  call, lease, body, true, onProcessing, maxBytes, responseTimeout);
+                  call, lease, sent, true, onProcessing, maxBytes, responseTimeout);
             })
         .doOnDiscard(Lease.class, Lease::release)
         .doOnNext(answer -> answered[0] = answer.status())
@@ -612,6 +638,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     /** The deployment was not in the routing table at the head: looked up again after a read. */
     boolean routePending;
 
+    RequestFields.Sizes sizes = RequestFields.Sizes.NONE;
     Throwable failure;
     volatile boolean clientLeft;
 
@@ -638,12 +665,38 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
       int idEnd = path.indexOf('/', PREFIX.length());
       if (idEnd > PREFIX.length() && path.startsWith("/v1/", idEnd)) {
         String rest = path.substring(idEnd + 4);
-        if (!rest.isEmpty() && !rest.contains("..")) {
+        // The engine decodes what it is sent: a path with anything but plain segments (an encoded
+        // '/' or '.', a dot segment, matrix parameters) would be checked here as one route and
+        // served there as another, so it has no deployment and is answered 404.
+        if (plainSegments(path.substring(PREFIX.length(), idEnd)) && plainSegments(rest)) {
           return new Call(
               path.substring(PREFIX.length(), idEnd), rest, "/v1/" + rest, query, requestId, now);
         }
       }
       return new Call(null, "", "", "", requestId, now);
+    }
+
+    /** Segments of ASCII letters, digits, {@code _} and {@code -}, separated by single slashes. */
+    static boolean plainSegments(String path) {
+      boolean segmentEmpty = true;
+      for (int i = 0; i < path.length(); i++) {
+        char c = path.charAt(i);
+        if (c == '/') {
+          if (segmentEmpty) {
+            return false;
+          }
+          segmentEmpty = true;
+        } else if ((c >= 'a' && c <= 'z')
+            || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9')
+            || c == '_'
+            || c == '-') {
+          segmentEmpty = false;
+        } else {
+          return false;
+        }
+      }
+      return !segmentEmpty;
     }
 
     /** An async job's request: {@code route} is the path called on the worker. */

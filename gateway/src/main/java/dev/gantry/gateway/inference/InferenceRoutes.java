@@ -1,7 +1,7 @@
 package dev.gantry.gateway.inference;
 
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
-import java.time.Duration;
+import dev.gantry.infra.config.GantryProperties;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,23 +18,28 @@ import reactor.netty.NettyPipeline;
  * requests. The proxy is looked up on the first connection rather than when the server is built, so
  * the web server does not pull the data plane's beans forward in the context's startup.
  *
+ * <p>Before the codec and between it and the data plane, {@link RequestTimeouts} time what clients
+ * send, on every request the server takes.
+ *
  * <p>On shutdown, before the web server stops, new inference requests are answered 503 and the ones
- * under way are given up to {@link #DRAIN} to finish (Reactor Netty's graceful shutdown does not
- * know about them).
+ * under way are given up to {@code gantry.gateway.shutdown-drain} to finish (Reactor Netty's
+ * graceful shutdown does not know about them). The drain is short of the time a platform may take
+ * to exit: a stream still running after it is cut when its engine stops.
  */
 @ConditionalOnGatewayRole
 @Component
 class InferenceRoutes
     implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>, SmartLifecycle {
-  static final Duration DRAIN = Duration.ofSeconds(30);
   private static final Logger log = LoggerFactory.getLogger(InferenceRoutes.class);
 
   private final ObjectProvider<InferenceProxy> proxy;
+  private final GantryProperties.Gateway settings;
   private volatile InferenceProxy resolved;
   private volatile boolean running;
 
-  InferenceRoutes(ObjectProvider<InferenceProxy> proxy) {
+  InferenceRoutes(ObjectProvider<InferenceProxy> proxy, GantryProperties properties) {
     this.proxy = proxy;
+    this.settings = properties.gateway();
   }
 
   @Override
@@ -44,12 +49,20 @@ class InferenceRoutes
             server.doOnChannelInit(
                 (observer, channel, remote) -> {
                   if (channel.pipeline().get(NettyPipeline.HttpCodec) != null) {
+                    var timeouts =
+                        new RequestTimeouts(
+                            settings.requestHeaderTimeout(),
+                            settings.requestBodyTimeout(),
+                            settings.keepAliveTimeout());
                     channel
                         .pipeline()
                         .addAfter(
                             NettyPipeline.HttpCodec,
                             InferenceConnection.NAME,
-                            new InferenceConnection(proxy()));
+                            new InferenceConnection(proxy()))
+                        .addAfter(
+                            NettyPipeline.HttpCodec, RequestTimeouts.MESSAGES, timeouts.messages)
+                        .addBefore(NettyPipeline.HttpCodec, RequestTimeouts.BYTES, timeouts.bytes);
                   }
                 }));
   }
@@ -76,7 +89,7 @@ class InferenceRoutes
       return;
     }
     p.closing();
-    long deadline = System.nanoTime() + DRAIN.toNanos();
+    long deadline = System.nanoTime() + settings.shutdownDrain().toNanos();
     while (p.inFlight() > 0 && System.nanoTime() - deadline < 0) {
       LockSupport.parkNanos(20_000_000L);
     }

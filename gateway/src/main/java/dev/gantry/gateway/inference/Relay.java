@@ -129,7 +129,8 @@ final class Relay implements UpstreamHandler.Listener {
       answerError(new InferenceException(HttpStatus.BAD_REQUEST, "Malformed HTTP request"));
       return;
     }
-    InferenceException refused = proxy.checkHead(request.headers(), call);
+    InferenceException refused =
+        proxy.checkHead(request.headers(), call, ctx.channel().remoteAddress());
     if (refused != null) {
       // A gateway shutting down ends its connections, so clients move to another one.
       closeAfter |= proxy.isClosing();
@@ -277,6 +278,7 @@ final class Relay implements UpstreamHandler.Listener {
       answerError(refused);
       return;
     }
+    requestBody = proxy.outgoingBody(call, requestBody);
     DeploymentRoute route = call.route;
     admission =
         route
@@ -694,7 +696,7 @@ final class Relay implements UpstreamHandler.Listener {
             HttpResponseStatus.valueOf(e.status().value()),
             ErrorBodies.openAi(e.status(), e.getMessage()));
     HttpHeaders headers = response.headers();
-    String retryAfter = InferenceException.retryAfterSeconds(e.status());
+    String retryAfter = e.retryAfter();
     if (retryAfter != null) {
       headers.set(HttpHeaderNames.RETRY_AFTER, retryAfter);
     }

@@ -5,47 +5,122 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 
 /**
- * The two top-level fields the gateway needs from a request body, read with a streaming parser that
+ * The top-level fields the gateway needs from a request body, read with a streaming parser that
  * skips everything else (messages are never materialised).
  *
  * @param json whether the body is a JSON object (an empty body is not)
  * @param model the {@code model} field, if it is a string
  * @param stream whether {@code stream} is {@code true}
+ * @param sizes what the request asks to generate; {@link Sizes#NONE} when the body is not JSON
  */
-record RequestFields(boolean json, String model, boolean stream) {
+record RequestFields(boolean json, String model, boolean stream, Sizes sizes) {
   private static final JsonFactory JSON = new JsonFactory();
+  private static final RequestFields NOT_JSON = new RequestFields(false, null, false, Sizes.NONE);
+
+  /**
+   * The numbers that decide how long a request occupies a worker. A field that is absent, null or
+   * not a number is {@link Double#NaN} (the engine judges what is not a number).
+   *
+   * @param maxTokens {@code max_tokens}
+   * @param maxCompletionTokens {@code max_completion_tokens}, the newer name on chat completions
+   * @param n {@code n}
+   * @param bestOf {@code best_of} (completions: that many are generated, {@code n} returned)
+   * @param end offset of the body's closing brace, where a missing field can be added
+   * @param empty whether the object has no field
+   */
+  record Sizes(
+      double maxTokens,
+      double maxCompletionTokens,
+      double n,
+      double bestOf,
+      int end,
+      boolean empty) {
+    static final Sizes NONE = new Sizes(Double.NaN, Double.NaN, Double.NaN, Double.NaN, -1, true);
+
+    /** Whether the request sets its own output length. */
+    boolean tokensGiven() {
+      return !Double.isNaN(maxTokens) || !Double.isNaN(maxCompletionTokens);
+    }
+  }
 
   static RequestFields read(byte[] body) {
     if (body.length == 0) {
-      return new RequestFields(false, null, false);
+      return NOT_JSON;
     }
     String model = null;
     boolean stream = false;
+    double maxTokens = Double.NaN;
+    double maxCompletionTokens = Double.NaN;
+    double n = Double.NaN;
+    double bestOf = Double.NaN;
+    boolean empty = true;
     try (JsonParser p = JSON.createParser(body)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
-        return new RequestFields(false, null, false);
+        return NOT_JSON;
       }
       JsonToken token;
       while ((token = p.nextToken()) == JsonToken.FIELD_NAME) {
+        empty = false;
         String name = p.currentName();
         JsonToken value = p.nextToken();
-        if ("model".equals(name) && value == JsonToken.VALUE_STRING) {
-          model = p.getText();
-        } else if ("stream".equals(name)) {
-          stream = value == JsonToken.VALUE_TRUE;
-        } else {
-          p.skipChildren();
+        switch (name) {
+          case "model" -> {
+            if (value == JsonToken.VALUE_STRING) {
+              model = p.getText();
+            } else {
+              p.skipChildren();
+            }
+          }
+          case "stream" -> {
+            stream = value == JsonToken.VALUE_TRUE;
+            p.skipChildren();
+          }
+          case "max_tokens" -> maxTokens = number(p, value);
+          case "max_completion_tokens" -> maxCompletionTokens = number(p, value);
+          case "n" -> n = number(p, value);
+          case "best_of" -> bestOf = number(p, value);
+          default -> p.skipChildren();
         }
       }
-      if (token != JsonToken.END_OBJECT || p.nextToken() != null) {
-        return new RequestFields(false, null, false);
+      if (token != JsonToken.END_OBJECT) {
+        return NOT_JSON;
       }
-      return new RequestFields(true, model, stream);
+      int end = (int) p.currentTokenLocation().getByteOffset();
+      if (p.nextToken() != null) {
+        return NOT_JSON;
+      }
+      return new RequestFields(
+          true, model, stream, new Sizes(maxTokens, maxCompletionTokens, n, bestOf, end, empty));
     } catch (IOException e) {
-      return new RequestFields(false, null, false);
+      return NOT_JSON;
     }
+  }
+
+  private static double number(JsonParser p, JsonToken value) throws IOException {
+    if (value == JsonToken.VALUE_NUMBER_INT || value == JsonToken.VALUE_NUMBER_FLOAT) {
+      return p.getValueAsDouble();
+    }
+    p.skipChildren();
+    return Double.NaN;
+  }
+
+  /**
+   * The body with {@code "field": value} added as its last member. Last, so that it is the value an
+   * engine reads even where the body named the field already (as null): JSON parsers keep the last
+   * of duplicate names. One copy of the body; nothing else of it is parsed or rewritten.
+   */
+  static byte[] withField(byte[] body, Sizes sizes, String field, long value) {
+    byte[] member =
+        ((sizes.empty() ? "" : ",") + quote(field) + ":" + value).getBytes(StandardCharsets.UTF_8);
+    byte[] out = new byte[body.length + member.length];
+    System.arraycopy(body, 0, out, 0, sizes.end());
+    System.arraycopy(member, 0, out, sizes.end(), member.length);
+    System.arraycopy(
+        body, sizes.end(), out, sizes.end() + member.length, body.length - sizes.end());
+    return out;
   }
 
   /** A JSON string literal. */

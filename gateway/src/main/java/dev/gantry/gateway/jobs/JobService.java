@@ -8,6 +8,7 @@ import dev.gantry.api.job.JobStatus;
 import dev.gantry.api.job.JobWorkflowInput;
 import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.inference.InferenceException;
+import dev.gantry.gateway.inference.RequestLimits;
 import dev.gantry.gateway.inference.RoutingTable;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.Ids;
@@ -47,7 +48,6 @@ public class JobService {
   private static final Duration SUBMIT_IN_PROGRESS = Duration.ofSeconds(5);
 
   private static final int MAX_IDEMPOTENCY_KEY = 255;
-  private static final int MAX_ROUTE = 300;
 
   private final JobRepository jobs;
   private final RoutingTable routes;
@@ -55,6 +55,7 @@ public class JobService {
   private final JobExecutionActivity execution;
   private final GantryProperties.Jobs settings;
   private final JobInputBudget inputBudget;
+  private final GantryProperties.Limits limits;
   private final Clock clock;
 
   public JobService(
@@ -70,6 +71,7 @@ public class JobService {
     this.execution = execution;
     this.settings = properties.jobs();
     this.inputBudget = new JobInputBudget(jobs, settings);
+    this.limits = properties.limits();
     this.clock = clock;
   }
 
@@ -81,12 +83,8 @@ public class JobService {
     if (spec == null) {
       return notFound();
     }
-    if (!route.startsWith("v1/")
-        || route.length() == 3
-        || route.length() > MAX_ROUTE
-        || route.contains("..")
-        || route.contains("//")) {
-      // Only the engine's OpenAI-compatible API; never its admin or metrics endpoints.
+    if (!JobRoutes.allowed(route)) {
+      // Only the engine's OpenAI-compatible API, spelled exactly as the engine will read it.
       return JobResponses.error(
           HttpStatus.BAD_REQUEST,
           "The route after the deployment id must be an OpenAI-compatible route, e.g."
@@ -140,6 +138,10 @@ public class JobService {
       inputJson = JSON.writeValueAsBytes(input);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
+    }
+    InferenceException tooMuch = RequestLimits.checkJob(limits, spec, route, inputJson);
+    if (tooMuch != null) {
+      return JobResponses.error(tooMuch.status(), tooMuch.getMessage());
     }
     String hash = idempotencyKey == null ? null : sha256(route, inputJson);
     if (idempotencyKey != null) {

@@ -103,7 +103,9 @@ class ApiKeyCacheTest {
               exchange.getResponse().setStatusCode(HttpStatus.OK);
               return exchange.getResponse().setComplete();
             })
-        .webFilter(new ApiKeyAuthFilter(cache))
+        .webFilter(
+            new ApiKeyAuthFilter(
+                cache, new FailedAuthLimiter(Integer.MAX_VALUE, 60, 10, System::nanoTime)))
         .build();
   }
 

@@ -123,6 +123,10 @@ class BodyBudgetTest {
         perTenant,
         perDeployment,
         Duration.ofSeconds(30),
-        Duration.ofSeconds(60));
+        Duration.ofSeconds(60),
+        Duration.ofSeconds(10),
+        Duration.ofSeconds(60),
+        Duration.ofMinutes(5),
+        Duration.ofSeconds(10));
   }
 }

@@ -1,6 +1,7 @@
 package dev.gantry.gateway.inference;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.gantry.api.deployment.DeploymentSpec;
@@ -78,6 +79,8 @@ class InferenceGatewayTest {
     registry.add("gantry.gateway.route-refresh", () -> "100ms");
     registry.add("gantry.gateway.demand-report-interval", () -> "50ms");
     registry.add("gantry.gateway.first-byte-timeout", () -> "2s");
+    // One test asks for an answer larger than the socket buffers: 40000 tokens.
+    registry.add("gantry.limits.default-max-tokens-limit", () -> "65536");
   }
 
   @LocalServerPort int port;
@@ -191,6 +194,104 @@ class InferenceGatewayTest {
         .param("status", status)
         .query(Long.class)
         .single();
+  }
+
+  @Test
+  void requestsAreHeldToTheDeploymentsTokenAndChoiceLimits() {
+    var spec =
+        new DeploymentSpec(
+            "chat",
+            MODEL,
+            Framework.SIM,
+            null,
+            0,
+            1,
+            4,
+            300,
+            60,
+            1,
+            List.of(),
+            List.of("--ttft-ms=5", "--inter-token-ms=1"),
+            7,
+            2);
+    String dep = "dep_lim" + System.nanoTime() % 100_000_000 + ids.incrementAndGet();
+    deployments.insert(dep, "acme", spec, null);
+    deployments.updateStatus(dep, DeploymentStatus.RUNNING, null);
+    autoscaler.scaling.add(dep);
+    routes.refresh();
+    String messages = "\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]";
+
+    var tooLong = post(acme, dep, "chat/completions", chat(8, false));
+    var tooLongNewName =
+        post(
+            acme,
+            dep,
+            "chat/completions",
+            "{\"model\":\"" + MODEL + "\"," + messages + ",\"max_completion_tokens\":100}");
+    var tooMany =
+        post(
+            acme,
+            dep,
+            "chat/completions",
+            "{\"model\":\"" + MODEL + "\"," + messages + ",\"n\":3}");
+    var tooManyBestOf =
+        post(
+            acme,
+            dep,
+            "completions",
+            "{\"model\":\"" + MODEL + "\",\"prompt\":\"hi\",\"best_of\":5}");
+
+    assertThat(tooLong.statusCode()).isEqualTo(400);
+    assertThat(tooLong.body()).contains("max_tokens must be at most 7", "invalid_request_error");
+    assertThat(tooLongNewName.statusCode()).isEqualTo(400);
+    assertThat(tooMany.statusCode()).isEqualTo(400);
+    assertThat(tooMany.body()).contains("n must be at most 2");
+    assertThat(tooManyBestOf.statusCode()).isEqualTo(400);
+
+    var within = post(acme, dep, "chat/completions", chat(7, false));
+    assertThat(within.statusCode()).isEqualTo(200);
+    assertThat(within.body()).contains("\"completion_tokens\":7");
+    // No max_tokens: the limit is sent in its place (the simulator's own default is 64).
+    var unbounded =
+        post(acme, dep, "chat/completions", "{\"model\":\"" + MODEL + "\"," + messages + "}");
+    assertThat(unbounded.statusCode()).isEqualTo(200);
+    assertThat(unbounded.body()).contains("\"completion_tokens\":7");
+    var unboundedCompletion =
+        post(acme, dep, "completions", "{\"model\":\"" + MODEL + "\",\"prompt\":\"hi\"}");
+    assertThat(unboundedCompletion.statusCode()).isEqualTo(200);
+    assertThat(unboundedCompletion.body()).contains("\"completion_tokens\":7");
+
+    // Async jobs take the same limits.
+    var asyncTooLong =
+        proxy.callBuffered(
+            "acme",
+            dep,
+            "v1/chat/completions",
+            chat(8, false).getBytes(StandardCharsets.UTF_8),
+            "req_limits1",
+            () -> {},
+            () -> {},
+            1 << 20,
+            Duration.ofSeconds(30));
+    assertThatThrownBy(() -> asyncTooLong.block(Duration.ofSeconds(30)))
+        .isInstanceOfSatisfying(
+            InferenceException.class, e -> assertThat(e.status().value()).isEqualTo(400));
+    var asyncUnbounded =
+        proxy
+            .callBuffered(
+                "acme",
+                dep,
+                "v1/chat/completions",
+                ("{\"model\":\"" + MODEL + "\"," + messages + "}").getBytes(StandardCharsets.UTF_8),
+                "req_limits2",
+                () -> {},
+                () -> {},
+                1 << 20,
+                Duration.ofSeconds(30))
+            .block(Duration.ofSeconds(30));
+    assertThat(asyncUnbounded.status()).isEqualTo(200);
+    assertThat(new String(asyncUnbounded.body(), StandardCharsets.UTF_8))
+        .contains("\"completion_tokens\":7");
   }
 
   @Test

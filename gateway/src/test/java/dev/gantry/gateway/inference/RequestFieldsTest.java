@@ -21,7 +21,9 @@ class RequestFieldsTest {
             {"messages":[{"role":"user","content":"say \\"model\\": x","model":"inner"}],
              "stream": true, "model": "tiny", "extra": {"model": "nested", "stream": false}}
             """);
-    assertThat(fields).isEqualTo(new RequestFields(true, "tiny", true));
+    assertThat(fields.json()).isTrue();
+    assertThat(fields.model()).isEqualTo("tiny");
+    assertThat(fields.stream()).isTrue();
   }
 
   @Test
@@ -30,7 +32,10 @@ class RequestFieldsTest {
     assertThat(read("[1,2]").json()).isFalse();
     assertThat(read("{\"model\":").json()).isFalse();
     assertThat(read("{\"model\":\"a\"} trailing").json()).isFalse();
-    assertThat(read("{\"model\": 7}")).isEqualTo(new RequestFields(true, null, false));
+    var numericModel = read("{\"model\": 7}");
+    assertThat(numericModel.json()).isTrue();
+    assertThat(numericModel.model()).isNull();
+    assertThat(numericModel.stream()).isFalse();
   }
 
   @Test
@@ -92,5 +97,53 @@ class RequestFieldsTest {
         3);
     assertThat(meter.promptTokens()).isEqualTo(3);
     assertThat(meter.completionTokens(true)).isEqualTo(1);
+  }
+
+  @Test
+  void readsWhatARequestAsksToGenerate() {
+    var sizes =
+        read("""
+                {"messages":[{"max_tokens":999999,"n":50}],"max_tokens":100,
+                 "max_completion_tokens":1e9,"n":2,"best_of":"three","x":{"n":7}}
+                """)
+            .sizes();
+
+    assertThat(sizes.maxTokens()).isEqualTo(100);
+    assertThat(sizes.maxCompletionTokens()).isEqualTo(1e9);
+    assertThat(sizes.n()).isEqualTo(2);
+    assertThat(sizes.bestOf()).isNaN();
+    assertThat(sizes.tokensGiven()).isTrue();
+    assertThat(read("{\"max_tokens\": null}").sizes().tokensGiven()).isFalse();
+  }
+
+  @Test
+  void addsAFieldAsTheLastMemberWithoutTouchingTheRest() {
+    String body = " {\"model\":\"tiny\", \"max_tokens\": null ,\"s\":\"}\"}\n ";
+    var fields = read(body);
+
+    byte[] out =
+        RequestFields.withField(
+            body.getBytes(StandardCharsets.UTF_8), fields.sizes(), "max_tokens", 64);
+
+    String sent = new String(out, StandardCharsets.UTF_8);
+    assertThat(sent)
+        .isEqualTo(" {\"model\":\"tiny\", \"max_tokens\": null ,\"s\":\"}\",\"max_tokens\":64}\n ");
+    assertThat(read(sent).sizes().maxTokens()).isEqualTo(64);
+    assertThat(
+            new String(
+                RequestFields.withField(
+                    "{ }".getBytes(StandardCharsets.UTF_8), read("{ }").sizes(), "max_tokens", 5),
+                StandardCharsets.UTF_8))
+        .isEqualTo("{ \"max_tokens\":5}");
+    String unicode = "{\"content\":\"h\u00e9llo \u2603\"}";
+    assertThat(
+            new String(
+                RequestFields.withField(
+                    unicode.getBytes(StandardCharsets.UTF_8),
+                    read(unicode).sizes(),
+                    "max_tokens",
+                    5),
+                StandardCharsets.UTF_8))
+        .isEqualTo("{\"content\":\"h\u00e9llo \u2603\",\"max_tokens\":5}");
   }
 }

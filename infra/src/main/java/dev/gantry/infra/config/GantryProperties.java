@@ -107,6 +107,13 @@ public record GantryProperties(
    * @param maxWaitTimeSeconds longest {@code wait_time_seconds}
    * @param maxDeploymentsPerTenant deployments one tenant may have that are not deleted; a create
    *     beyond it is refused (429) so one tenant cannot take every provisioning slot
+   * @param defaultMaxTokensLimit the most tokens one inference request may ask to generate on a
+   *     deployment without {@code max_tokens_limit}; also what a request without {@code max_tokens}
+   *     is given
+   * @param maxMaxTokensLimit highest {@code max_tokens_limit} a deployment may set
+   * @param defaultNLimit the most choices ({@code n}, {@code best_of}) one inference request may
+   *     ask for on a deployment without {@code n_limit}
+   * @param maxNLimit highest {@code n_limit} a deployment may set
    */
   public record Limits(
       @DefaultValue("64") @Positive int maxWorkers,
@@ -115,7 +122,20 @@ public record GantryProperties(
       @DefaultValue("10000") @Positive int maxStorageGb,
       @DefaultValue("86400") @Positive int maxIdleTimeoutSeconds,
       @DefaultValue("3600") @Positive int maxWaitTimeSeconds,
-      @DefaultValue("100") @Positive int maxDeploymentsPerTenant) {}
+      @DefaultValue("100") @Positive int maxDeploymentsPerTenant,
+      @DefaultValue("16384") @Positive int defaultMaxTokensLimit,
+      @DefaultValue("1048576") @Positive int maxMaxTokensLimit,
+      @DefaultValue("4") @Positive int defaultNLimit,
+      @DefaultValue("128") @Positive int maxNLimit) {
+
+    public Limits {
+      if (defaultMaxTokensLimit > maxMaxTokensLimit || defaultNLimit > maxNLimit) {
+        throw new IllegalArgumentException(
+            "gantry.limits: default-max-tokens-limit and default-n-limit must not exceed"
+                + " max-max-tokens-limit and max-n-limit");
+      }
+    }
+  }
 
   /**
    * @param storageGbMonthUsd price of one GB of deployment storage for a month (730 hours)
@@ -241,6 +261,12 @@ public record GantryProperties(
    *     taken
    * @param bodyTimeout longest silence from a client while it sends a request body; then the
    *     request is answered 408 and what it held is let go
+   * @param requestHeaderTimeout longest time from the first byte of a request (or the connection
+   *     opening) to the end of its head; a slower client's connection is closed
+   * @param requestBodyTimeout longest time from a request's head to the end of its body
+   * @param keepAliveTimeout how long a connection may stay open with no request on it
+   * @param shutdownDrain how long a stopping gateway waits for the inference requests under way
+   *     (new ones get 503); kept well under the 30 s a platform may take to exit
    */
   public record Gateway(
       @DefaultValue("8388608") @Positive long maxBodyBytes,
@@ -254,12 +280,24 @@ public record GantryProperties(
       @DefaultValue("0") @Min(0) long queuedBodyBytesPerTenant,
       @DefaultValue("0") @Min(0) long queuedBodyBytesPerDeployment,
       @DefaultValue("30s") @NotNull Duration bodyTimeout,
-      @DefaultValue("60s") @NotNull Duration firstByteTimeout) {
+      @DefaultValue("60s") @NotNull Duration firstByteTimeout,
+      @DefaultValue("10s") @NotNull Duration requestHeaderTimeout,
+      @DefaultValue("60s") @NotNull Duration requestBodyTimeout,
+      @DefaultValue("5m") @NotNull Duration keepAliveTimeout,
+      @DefaultValue("10s") @NotNull Duration shutdownDrain) {
 
     public Gateway {
       if (firstByteTimeout != null && !firstByteTimeout.isPositive()) {
         throw new IllegalArgumentException(
             "gantry.gateway.first-byte-timeout must be positive, got " + firstByteTimeout);
+      }
+      for (Duration d :
+          new Duration[] {requestHeaderTimeout, requestBodyTimeout, keepAliveTimeout}) {
+        if (d != null && (d.isNegative() || d.isZero())) {
+          throw new IllegalArgumentException(
+              "gantry.gateway request-header-timeout, request-body-timeout and keep-alive-timeout"
+                  + " must be positive");
+        }
       }
     }
   }

@@ -1,0 +1,78 @@
+package dev.gantry.gateway.inference;
+
+import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.gateway.inference.RequestFields.Sizes;
+import dev.gantry.infra.config.GantryProperties;
+import java.util.Set;
+import org.springframework.http.HttpStatus;
+
+/**
+ * How much one generation request may ask of a worker: at most the deployment's {@code
+ * max_tokens_limit} tokens ({@code max_tokens} or {@code max_completion_tokens}) and {@code
+ * n_limit} choices ({@code n} or {@code best_of}), else 400. A request that sets no output length
+ * gets {@code max_tokens} set to the limit: left alone, an engine such as vLLM generates up to the
+ * model's context length, holding a worker slot all that time.
+ */
+public final class RequestLimits {
+  /** Routes (after {@code v1/}) that generate, and so take these limits. */
+  static final Set<String> GENERATION_ROUTES = Set.of("chat/completions", "completions");
+
+  private final GantryProperties.Limits defaults;
+
+  RequestLimits(GantryProperties.Limits defaults) {
+    this.defaults = defaults;
+  }
+
+  int maxTokens(DeploymentSpec spec) {
+    return spec.maxTokensLimit() != null ? spec.maxTokensLimit() : defaults.defaultMaxTokensLimit();
+  }
+
+  int n(DeploymentSpec spec) {
+    return spec.nLimit() != null ? spec.nLimit() : defaults.defaultNLimit();
+  }
+
+  /** The refusal of a request that asks for more than the deployment allows, or null. */
+  InferenceException check(DeploymentSpec spec, String route, Sizes sizes) {
+    if (!GENERATION_ROUTES.contains(route)) {
+      return null;
+    }
+    int tokens = maxTokens(spec);
+    if (sizes.maxTokens() > tokens) {
+      return tooMuch("max_tokens", tokens);
+    }
+    if (sizes.maxCompletionTokens() > tokens) {
+      return tooMuch("max_completion_tokens", tokens);
+    }
+    int choices = n(spec);
+    if (sizes.n() > choices) {
+      return tooMuch("n", choices);
+    }
+    if (sizes.bestOf() > choices) {
+      return tooMuch("best_of", choices);
+    }
+    return null;
+  }
+
+  /** The body to send: with {@code max_tokens} added when the request sets no output length. */
+  byte[] capped(DeploymentSpec spec, String route, byte[] body, Sizes sizes) {
+    if (!GENERATION_ROUTES.contains(route) || sizes.end() < 0 || sizes.tokensGiven()) {
+      return body;
+    }
+    return RequestFields.withField(body, sizes, "max_tokens", maxTokens(spec));
+  }
+
+  /**
+   * The refusal of an async job's input that asks for more than the deployment allows, or null;
+   * {@code route} is the job's route ({@code v1/...}).
+   */
+  public static InferenceException checkJob(
+      GantryProperties.Limits defaults, DeploymentSpec spec, String route, byte[] input) {
+    String generation = route.startsWith("v1/") ? route.substring(3) : route;
+    return new RequestLimits(defaults).check(spec, generation, RequestFields.read(input).sizes());
+  }
+
+  private static InferenceException tooMuch(String field, int limit) {
+    return new InferenceException(
+        HttpStatus.BAD_REQUEST, field + " must be at most " + limit + " on this deployment");
+  }
+}

@@ -1,0 +1,77 @@
+package dev.gantry.gateway.inference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.api.deployment.Framework;
+import dev.gantry.infra.config.GantryProperties;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class RequestLimitsTest {
+  static final GantryProperties.Limits DEFAULTS =
+      new GantryProperties.Limits(64, 1024, 8, 10000, 86400, 3600, 100, 16384, 1048576, 4, 128);
+  final RequestLimits limits = new RequestLimits(DEFAULTS);
+
+  static DeploymentSpec spec(Integer maxTokens, Integer n) {
+    return new DeploymentSpec(
+        "chat",
+        "tiny",
+        Framework.SIM,
+        null,
+        0,
+        1,
+        8,
+        300,
+        60,
+        1,
+        List.of(),
+        List.of(),
+        maxTokens,
+        n);
+  }
+
+  static RequestFields.Sizes sizes(String json) {
+    return RequestFields.read(json.getBytes(StandardCharsets.UTF_8)).sizes();
+  }
+
+  @Test
+  void aDeploymentWithoutLimitsHasThePlatformDefaults() {
+    var spec = spec(null, null);
+
+    assertThat(limits.check(spec, "chat/completions", sizes("{\"max_tokens\":16384,\"n\":4}")))
+        .isNull();
+    assertThat(limits.check(spec, "chat/completions", sizes("{\"max_tokens\":16385}"))).isNotNull();
+    assertThat(limits.check(spec, "completions", sizes("{\"n\":5}"))).isNotNull();
+  }
+
+  @Test
+  void onlyGenerationRoutesAreLimitedAndCapped() {
+    var spec = spec(10, 1);
+    byte[] body = "{\"input\":\"x\",\"n\":99}".getBytes(StandardCharsets.UTF_8);
+    var parsed = RequestFields.read(body).sizes();
+
+    assertThat(limits.check(spec, "embeddings", parsed)).isNull();
+    assertThat(limits.capped(spec, "embeddings", body, parsed)).isSameAs(body);
+  }
+
+  @Test
+  void aRequestWithItsOwnLengthIsSentAsItCame() {
+    var spec = spec(10, 1);
+    byte[] body = "{\"max_tokens\":3}".getBytes(StandardCharsets.UTF_8);
+
+    assertThat(limits.capped(spec, "completions", body, RequestFields.read(body).sizes()))
+        .isSameAs(body);
+  }
+
+  @Test
+  void aRequestWithoutALengthGetsTheLimit() {
+    var spec = spec(10, 1);
+    byte[] body = "{\"prompt\":\"x\",\"max_tokens\":null}".getBytes(StandardCharsets.UTF_8);
+
+    byte[] sent = limits.capped(spec, "completions", body, RequestFields.read(body).sizes());
+
+    assertThat(RequestFields.read(sent).sizes().maxTokens()).isEqualTo(10);
+  }
+}
