@@ -50,7 +50,7 @@ class JobRouteCheckTest {
         .thenReturn(
             new GantryProperties.Limits(
                 64, 1024, 8, 10000, 86400, 3600, 100, 16384, 1048576, 4, 128));
-    when(routes.servedSpec(DEP, "acme"))
+    when(routes.servedSpecAfterMiss(DEP, "acme"))
         .thenReturn(
             new DeploymentSpec(
                 "chat",
