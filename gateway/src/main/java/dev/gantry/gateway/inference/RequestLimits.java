@@ -1,6 +1,7 @@
 package dev.gantry.gateway.inference;
 
 import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.api.deployment.Framework;
 import dev.gantry.gateway.inference.RequestFields.Sizes;
 import dev.gantry.infra.config.GantryProperties;
 import java.util.Set;
@@ -53,9 +54,18 @@ public final class RequestLimits {
     return null;
   }
 
-  /** The body to send: with {@code max_tokens} added when the request sets no output length. */
+  /**
+   * The body to send: with {@code max_tokens} added when the request sets no output length, since
+   * vLLM, SGLang and Ollama then generate up to the context length. Not for {@code sim}: without
+   * {@code max_tokens} the simulator stops at its own {@code --max-tokens-default}, its stand-in
+   * for an end-of-sequence token, and a cap sent in its place would make every such answer the
+   * longest allowed.
+   */
   byte[] capped(DeploymentSpec spec, String route, byte[] body, Sizes sizes) {
-    if (!GENERATION_ROUTES.contains(route) || sizes.end() < 0 || sizes.tokensGiven()) {
+    if (!GENERATION_ROUTES.contains(route)
+        || sizes.end() < 0
+        || sizes.tokensGiven()
+        || spec.framework() == Framework.SIM) {
       return body;
     }
     return RequestFields.withField(body, sizes, "max_tokens", maxTokens(spec));

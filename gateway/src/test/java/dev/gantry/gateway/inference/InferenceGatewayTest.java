@@ -251,15 +251,17 @@ class InferenceGatewayTest {
     var within = post(acme, dep, "chat/completions", chat(7, false));
     assertThat(within.statusCode()).isEqualTo(200);
     assertThat(within.body()).contains("\"completion_tokens\":7");
-    // No max_tokens: the limit is sent in its place (the simulator's own default is 64).
+    // No max_tokens: the simulator stops at its own default (64), its end of sequence; the limit
+    // is sent in its place only to engines that would generate to the context length
+    // (RequestLimitsTest).
     var unbounded =
         post(acme, dep, "chat/completions", "{\"model\":\"" + MODEL + "\"," + messages + "}");
     assertThat(unbounded.statusCode()).isEqualTo(200);
-    assertThat(unbounded.body()).contains("\"completion_tokens\":7");
+    assertThat(unbounded.body()).contains("\"completion_tokens\":64");
     var unboundedCompletion =
         post(acme, dep, "completions", "{\"model\":\"" + MODEL + "\",\"prompt\":\"hi\"}");
     assertThat(unboundedCompletion.statusCode()).isEqualTo(200);
-    assertThat(unboundedCompletion.body()).contains("\"completion_tokens\":7");
+    assertThat(unboundedCompletion.body()).contains("\"completion_tokens\":64");
 
     // Async jobs take the same limits.
     var asyncTooLong =
@@ -291,7 +293,7 @@ class InferenceGatewayTest {
             .block(Duration.ofSeconds(30));
     assertThat(asyncUnbounded.status()).isEqualTo(200);
     assertThat(new String(asyncUnbounded.body(), StandardCharsets.UTF_8))
-        .contains("\"completion_tokens\":7");
+        .contains("\"completion_tokens\":64");
   }
 
   @Test

@@ -15,21 +15,12 @@ class RequestLimitsTest {
   final RequestLimits limits = new RequestLimits(DEFAULTS);
 
   static DeploymentSpec spec(Integer maxTokens, Integer n) {
+    return spec(Framework.VLLM, maxTokens, n);
+  }
+
+  static DeploymentSpec spec(Framework framework, Integer maxTokens, Integer n) {
     return new DeploymentSpec(
-        "chat",
-        "tiny",
-        Framework.SIM,
-        null,
-        0,
-        1,
-        8,
-        300,
-        60,
-        1,
-        List.of(),
-        List.of(),
-        maxTokens,
-        n);
+        "chat", "tiny", framework, null, 0, 1, 8, 300, 60, 1, List.of(), List.of(), maxTokens, n);
   }
 
   static RequestFields.Sizes sizes(String json) {
@@ -73,5 +64,14 @@ class RequestLimitsTest {
     byte[] sent = limits.capped(spec, "completions", body, RequestFields.read(body).sizes());
 
     assertThat(RequestFields.read(sent).sizes().maxTokens()).isEqualTo(10);
+  }
+
+  @Test
+  void theSimulatorStopsAtItsOwnDefaultAndIsNotCapped() {
+    var spec = spec(Framework.SIM, 10, 1);
+    byte[] body = "{\"prompt\":\"x\"}".getBytes(StandardCharsets.UTF_8);
+
+    assertThat(limits.capped(spec, "completions", body, RequestFields.read(body).sizes()))
+        .isSameAs(body);
   }
 }

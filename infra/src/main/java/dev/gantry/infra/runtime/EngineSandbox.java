@@ -145,6 +145,9 @@ final class EngineSandbox {
                     + " as a non-root user.")
                 .formatted(dataDir, closed));
       }
+      // Closed from the start, not only from the first engine on: the database and the logs are
+      // created world-readable before any engine exists.
+      harden();
     } catch (IOException e) {
       throw new IllegalStateException("cannot inspect the data dir " + dataDir + ": " + e, e);
     }

@@ -92,6 +92,24 @@ class EngineSandboxTest {
   }
 
   @Test
+  void theDataDirIsClosedAtStartBeforeAnyEngineRuns() throws Exception {
+    assumeThat(EngineSandbox.platformIsRoot()).as("setpriv needs root").isTrue();
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwx--x--x"));
+    Path dataDir = tmp.resolve("data");
+    Files.createDirectories(dataDir.resolve("db"));
+    Files.setPosixFilePermissions(dataDir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Files.setPosixFilePermissions(
+        dataDir.resolve("db"), PosixFilePermissions.fromString("rwxr-xr-x"));
+
+    sandbox(dataDir, true, Map.of()).checkUsable();
+
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dataDir)))
+        .isEqualTo("rwx--x--x");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dataDir.resolve("db"))))
+        .isEqualTo("rwx------");
+  }
+
+  @Test
   void onlyADeploymentsStorageDirectoryIsEverHandedToAnEngineUid() {
     assumeThat(EngineSandbox.platformIsRoot()).as("setpriv needs root").isTrue();
     EngineSandbox sandbox = sandbox(tmp, true, Map.of());
