@@ -25,7 +25,9 @@ import java.util.regex.Pattern;
 import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Component;
 
-/** Every validation rule of API.md's "Deployments" section, and the limits from configuration. */
+/**
+ * Every validation rule of docs/api.md's "Deployments" section, and the limits from configuration.
+ */
 @Component
 public class DeploymentRequestValidator {
   static final Set<String> CREATE_FIELDS =

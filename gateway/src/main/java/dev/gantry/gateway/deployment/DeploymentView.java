@@ -7,10 +7,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The deployment object of API.md. Env values are always masked. {@code download} is an addition to
- * the contract: the model download's progress, present only while {@code downloading_model}. So are
- * {@code max_tokens_limit} and {@code n_limit}: the request limits in force (the deployment's, or
- * the platform's defaults).
+ * The deployment object of docs/api.md. Env values are always masked. {@code download} is an
+ * addition to the contract: the model download's progress, present only while {@code
+ * downloading_model}. So are {@code max_tokens_limit} and {@code n_limit}: the request limits in
+ * force (the deployment's, or the platform's defaults).
  */
 public record DeploymentView(
     String id,

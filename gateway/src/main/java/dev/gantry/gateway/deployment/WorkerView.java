@@ -3,7 +3,7 @@ package dev.gantry.gateway.deployment;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
-/** One worker as API.md shows it. */
+/** One worker as docs/api.md shows it. */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record WorkerView(
     String id,

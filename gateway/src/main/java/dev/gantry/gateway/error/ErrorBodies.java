@@ -9,7 +9,7 @@ import reactor.core.publisher.Mono;
 
 /**
  * Error bodies written outside a controller (filters): problem+json on management routes, the
- * OpenAI shape on inference routes, as API.md prescribes.
+ * OpenAI shape on inference routes, as docs/api.md prescribes.
  */
 public final class ErrorBodies {
   private ErrorBodies() {}

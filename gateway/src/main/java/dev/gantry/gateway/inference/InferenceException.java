@@ -2,7 +2,9 @@ package dev.gantry.gateway.inference;
 
 import org.springframework.http.HttpStatus;
 
-/** A request answered with one of the error table's statuses and messages (API.md "Errors"). */
+/**
+ * A request answered with one of the error table's statuses and messages (docs/api.md "Errors").
+ */
 public final class InferenceException extends RuntimeException {
   private final HttpStatus status;
   private final boolean unsent;

@@ -22,8 +22,8 @@ import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 
 /**
- * {@code /deployment/{deployment_id}/...}: the async API (API.md "Inference"). Submit answers as
- * soon as the job is stored; poll and cancel read the database and ask the job's workflow.
+ * {@code /deployment/{deployment_id}/...}: the async API (docs/api.md "Inference"). Submit answers
+ * as soon as the job is stored; poll and cancel read the database and ask the job's workflow.
  */
 @ConditionalOnGatewayRole
 @RestController

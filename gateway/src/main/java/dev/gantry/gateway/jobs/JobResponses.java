@@ -10,7 +10,7 @@ import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 
-/** The async API's answers (API.md "Inference"): statuses, and errors in the OpenAI shape. */
+/** The async API's answers (docs/api.md "Inference"): statuses, and errors in the OpenAI shape. */
 final class JobResponses {
   private JobResponses() {}
 

@@ -13,7 +13,7 @@ import org.springframework.stereotype.Component;
 import org.springframework.transaction.support.TransactionTemplate;
 
 /**
- * Makes sure an admin can reach the platform on first start (API.md "Bootstrap"): {@code
+ * Makes sure an admin can reach the platform on first start (docs/api.md "Bootstrap"): {@code
  * GANTRY_API_KEY} becomes an admin key of tenant {@code default}; without it, and with no key at
  * all, one admin key is generated, printed once and written to {@code <data dir>/admin-api-key}.
  */
@@ -67,7 +67,8 @@ public class BootstrapKey {
     if (issued != null) {
       Path file = properties.dataDir().resolve("admin-api-key");
       writePrivate(file, issued.key() + "\n");
-      // API.md asks for the generated key to be printed exactly once, so the first user can start.
+      // docs/api.md asks for the generated key to be printed exactly once, so the first user can
+      // start.
       log.info("Generated an admin API key (shown once, also saved to {}): {}", file, issued.key());
     }
   }
