@@ -124,6 +124,8 @@ fi
 # ------------------------------------------------------------------------------ processes, cleanup
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gantry-bench.XXXXXX")
+# Gantry's data dir lies inside: as root its engines run as uids of their own, which must traverse it.
+chmod 711 "$work"
 # Run from copies: a rebuild of app/target/gantry.jar during the run would break the JVMs that have
 # it open (classes load lazily from the jar).
 jar_built=$(date -u -r "$app_jar" +%Y-%m-%dT%H:%MZ)
