@@ -95,20 +95,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
 
   /** Model downloads are long: they heartbeat progress and resume from it on retry. */
   private final ModelActivities models =
-      Workflow.newActivityStub(
-          ModelActivities.class,
-          ActivityOptions.newBuilder()
-              .setStartToCloseTimeout(Duration.ofHours(6))
-              .setHeartbeatTimeout(Duration.ofMinutes(1))
-              .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
-              .setRetryOptions(
-                  RetryOptions.newBuilder()
-                      .setInitialInterval(Duration.ofSeconds(2))
-                      .setMaximumInterval(Duration.ofMinutes(1))
-                      .setMaximumAttempts(8)
-                      .setDoNotRetry(PERMANENT_FAILURES)
-                      .build())
-              .build());
+      Workflow.newActivityStub(ModelActivities.class, modelOptions(Duration.ofMinutes(1)).build());
 
   /**
    * Model downloads on their own task queue. The heartbeat timeout is short because cancellation (a
@@ -118,19 +105,22 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
   private final ModelActivities downloads =
       Workflow.newActivityStub(
           ModelActivities.class,
-          ActivityOptions.newBuilder()
-              .setTaskQueue(TaskQueues.DOWNLOADS)
-              .setStartToCloseTimeout(Duration.ofHours(6))
-              .setHeartbeatTimeout(Duration.ofSeconds(10))
-              .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
-              .setRetryOptions(
-                  RetryOptions.newBuilder()
-                      .setInitialInterval(Duration.ofSeconds(2))
-                      .setMaximumInterval(Duration.ofMinutes(1))
-                      .setMaximumAttempts(8)
-                      .setDoNotRetry(PERMANENT_FAILURES)
-                      .build())
-              .build());
+          modelOptions(Duration.ofSeconds(10)).setTaskQueue(TaskQueues.DOWNLOADS).build());
+
+  /** Long, heartbeating, resumed on retry (8 attempts with backoff); permanent failures end it. */
+  private static ActivityOptions.Builder modelOptions(Duration heartbeatTimeout) {
+    return ActivityOptions.newBuilder()
+        .setStartToCloseTimeout(Duration.ofHours(6))
+        .setHeartbeatTimeout(heartbeatTimeout)
+        .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
+        .setRetryOptions(
+            RetryOptions.newBuilder()
+                .setInitialInterval(Duration.ofSeconds(2))
+                .setMaximumInterval(Duration.ofMinutes(1))
+                .setMaximumAttempts(8)
+                .setDoNotRetry(PERMANENT_FAILURES)
+                .build());
+  }
 
   /**
    * Deletion cancels a running download; a tenant over its download share waits in the workflow.
