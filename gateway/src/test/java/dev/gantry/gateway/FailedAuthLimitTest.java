@@ -75,5 +75,9 @@ class FailedAuthLimitTest {
 
     var async = get("/deployment/dep_x/req_x", null);
     assertThat(async.statusCode()).isEqualTo(429);
+
+    assertThat(get("/api/v1/deployments", key).statusCode())
+        .as("a valid key from the limited address (a NAT, a load balancer) is still served")
+        .isEqualTo(200);
   }
 }

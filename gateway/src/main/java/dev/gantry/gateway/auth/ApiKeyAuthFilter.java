@@ -68,18 +68,20 @@ public class ApiKeyAuthFilter implements WebFilter {
       // can be read differently by the router, a controller or an engine.
       return ErrorBodies.write(exchange, path, HttpStatus.BAD_REQUEST, NOT_CANONICAL);
     }
-    var address = exchange.getRequest().getRemoteAddress();
-    long wait = limiter.retryAfterSeconds(address);
-    if (wait > 0) {
-      exchange.getResponse().getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(wait));
-      return ErrorBodies.write(exchange, path, HttpStatus.TOO_MANY_REQUESTS, TOO_MANY_FAILURES);
-    }
     String header = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
     var found =
         header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)
             ? Optional.<ApiKeyRecord>empty()
             : keys.authenticate(header.substring(7).trim());
     if (found.isEmpty()) {
+      // Only failures are limited: a valid key behind the same address (a NAT, a load balancer)
+      // as someone failing is still served.
+      var address = exchange.getRequest().getRemoteAddress();
+      long wait = limiter.retryAfterSeconds(address);
+      if (wait > 0) {
+        exchange.getResponse().getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(wait));
+        return ErrorBodies.write(exchange, path, HttpStatus.TOO_MANY_REQUESTS, TOO_MANY_FAILURES);
+      }
       limiter.failed(address);
       return unauthorized(exchange, path);
     }

@@ -76,10 +76,6 @@ public class DeploymentService {
   /** A create's answer: the deployment, and whether an earlier create with its key made it. */
   public record Created(DeploymentView view, boolean replayed) {}
 
-  public DeploymentView create(Caller caller, Map<String, Object> body, String baseUrl) {
-    return create(caller, body, baseUrl, null).view();
-  }
-
   /**
    * Creates a deployment; with an {@code Idempotency-Key}, a repeat of an earlier create with that
    * key answers the deployment it made (see {@link CreateIdempotency}).

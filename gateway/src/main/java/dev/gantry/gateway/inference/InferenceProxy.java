@@ -202,16 +202,18 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
       return new InferenceException(
           HttpStatus.SERVICE_UNAVAILABLE, "The gateway is shutting down, please retry");
     }
-    long wait = failedAuth.retryAfterSeconds(client);
-    if (wait > 0) {
-      return InferenceException.tooManyFailedAttempts(wait);
-    }
     String authorization = headers.get(HttpHeaderNames.AUTHORIZATION);
     var key =
         authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)
             ? null
             : keys.authenticate(authorization.substring(7).trim()).orElse(null);
     if (key == null) {
+      // Only failures are limited: a valid key behind the same address (a NAT, a load balancer)
+      // as someone failing is still served.
+      long wait = failedAuth.retryAfterSeconds(client);
+      if (wait > 0) {
+        return InferenceException.tooManyFailedAttempts(wait);
+      }
       failedAuth.failed(client);
       return InferenceException.unauthorized();
     }

@@ -68,8 +68,9 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
    * Completes after a read of the table that began after this call. A request for a deployment the
    * table does not hold waits for it before answering 404: the deployment may have started running
    * since the last periodic read (the API already says {@code running}). Such reads are coalesced
-   * and spaced at least {@link #ON_DEMAND_SPACING} apart, so requests for unknown ids cannot load
-   * the database more than the periodic refresh does.
+   * and spaced at least {@link #ON_DEMAND_SPACING} apart: however many requests name unknown ids
+   * (only callers with a valid key get here), they add at most ten reads a second per gateway to
+   * the periodic ones.
    */
   CompletableFuture<Void> refreshed() {
     synchronized (onDemand) {

@@ -274,24 +274,53 @@ final class EngineSandbox {
     return (Integer) Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS);
   }
 
-  /** Owners of running processes: a uid still running a stray engine is not handed out again. */
+  /** Uids of running processes: a uid still running a stray engine is not handed out again. */
   private static Set<Integer> processOwners() {
     Set<Integer> owners = new HashSet<>();
+    for (Proc proc : processes()) {
+      proc.uids().stream()
+          .filter(u -> u <= Integer.MAX_VALUE)
+          .forEach(u -> owners.add((int) (long) u));
+    }
+    return owners;
+  }
+
+  /** A running process, every uid it holds (real, effective, saved, file system), and its state. */
+  private record Proc(long pid, Set<Long> uids, boolean zombie) {}
+
+  /**
+   * The running processes, with their uids read from {@code /proc/<pid>/status}, not from the owner
+   * of {@code /proc/<pid>}: a process that made itself non-dumpable ({@code prctl}) shows root as
+   * that owner, and would hide from the scans that keep a uid from being reused or reclaimed.
+   */
+  private static List<Proc> processes() {
+    List<Proc> found = new ArrayList<>();
     try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
       procs
           .filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
           .forEach(
               p -> {
                 try {
-                  owners.add(ownerOf(p));
-                } catch (IOException e) {
+                  Set<Long> uids = new HashSet<>();
+                  boolean zombie = false;
+                  for (String line : Files.readAllLines(p.resolve("status"))) {
+                    if (line.startsWith("Uid:")) {
+                      for (String field : line.substring(4).trim().split("\\s+")) {
+                        uids.add(Long.parseLong(field));
+                      }
+                    } else if (line.startsWith("State:")) {
+                      zombie = line.substring(6).trim().startsWith("Z");
+                    }
+                  }
+                  found.add(new Proc(Long.parseLong(p.getFileName().toString()), uids, zombie));
+                } catch (IOException | NumberFormatException e) {
                   // the process ended while we looked
                 }
               });
     } catch (IOException e) {
-      log.debug("cannot list /proc", e);
+      log.warn("cannot list /proc", e);
     }
-    return owners;
+    return found;
   }
 
   /** lchown of every entry, children before their directory; symlinks are never followed. */
@@ -367,37 +396,15 @@ final class EngineSandbox {
 
   private static final int RECLAIM_ROUNDS = 10;
 
+  /** Live processes that hold {@code uid} in any of their uids; zombies have exited already. */
   private static List<ProcessHandle> processesOf(int uid) {
     List<ProcessHandle> found = new ArrayList<>();
-    try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-      procs
-          .filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
-          .forEach(
-              p -> {
-                try {
-                  if (ownerOf(p) == uid && !isZombie(p)) {
-                    ProcessHandle.of(Long.parseLong(p.getFileName().toString()))
-                        .ifPresent(found::add);
-                  }
-                } catch (IOException e) {
-                  // the process ended while we looked
-                }
-              });
-    } catch (IOException e) {
-      log.warn("cannot list /proc to find processes of uid {}", uid, e);
+    for (Proc proc : processes()) {
+      if (!proc.zombie() && proc.uids().contains((long) uid)) {
+        ProcessHandle.of(proc.pid()).ifPresent(found::add);
+      }
     }
     return found;
-  }
-
-  /** A zombie has exited already and waits for its parent; killing it does nothing. */
-  private static boolean isZombie(Path proc) {
-    try {
-      String stat = Files.readString(proc.resolve("stat"));
-      int end = stat.lastIndexOf(')');
-      return end > 0 && end + 2 < stat.length() && stat.charAt(end + 2) == 'Z';
-    } catch (IOException e) {
-      return true; // gone
-    }
   }
 
   /**
@@ -487,6 +494,9 @@ final class EngineSandbox {
     Map<String, String> env = new LinkedHashMap<>();
     env.put("PATH", enginePath);
     env.put("HOME", home.toString());
+    // Temporary files in the worker's own home: a shared /tmp path keyed by the user name (all
+    // engines share one), such as torch's compile cache, would be another tenant's to take.
+    env.put("TMPDIR", home.toString());
     env.put("LANG", LANG);
     env.put("USER", ENGINE_USER_NAME);
     env.put("LOGNAME", ENGINE_USER_NAME);

@@ -9,6 +9,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.regex.Pattern;
 import org.springframework.stereotype.Component;
 
@@ -36,6 +37,9 @@ public class LocalStorage {
     Path dir = directoryOf(deploymentId);
     try {
       Files.createDirectories(dir);
+      // Closed from the start: a model downloading into it is no other engine's to read. The
+      // deployment's own engine uid is handed the tree when its first engine starts.
+      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
       return dir;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create storage " + dir, e);

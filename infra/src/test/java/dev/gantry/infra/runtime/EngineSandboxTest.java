@@ -54,6 +54,7 @@ class EngineSandboxTest {
             Map.of(
                 "PATH", "/opt/venv/bin:/usr/bin",
                 "HOME", "/data/engines/home/dep_abcdef-w1",
+                "TMPDIR", "/data/engines/home/dep_abcdef-w1",
                 "LANG", "C.UTF-8",
                 "USER", "gantry-engine",
                 "LOGNAME", "gantry-engine",

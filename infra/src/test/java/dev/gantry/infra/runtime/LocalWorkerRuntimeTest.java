@@ -375,10 +375,11 @@ class LocalWorkerRuntimeTest {
 
     Map<String, String> env = environOf(worker.pid());
     assertThat(env.keySet())
-        .containsExactlyInAnyOrder("PATH", "HOME", "LANG", "USER", "LOGNAME", "HF_TOKEN");
+        .containsExactlyInAnyOrder("PATH", "HOME", "TMPDIR", "LANG", "USER", "LOGNAME", "HF_TOKEN");
     assertThat(env)
         .containsEntry("PATH", "/usr/local/bin:/usr/bin:/bin")
         .containsEntry("HOME", dataDir.resolve("engines/home/" + WORKER).toString())
+        .containsEntry("TMPDIR", dataDir.resolve("engines/home/" + WORKER).toString())
         .containsEntry("HF_TOKEN", secret);
     // Nothing of this JVM's own environment is inherited either.
     assertThat(env).doesNotContainKeys("JAVA_HOME", "MAVEN_OPTS", "MAVEN_PROJECTBASEDIR");
