@@ -22,7 +22,7 @@ record RequestFields(boolean json, String model, boolean stream, Sizes sizes) {
 
   /**
    * The numbers that decide how long a request occupies a worker. A field that is absent, null or
-   * not a number is {@link Double#NaN} (the engine judges what is not a number).
+   * not a number (nor a string holding one) is {@link Double#NaN} (the engine judges it).
    *
    * @param maxTokens {@code max_tokens}
    * @param maxCompletionTokens {@code max_completion_tokens}, the newer name on chat completions
@@ -102,6 +102,15 @@ record RequestFields(boolean json, String model, boolean stream, Sizes sizes) {
   private static double number(JsonParser p, JsonToken value) throws IOException {
     if (value == JsonToken.VALUE_NUMBER_INT || value == JsonToken.VALUE_NUMBER_FLOAT) {
       return p.getValueAsDouble();
+    }
+    if (value == JsonToken.VALUE_STRING) {
+      // vLLM and SGLang validate in pydantic's lax mode, which takes "64" as 64: a number sent as
+      // a string must meet the same limits.
+      try {
+        return Double.parseDouble(p.getText().trim());
+      } catch (NumberFormatException notANumber) {
+        return Double.NaN;
+      }
     }
     p.skipChildren();
     return Double.NaN;

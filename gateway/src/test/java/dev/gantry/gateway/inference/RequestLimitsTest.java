@@ -38,6 +38,20 @@ class RequestLimitsTest {
   }
 
   @Test
+  void aNumberSentAsAStringMeetsTheSameLimits() {
+    var spec = spec(null, null);
+
+    assertThat(limits.check(spec, "chat/completions", sizes("{\"max_tokens\":\"16385\"}")))
+        .isNotNull();
+    assertThat(
+            limits.check(
+                spec, "chat/completions", sizes("{\"max_completion_tokens\":\" 1000000 \"}")))
+        .isNotNull();
+    assertThat(limits.check(spec, "completions", sizes("{\"n\":\"64\"}"))).isNotNull();
+    assertThat(limits.check(spec, "completions", sizes("{\"n\":\"two\"}"))).isNull();
+  }
+
+  @Test
   void onlyGenerationRoutesAreLimitedAndCapped() {
     var spec = spec(10, 1);
     byte[] body = "{\"input\":\"x\",\"n\":99}".getBytes(StandardCharsets.UTF_8);
