@@ -3,8 +3,6 @@ package dev.gantry.gateway.auth;
 import dev.gantry.gateway.error.ErrorBodies;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.auth.ApiKeyCache;
-import dev.gantry.infra.auth.ApiKeyRecord;
-import java.util.Optional;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.HttpHeaders;
@@ -37,12 +35,10 @@ public class ApiKeyAuthFilter implements WebFilter {
   static final String TOO_MANY_FAILURES =
       "Too many failed authentication attempts from this address, retry later";
 
-  private final ApiKeyCache keys;
-  private final FailedAuthLimiter limiter;
+  private final BearerKeys keys;
 
   public ApiKeyAuthFilter(ApiKeyCache keys, FailedAuthLimiter limiter) {
-    this.keys = keys;
-    this.limiter = limiter;
+    this.keys = new BearerKeys(keys, limiter);
   }
 
   static boolean protectedPath(String path) {
@@ -68,24 +64,21 @@ public class ApiKeyAuthFilter implements WebFilter {
       // can be read differently by the router, a controller or an engine.
       return ErrorBodies.write(exchange, path, HttpStatus.BAD_REQUEST, NOT_CANONICAL);
     }
-    String header = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
-    var found =
-        header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)
-            ? Optional.<ApiKeyRecord>empty()
-            : keys.authenticate(header.substring(7).trim());
-    if (found.isEmpty()) {
-      // Only failures are limited: a valid key behind the same address (a NAT, a load balancer)
-      // as someone failing is still served.
-      var address = exchange.getRequest().getRemoteAddress();
-      long wait = limiter.retryAfterSeconds(address);
-      if (wait > 0) {
-        exchange.getResponse().getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(wait));
+    var outcome =
+        keys.authenticate(
+            exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION),
+            exchange.getRequest().getRemoteAddress());
+    if (outcome.key() == null) {
+      if (outcome.retryAfterSeconds() > 0) {
+        exchange
+            .getResponse()
+            .getHeaders()
+            .set(HttpHeaders.RETRY_AFTER, Long.toString(outcome.retryAfterSeconds()));
         return ErrorBodies.write(exchange, path, HttpStatus.TOO_MANY_REQUESTS, TOO_MANY_FAILURES);
       }
-      limiter.failed(address);
       return unauthorized(exchange, path);
     }
-    var key = found.get();
+    var key = outcome.key();
     exchange
         .getAttributes()
         .put(Caller.ATTRIBUTE, new Caller(key.id(), key.tenantId(), key.admin()));

@@ -16,7 +16,7 @@ import reactor.netty.NettyPipeline;
 
 /**
  * Sits right after the HTTP codec of every server connection and takes the {@code /openai/**}
- * requests off it: they are relayed at the Netty level ({@link Relay}) and never reach Reactor
+ * requests off it: they are answered at the Netty level ({@link Exchange}) and never reach Reactor
  * Netty's request handling or WebFlux. Every other request passes through untouched.
  *
  * <p>Responses on one connection must leave in the order the requests came (HTTP/1.1 pipelining),
@@ -36,7 +36,7 @@ final class InferenceConnection extends ChannelDuplexHandler {
   private final ArrayDeque<Object> held = new ArrayDeque<>();
 
   /** The inference request being answered on this connection, or null. */
-  private Relay relay;
+  private Exchange exchange;
 
   /** A request handed to the application whose answer has not been written in full. */
   private boolean passing;
@@ -51,13 +51,13 @@ final class InferenceConnection extends ChannelDuplexHandler {
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (bodyPart(msg)
-        && ((relay != null && relay.receivingBody())
+        && ((exchange != null && exchange.receivingBody())
             || passingBody
-            || (held.isEmpty() && relay == null && !passing))) {
+            || (held.isEmpty() && exchange == null && !passing))) {
       forward(ctx, (HttpContent) msg);
       return;
     }
-    if (relay != null || passing || !held.isEmpty()) {
+    if (exchange != null || passing || !held.isEmpty()) {
       hold(ctx, msg);
       return;
     }
@@ -68,10 +68,10 @@ final class InferenceConnection extends ChannelDuplexHandler {
     return msg instanceof HttpContent && !(msg instanceof HttpRequest);
   }
 
-  /** A part of a request body: to the relay reading it, else on to the application. */
+  /** A part of a request body: to the exchange reading it, else on to the application. */
   private void forward(ChannelHandlerContext ctx, HttpContent content) {
-    if (relay != null && relay.receivingBody()) {
-      relay.requestContent(content);
+    if (exchange != null && exchange.receivingBody()) {
+      exchange.requestContent(content);
     } else {
       passingBody &= !(content instanceof LastHttpContent);
       ctx.fireChannelRead(content);
@@ -79,19 +79,19 @@ final class InferenceConnection extends ChannelDuplexHandler {
   }
 
   private void dispatch(ChannelHandlerContext ctx, Object msg) {
-    if (msg instanceof HttpRequest request && InferenceProxy.handles(request.uri())) {
+    if (msg instanceof HttpRequest request && Call.handles(request.uri())) {
       if (ctx.pipeline().get(NettyPipeline.IdleTimeoutHandler) != null) {
         // Reactor Netty's idle timeout (when configured) would end a long generation; it is put
         // back when the connection next carries a request of the application.
         ctx.pipeline().remove(NettyPipeline.IdleTimeoutHandler);
       }
-      relay = proxy.relay(ctx, request, this);
+      exchange = proxy.exchange(ctx, request, this);
       // Assigned before it starts: an answer given at once ends it before start returns.
-      relay.start(request);
-      if (relay != null && msg instanceof HttpContent content) {
-        relay.requestContent(content);
+      exchange.start(request);
+      if (exchange != null && msg instanceof HttpContent content) {
+        exchange.requestContent(content);
       }
-      if (relay != null && relay.receivingBody()) {
+      if (exchange != null && exchange.receivingBody()) {
         ctx.read();
       }
       return;
@@ -119,7 +119,7 @@ final class InferenceConnection extends ChannelDuplexHandler {
   private void resume(ChannelHandlerContext ctx) {
     while (!held.isEmpty()
         && ctx.channel().isActive()
-        && (bodyPart(held.peek()) || (relay == null && !passing))) {
+        && (bodyPart(held.peek()) || (exchange == null && !passing))) {
       Object next = held.poll();
       if (bodyPart(next)) {
         forward(ctx, (HttpContent) next);
@@ -127,17 +127,18 @@ final class InferenceConnection extends ChannelDuplexHandler {
         dispatch(ctx, next);
       }
     }
-    if ((relay == null && !passing && held.isEmpty()) || (relay != null && relay.receivingBody())) {
+    if ((exchange == null && !passing && held.isEmpty())
+        || (exchange != null && exchange.receivingBody())) {
       ctx.read();
     }
   }
 
-  /** Called by the relay when its answer has been written in full (or the connection closed). */
-  void relayEnded(ChannelHandlerContext ctx, Relay ended) {
-    if (relay != ended) {
+  /** Called by the exchange when its answer has been written in full and its request read. */
+  void exchangeEnded(ChannelHandlerContext ctx, Exchange ended) {
+    if (exchange != ended) {
       return;
     }
-    relay = null;
+    exchange = null;
     if (held.isEmpty()) {
       // The server reads on demand (auto-read off): ask for the connection's next request.
       ctx.read();
@@ -148,9 +149,9 @@ final class InferenceConnection extends ChannelDuplexHandler {
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
-    if (relay == null) {
+    if (exchange == null) {
       ctx.fireChannelReadComplete();
-    } else if (relay.receivingBody()) {
+    } else if (exchange.receivingBody()) {
       ctx.read();
     }
   }
@@ -179,16 +180,16 @@ final class InferenceConnection extends ChannelDuplexHandler {
 
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-    if (relay != null) {
-      relay.writabilityChanged();
+    if (exchange != null) {
+      exchange.writabilityChanged();
     }
     ctx.fireChannelWritabilityChanged();
   }
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
-    Relay r = relay;
-    relay = null;
+    Exchange r = exchange;
+    exchange = null;
     if (r != null) {
       r.clientLeft();
     }
@@ -200,9 +201,11 @@ final class InferenceConnection extends ChannelDuplexHandler {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    if (relay != null) {
-      // A broken client connection while relaying: end it; channelInactive cleans up.
-      log.debug("Client connection failed while relaying: {}", cause.toString());
+    if (exchange != null) {
+      // A broken client connection while answering an inference request: end it; channelInactive
+      // cleans up.
+      log.debug(
+          "Client connection failed while answering an inference request: {}", cause.toString());
       ctx.close();
       return;
     }

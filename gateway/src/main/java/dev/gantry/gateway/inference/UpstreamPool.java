@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * request's worker connection lives on the event loop of the caller's connection, so a relay never
  * crosses threads or takes a lock.
  */
-final class UpstreamPool implements AutoCloseable {
+final class UpstreamPool implements WorkerConnections {
   private static final Logger log = LoggerFactory.getLogger(UpstreamPool.class);
 
   /** Largest response head (status line and headers) accepted from a worker. */
@@ -64,7 +64,7 @@ final class UpstreamPool implements AutoCloseable {
    * A pool that can also be asked for a new connection, skipping the idle ones. Used only on its
    * event loop; it counts the connections out of it, so an unused one can be swept away.
    */
-  static final class Pool extends SimpleChannelPool {
+  static final class Pool extends SimpleChannelPool implements Connections {
     private boolean skipIdle;
 
     /**
@@ -85,7 +85,8 @@ final class UpstreamPool implements AutoCloseable {
      * new one. Called on the pool's event loop, where taking a pooled connection is synchronous. It
      * must come back through {@link #giveBack} or {@link #drop}, unless the future fails.
      */
-    Future<Channel> take(boolean fresh) {
+    @Override
+    public Future<Channel> take(boolean fresh) {
       lastUsedNanos = System.nanoTime();
       leased++;
       skipIdle = fresh;
@@ -110,14 +111,16 @@ final class UpstreamPool implements AutoCloseable {
     }
 
     /** Gives a connection back, marked with when it became idle. */
-    void giveBack(Channel ch) {
+    @Override
+    public void giveBack(Channel ch) {
       leased--;
       ch.attr(IDLE_SINCE).set(System.nanoTime());
       release(ch);
     }
 
     /** Closes a connection that must not be reused, and gives it back. */
-    void drop(Channel ch) {
+    @Override
+    public void drop(Channel ch) {
       leased--;
       ch.close();
       release(ch);
@@ -144,6 +147,11 @@ final class UpstreamPool implements AutoCloseable {
 
     int leased() {
       return leased;
+    }
+
+    @Override
+    public boolean reused(Channel ch) {
+      return wasIdle(ch);
     }
   }
 
@@ -199,7 +207,12 @@ final class UpstreamPool implements AutoCloseable {
    * given back to it, closed first when they cannot be reused.
    */
   Pool poolFor(Channel caller, Upstream upstream) {
-    return pools.get(new Key(caller.eventLoop(), caller.getClass(), upstream.host, upstream.port));
+    return on(caller.eventLoop(), caller.getClass(), upstream);
+  }
+
+  @Override
+  public Pool on(EventLoop loop, Class<? extends Channel> type, Upstream upstream) {
+    return pools.get(new Key(loop, type, upstream.host, upstream.port));
   }
 
   /**
@@ -224,8 +237,8 @@ final class UpstreamPool implements AutoCloseable {
     }
   }
 
-  /** Connections out of all pools now: acquired, or being made, and not yet given back. */
-  int leased() {
+  @Override
+  public int leased() {
     int n = 0;
     for (Map.Entry<Key, Pool> entry : pools) {
       n += entry.getValue().leased();
@@ -233,8 +246,8 @@ final class UpstreamPool implements AutoCloseable {
     return n;
   }
 
-  /** How many pools there are now. */
-  int size() {
+  @Override
+  public int size() {
     return pools.size();
   }
 

@@ -6,11 +6,10 @@ import dev.gantry.infra.usage.UsageRecorder;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import java.time.Clock;
 import java.time.Instant;
 import java.util.concurrent.atomic.LongAdder;
 import org.springframework.stereotype.Component;
-import reactor.core.publisher.SignalType;
-import reactor.netty.channel.AbortedException;
 
 /**
  * Turns a finished inference call into a usage record, handed to the batched recorder, and counts
@@ -25,6 +24,7 @@ class UsageSink implements MeterBinder {
   private static final String[] OUTCOMES = {"1xx", "2xx", "3xx", "4xx", "5xx", "client_closed"};
 
   private final UsageRecorder recorder;
+  private final Clock clock;
 
   /** Calls ended, by index into {@link #OUTCOMES}. */
   private final LongAdder[] ended = new LongAdder[OUTCOMES.length];
@@ -35,28 +35,14 @@ class UsageSink implements MeterBinder {
     }
   }
 
-  UsageSink(UsageRecorder recorder) {
+  UsageSink(UsageRecorder recorder, Clock clock) {
     this.recorder = recorder;
-  }
-
-  /** An async job's call, ended by {@code signal}. */
-  void record(InferenceProxy.Call call, SignalType signal, int answered, long nowMillis) {
-    int status =
-        switch (signal) {
-          case CANCEL -> CLIENT_CLOSED;
-          // The answer had started: either the client went away or the worker broke off.
-          case ON_ERROR ->
-              clientWentAway(call.failure)
-                  ? CLIENT_CLOSED
-                  // Refused (admission, checks) with its own status; else the worker broke off.
-                  : call.failure instanceof InferenceException ? answered : 502;
-          default -> call.clientLeft ? CLIENT_CLOSED : answered;
-        };
-    record(call, status, nowMillis);
+    this.clock = clock;
   }
 
   /** A call that ended with {@code status} (499 when the client left before its answer ended). */
-  void record(InferenceProxy.Call call, int status, long nowMillis) {
+  void record(Call call, int status) {
+    long nowMillis = clock.millis();
     ended[outcome(status)].increment();
     if (call.route == null) {
       return;
@@ -82,10 +68,6 @@ class UsageSink implements MeterBinder {
       return OUTCOMES.length - 1;
     }
     return status >= 100 && status < 600 ? status / 100 - 1 : 4;
-  }
-
-  private static boolean clientWentAway(Throwable e) {
-    return e instanceof AbortedException || AbortedException.isConnectionReset(e);
   }
 
   @Override

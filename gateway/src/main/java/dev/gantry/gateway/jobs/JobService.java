@@ -8,6 +8,7 @@ import dev.gantry.api.job.JobStatus;
 import dev.gantry.api.job.JobWorkflowInput;
 import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.inference.InferenceException;
+import dev.gantry.gateway.inference.ModelCheck;
 import dev.gantry.gateway.inference.RequestLimits;
 import dev.gantry.gateway.inference.RoutingTable;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
@@ -21,7 +22,6 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HexFormat;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DuplicateKeyException;
@@ -39,10 +39,6 @@ import org.springframework.stereotype.Component;
 public class JobService {
   private static final Logger log = LoggerFactory.getLogger(JobService.class);
   private static final ObjectMapper JSON = new ObjectMapper();
-
-  /** Routes whose input must name the deployment's model, as on the synchronous API. */
-  private static final Set<String> MODEL_ROUTES =
-      Set.of("v1/chat/completions", "v1/completions", "v1/embeddings");
 
   /** How long a submit may take between storing a job and starting it: a retry then gets 409. */
   private static final Duration SUBMIT_IN_PROGRESS = Duration.ofSeconds(5);
@@ -109,29 +105,22 @@ public class JobService {
       return JobResponses.error(
           HttpStatus.BAD_REQUEST, "The body must be a JSON object with an \"input\" object");
     }
-    if (MODEL_ROUTES.contains(route)) {
-      String model = spec.model();
-      JsonNode given = input.get("model");
-      if (given == null || !given.isTextual()) {
-        return JobResponses.error(
-            HttpStatus.BAD_REQUEST,
-            "input.model is required; this deployment serves '" + model + "'");
-      }
-      if (!given.asText().equals(model)) {
-        return JobResponses.error(
-            HttpStatus.NOT_FOUND,
-            "The model '"
-                + given.asText()
-                + "' is not served by this deployment; it serves '"
-                + model
-                + "'");
-      }
-      if (input.path("stream").asBoolean(false)) {
-        return JobResponses.error(
-            HttpStatus.BAD_REQUEST,
-            "stream is not available for async requests: the whole answer is kept for polling;"
-                + " use the OpenAI-compatible route to stream");
-      }
+    String rest = route.substring("v1/".length());
+    JsonNode given = input.get("model");
+    InferenceException wrongModel =
+        ModelCheck.refusal(
+            rest,
+            given != null && given.isTextual() ? given.asText() : null,
+            spec.model(),
+            "input.model");
+    if (wrongModel != null) {
+      return JobResponses.error(wrongModel.status(), wrongModel.getMessage());
+    }
+    if (ModelCheck.required(rest) && input.path("stream").asBoolean(false)) {
+      return JobResponses.error(
+          HttpStatus.BAD_REQUEST,
+          "stream is not available for async requests: the whole answer is kept for polling;"
+              + " use the OpenAI-compatible route to stream");
     }
     byte[] inputJson;
     try {

@@ -66,8 +66,7 @@ class BodyBudgetTest {
   @Test
   void aBodyBufferCountsItsCapacityAndRefusesPastTheBudgetWith429() {
     var hold = new BodyBudget(10_000, 10_000, 1000).hold("acme", depA);
-    var buffer =
-        new InferenceProxy.BodyBuffer(-1, 10_000, limit -> InferenceException.tooLarge(), hold);
+    var buffer = new BodyBuffer(-1, 10_000, limit -> InferenceException.tooLarge(), hold);
     assertThat(hold.held()).as("the first array").isEqualTo(256);
     buffer.append(Unpooled.wrappedBuffer(new byte[300]));
     assertThat(hold.held()).as("grown to twice its size").isEqualTo(512);
@@ -80,7 +79,7 @@ class BodyBudgetTest {
     assertThat(hold.held()).as("trimmed to the body").isEqualTo(300);
     assertThatThrownBy(
             () ->
-                new InferenceProxy.BodyBuffer(
+                new BodyBuffer(
                     401, 10_000, limit -> InferenceException.tooLarge(), budget.hold("a", depB)))
         .as("a declared body past the budget is refused before its array exists")
         .isInstanceOfSatisfying(

@@ -2,7 +2,6 @@ package dev.gantry.gateway.inference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.gantry.gateway.inference.InferenceProxy.Call;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 

@@ -120,7 +120,7 @@ class InferenceGatewayTest {
         .untilAsserted(
             () -> {
               assertThat(proxy.inFlight()).as("requests being answered").isZero();
-              assertThat(proxy.pool().leased()).as("worker connections out").isZero();
+              assertThat(proxy.connections().leased()).as("worker connections out").isZero();
             });
   }
 
