@@ -72,11 +72,13 @@ final class BufferedCall implements UpstreamCall.Receiver {
       EventLoop loop,
       Class<? extends Channel> transport,
       Call call,
+      String tenantId,
       byte[] body,
       Runnable onFetched,
       Runnable onProcessing,
       long maxBytes,
       Duration responseTimeout) {
+    call.tenantId = tenantId;
     return Mono.create(
         sink -> {
           var buffered =

@@ -302,13 +302,13 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
       long maxBytes,
       Duration responseTimeout) {
     var call = Call.job(deploymentId, route, requestId, clock.millis());
-    call.tenantId = tenantId;
     EventLoop loop = jobLoop.next();
     return BufferedCall.of(
         this,
         loop,
         NioSocketChannel.class,
         call,
+        tenantId,
         body,
         onFetched,
         onProcessing,

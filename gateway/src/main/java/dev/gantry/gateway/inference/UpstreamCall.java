@@ -336,7 +336,7 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     Channel ch = channel;
     channel = null;
     if (ch != null) {
-      UpstreamHandler.of(ch).listener(null);
+      detach(ch);
       ch.config().setAutoRead(true);
       if (!HttpUtil.isKeepAlive(head)) {
         ch.close();
@@ -432,8 +432,19 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     Channel ch = channel;
     channel = null;
     if (ch != null) {
-      UpstreamHandler.of(ch).listener(null);
+      detach(ch);
       pool.drop(ch);
+    }
+  }
+
+  /**
+   * Stops hearing from a connection. A closed one may have lost its pipeline already (on its
+   * deregistration), and with it its handler.
+   */
+  private static void detach(Channel ch) {
+    UpstreamHandler handler = UpstreamHandler.of(ch);
+    if (handler != null) {
+      handler.listener(null);
     }
   }
 
