@@ -129,4 +129,21 @@ class JobRouteCheckTest {
     assertThat(new String(answer.getBody(), StandardCharsets.UTF_8)).contains("must be at most");
     verify(jobs, never()).insert(any(), any());
   }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"v1/chat/completions", "v1/responses", "v1/rerank"})
+  void anInputNamingAnotherModelIsRefusedOnEveryRouteAsASynchronousRequestIs(String route) {
+    var answer =
+        service.submit(
+            caller,
+            DEP,
+            route,
+            "{\"input\":{\"model\":\"other\",\"input\":\"hi\"}}".getBytes(StandardCharsets.UTF_8),
+            null);
+
+    assertThat(answer.getStatusCode().value()).as(route).isEqualTo(404);
+    assertThat(new String(answer.getBody(), StandardCharsets.UTF_8))
+        .contains("The model 'other' is not served by this deployment; it serves 'tiny'");
+    verify(jobs, never()).insert(any(), any());
+  }
 }
