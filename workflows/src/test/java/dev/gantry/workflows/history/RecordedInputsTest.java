@@ -30,10 +30,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Every recorded input of a deployment's or a worker's workflow, and of the activities that carry
  * the engine identity, still reads as what it said. Replay alone does not show this for activity
  * inputs (replay does not read them, but an activity scheduled before an upgrade runs after it),
- * nor that a flat input of the version before the typed start mode and engine identity means the
- * same in the new types: here each input is read into today's type, written back in the shape it
- * was recorded in (the flat one for an old input), and must carry every recorded field with its
- * recorded value.
+ * nor that a flat input of the version before the typed start modes and the engine identity means
+ * the same in the new types: here each input is read into today's type, written back in the shape
+ * it was recorded in (the flat one for an old input: {@code recoveredStatus}, {@code
+ * recoveredReason}, {@code nextWorkerOrdinal} and {@code serving} for the start mode, the engine's
+ * fields beside the others), and must carry every recorded field with its recorded value.
  */
 class RecordedInputsTest {
   private static final DataConverter CONVERTER = DefaultDataConverter.newDefaultInstance();
