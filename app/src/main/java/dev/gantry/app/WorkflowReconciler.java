@@ -1,6 +1,5 @@
 package dev.gantry.app;
 
-import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.DeploymentWorkflowInput;
 import dev.gantry.gateway.deployment.DeploymentOrchestrator;
 import dev.gantry.gateway.jobs.JobSweeper;
@@ -59,16 +58,14 @@ class WorkflowReconciler {
     for (var d : deployments.listNotDeleted()) {
       try {
         orchestrator.start(
-            new DeploymentWorkflowInput(
+            DeploymentWorkflowInput.recovered(
                 d.id(),
                 d.tenantId(),
                 d.spec(),
                 d.secretId(),
-                d.status() == DeploymentStatus.STARTING ? null : d.status(),
+                d.status(),
                 d.statusReason(),
-                workers.nextOrdinal(d.id()),
-                null,
-                0));
+                workers.nextOrdinal(d.id())));
         count++;
       } catch (RuntimeException e) {
         log.error("Could not resume the workflow of deployment {}", d.id(), e);

@@ -67,17 +67,7 @@ public class FakeOrchestrator implements DeploymentOrchestrator {
   @Override
   public DeploymentState edit(String deploymentId, EditRequest request) {
     var current = repository.findById(deploymentId).orElseThrow();
-    var spec =
-        current
-            .spec()
-            .withEdit(
-                request.name() != null ? request.name() : current.spec().name(),
-                request.idleTimeoutSeconds() != null
-                    ? request.idleTimeoutSeconds()
-                    : current.spec().idleTimeoutSeconds(),
-                request.waitTimeSeconds() != null
-                    ? request.waitTimeSeconds()
-                    : current.spec().waitTimeSeconds());
+    var spec = current.spec().withEdit(request);
     repository.updateSpec(deploymentId, spec);
     return new DeploymentState(current.status(), null, spec, java.util.List.of(), 0);
   }

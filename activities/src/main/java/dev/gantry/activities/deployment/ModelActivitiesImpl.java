@@ -71,7 +71,7 @@ public class ModelActivitiesImpl implements ModelActivities {
     var deployment = deployments.findById(input.deploymentId());
     // sim needs no download, so it takes no slot.
     String tenant =
-        input.framework() == Framework.SIM
+        input.engine().framework() == Framework.SIM
             ? null
             : deployment.map(DeploymentRecord::tenantId).orElse(input.deploymentId());
     if (tenant != null && !slots.tryAcquire(tenant)) {
@@ -128,8 +128,9 @@ public class ModelActivitiesImpl implements ModelActivities {
   private ModelInfo prepare(
       PrepareModelInput input, ActivityExecutionContext context, DeploymentRecord deployment) {
     // Resolved here and handed straight to the downloader: secret values never leave this call.
+    String secretRef = input.engine().secretRef();
     Map<String, String> env =
-        input.secretRef() == null ? Map.of() : secrets.resolve(input.secretRef()).orElse(Map.of());
+        secretRef == null ? Map.of() : secrets.resolve(secretRef).orElse(Map.of());
     int storageGb =
         input.storageGb() > 0
             ? input.storageGb()
@@ -137,8 +138,8 @@ public class ModelActivitiesImpl implements ModelActivities {
     var request =
         new ModelRequest(
             input.deploymentId(),
-            input.framework(),
-            input.model(),
+            input.engine().framework(),
+            input.engine().model(),
             Path.of(input.storageLocation()),
             storageGb,
             env.get("HF_TOKEN"),

@@ -58,9 +58,12 @@ public class WorkerActivitiesImpl implements WorkerActivities {
   @Override
   public StartedWorker startWorker(StartWorkerInput input) {
     String workerId = WorkerWorkflow.workerId(input.deploymentId(), input.ordinal());
+    var engine = input.engine();
     // Resolved here and handed straight to the process: secret values never leave this call.
     Map<String, String> env =
-        input.secretRef() == null ? Map.of() : secrets.resolve(input.secretRef()).orElse(Map.of());
+        engine.secretRef() == null
+            ? Map.of()
+            : secrets.resolve(engine.secretRef()).orElse(Map.of());
     RunningWorker running;
     try {
       running =
@@ -68,12 +71,12 @@ public class WorkerActivitiesImpl implements WorkerActivities {
               new WorkerLaunchRequest(
                   input.deploymentId(),
                   workerId,
-                  input.framework(),
-                  input.model(),
+                  engine.framework(),
+                  engine.model(),
                   storage.directoryOf(input.deploymentId()),
                   env,
-                  input.frameworkArgs(),
-                  input.gpu()));
+                  engine.frameworkArgs(),
+                  engine.gpu()));
     } catch (WorkerRuntimeException e) {
       throw failure(e.type(), e.getMessage());
     }

@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.gantry.api.FailureType;
 import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.deployment.DeploymentStatus;
+import dev.gantry.api.deployment.EngineIdentity;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.GpuSpec;
 import dev.gantry.api.deployment.ModelActivities;
@@ -140,7 +141,10 @@ class ModelActivitiesImplTest {
   private PrepareModelInput input(String secretRef) {
     Path dir = storage.create(DEPLOYMENT);
     return new PrepareModelInput(
-        DEPLOYMENT, Framework.VLLM, "org/tiny", dir.toString(), secretRef, 1);
+        DEPLOYMENT,
+        new EngineIdentity(Framework.VLLM, "org/tiny", null, List.of(), secretRef),
+        dir.toString(),
+        1);
   }
 
   private Map<String, String> hubEnv() {

@@ -63,6 +63,19 @@ public record DeploymentSpec(
         null);
   }
 
+  /** The engine this spec runs, started with the deployment's env ({@code secretRef}). */
+  public EngineIdentity engine(String secretRef) {
+    return new EngineIdentity(framework, model, gpu, frameworkArgs, secretRef);
+  }
+
+  /** This spec with an edit applied: each field the edit gives replaces the current one. */
+  public DeploymentSpec withEdit(EditRequest edit) {
+    return withEdit(
+        edit.name() != null ? edit.name() : name,
+        edit.idleTimeoutSeconds() != null ? edit.idleTimeoutSeconds() : idleTimeoutSeconds,
+        edit.waitTimeSeconds() != null ? edit.waitTimeSeconds() : waitTimeSeconds);
+  }
+
   public DeploymentSpec withEdit(String newName, int newIdleTimeout, int newWaitTime) {
     return new DeploymentSpec(
         newName,

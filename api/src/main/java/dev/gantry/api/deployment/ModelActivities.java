@@ -1,6 +1,10 @@
 package dev.gantry.api.deployment;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import io.temporal.activity.ActivityInterface;
+import java.util.List;
+import java.util.Objects;
 
 /** Puts the model into the deployment's storage before any worker starts. */
 @ActivityInterface
@@ -14,26 +18,41 @@ public interface ModelActivities {
   ModelInfo prepareModel(PrepareModelInput input);
 
   /**
-   * {@code secretRef} lets the activity resolve e.g. HF_TOKEN itself; values never pass here.
+   * The engine's {@code secretRef} lets the activity resolve e.g. HF_TOKEN itself; values never
+   * pass here.
    *
+   * @param engine the deployment's engine: its framework and model say what to download
    * @param storageGb the deployment's storage size, which the model must fit in; 0 when a workflow
    *     started before this field existed, and the activity then reads it from the deployment
    */
   record PrepareModelInput(
-      String deploymentId,
-      Framework framework,
-      String model,
-      String storageLocation,
-      String secretRef,
-      int storageGb) {
+      String deploymentId, EngineIdentity engine, String storageLocation, int storageGb) {
 
-    public PrepareModelInput(
-        String deploymentId,
-        Framework framework,
-        String model,
-        String storageLocation,
-        String secretRef) {
-      this(deploymentId, framework, model, storageLocation, secretRef, 0);
+    public PrepareModelInput {
+      Objects.requireNonNull(engine, "engine");
+    }
+
+    /**
+     * Reads this shape, and the flat one of downloads scheduled before the engine identity was one
+     * value ({@code framework}, {@code model}, {@code secretRef}): a download pending or retrying
+     * when the platform is upgraded still runs.
+     */
+    @JsonCreator
+    static PrepareModelInput fromJson(
+        @JsonProperty("deploymentId") String deploymentId,
+        @JsonProperty("engine") EngineIdentity engine,
+        @JsonProperty("storageLocation") String storageLocation,
+        @JsonProperty("storageGb") int storageGb,
+        @JsonProperty("framework") Framework framework,
+        @JsonProperty("model") String model,
+        @JsonProperty("secretRef") String secretRef) {
+      return new PrepareModelInput(
+          deploymentId,
+          engine != null
+              ? engine
+              : new EngineIdentity(framework, model, null, List.of(), secretRef),
+          storageLocation,
+          storageGb);
     }
   }
 

@@ -1,9 +1,13 @@
 package dev.gantry.api.worker;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.gantry.api.deployment.EngineIdentity;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.GpuSpec;
 import io.temporal.activity.ActivityInterface;
 import java.util.List;
+import java.util.Objects;
 
 /** Side effects of a worker's life, over the runtime (local processes or Kubernetes). */
 @ActivityInterface
@@ -40,14 +44,37 @@ public interface WorkerActivities {
   /** Writes the worker's row; the only path by which worker status changes. */
   void recordWorker(RecordWorkerInput input);
 
-  record StartWorkerInput(
-      String deploymentId,
-      int ordinal,
-      Framework framework,
-      String model,
-      GpuSpec gpu,
-      List<String> frameworkArgs,
-      String secretRef) {}
+  /**
+   * @param engine what to start, as the worker's workflow received it from its deployment
+   */
+  record StartWorkerInput(String deploymentId, int ordinal, EngineIdentity engine) {
+
+    public StartWorkerInput {
+      Objects.requireNonNull(engine, "engine");
+    }
+
+    /**
+     * Reads this shape, and the flat one of starts scheduled before the engine identity was one
+     * value: a start pending when the platform is upgraded still runs.
+     */
+    @JsonCreator
+    static StartWorkerInput fromJson(
+        @JsonProperty("deploymentId") String deploymentId,
+        @JsonProperty("ordinal") int ordinal,
+        @JsonProperty("engine") EngineIdentity engine,
+        @JsonProperty("framework") Framework framework,
+        @JsonProperty("model") String model,
+        @JsonProperty("gpu") GpuSpec gpu,
+        @JsonProperty("frameworkArgs") List<String> frameworkArgs,
+        @JsonProperty("secretRef") String secretRef) {
+      return new StartWorkerInput(
+          deploymentId,
+          ordinal,
+          engine != null
+              ? engine
+              : new EngineIdentity(framework, model, gpu, frameworkArgs, secretRef));
+    }
+  }
 
   record StartedWorker(String endpoint, String gpuType, int gpuCount) {}
 

@@ -3,6 +3,7 @@ package dev.gantry.gateway.deployment;
 import dev.gantry.api.deployment.DemandReport;
 import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.deployment.EditRequest;
+import dev.gantry.api.deployment.EditRules;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.GpuSpec;
 import dev.gantry.gateway.error.ApiProblem;
@@ -15,6 +16,7 @@ import dev.gantry.infra.model.OllamaPuller;
 import dev.gantry.infra.runtime.EngineEnvPolicy;
 import dev.gantry.infra.runtime.FrameworkArgPolicy;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -46,8 +48,6 @@ public class DeploymentRequestValidator {
           "framework_args",
           "max_tokens_limit",
           "n_limit");
-  static final Set<String> EDITABLE_FIELDS =
-      Set.of("name", "idle_timeout_seconds", "wait_time_seconds");
   private static final Set<String> GPU_FIELDS = Set.of("type", "count", "fallback_types");
 
   private static final Pattern HF_REPO =
@@ -324,54 +324,37 @@ public class DeploymentRequestValidator {
     return args;
   }
 
-  /** A PATCH body: only name and the two timeouts; anything else needs a new deployment. */
+  /**
+   * A PATCH body: only name and the two timeouts; anything else needs a new deployment. The JSON
+   * types are checked here, the rules of the values in {@link EditRules}, which the workflow's
+   * update validator applies too.
+   */
   public EditRequest validateEdit(Map<String, Object> body) {
-    var in = new RequestReader(body);
     if (body == null || body.isEmpty()) {
-      throw ApiProblem.validation(
-          List.of(
-              new FieldError(
-                  "body", "must change name, idle_timeout_seconds or wait_time_seconds")));
+      throw ApiProblem.validation(List.of(new FieldError("body", EditRules.NOTHING_TO_CHANGE)));
     }
-    var immutable = new ArrayList<String>();
-    for (String key : body.keySet()) {
-      if (!EDITABLE_FIELDS.contains(key)) {
-        immutable.add(key);
-      }
-    }
+    var immutable = EditRules.notEditable(body.keySet());
     if (!immutable.isEmpty()) {
-      immutable.sort(null);
       throw new ApiProblem(
           HttpStatus.UNPROCESSABLE_CONTENT,
-          "Only name, idle_timeout_seconds and wait_time_seconds can change on a running"
-              + " deployment; to change "
-              + String.join(", ", immutable)
-              + ", create a new deployment.",
+          EditRules.notEditableMessage(immutable),
           immutable.stream().map(f -> new FieldError(f, "cannot be changed")).toList());
     }
-    String name = in.string("name", in.has("name"), 100);
-    Integer idle =
-        in.has("idle_timeout_seconds")
-            ? in.integer(
-                "idle_timeout_seconds",
-                0,
-                1,
-                limits.maxIdleTimeoutSeconds(),
-                "must be between 1 and " + limits.maxIdleTimeoutSeconds())
-            : null;
-    Integer wait =
-        in.has("wait_time_seconds")
-            ? in.integer(
-                "wait_time_seconds",
-                0,
-                1,
-                limits.maxWaitTimeSeconds(),
-                "must be between 1 and " + limits.maxWaitTimeSeconds())
-            : null;
+    var in = new RequestReader(body);
+    var edit =
+        new EditRequest(
+            in.text("name"),
+            in.wholeNumber("idle_timeout_seconds"),
+            in.wholeNumber("wait_time_seconds"));
+    var bounds = new EditRules.Bounds(limits.maxIdleTimeoutSeconds(), limits.maxWaitTimeSeconds());
+    EditRules.violations(edit, bounds).forEach(v -> in.error(v.field(), v.message()));
     if (!in.errors.isEmpty()) {
-      throw ApiProblem.validation(in.errors);
+      // One list in field order, whether a field had the wrong type or broke its rule.
+      var errors = new ArrayList<>(in.errors);
+      errors.sort(Comparator.comparingInt(e -> EditRules.EDITABLE_FIELDS.indexOf(e.field())));
+      throw ApiProblem.validation(errors);
     }
-    return new EditRequest(name == null ? null : name.strip(), idle, wait);
+    return EditRules.normalized(edit);
   }
 
   /** A demand report: {@code in_flight} and {@code queued} counts, optional worker ids. */

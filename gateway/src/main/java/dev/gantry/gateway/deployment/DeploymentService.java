@@ -4,6 +4,7 @@ import dev.gantry.api.deployment.DeleteRequest;
 import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.DeploymentWorkflowInput;
 import dev.gantry.api.deployment.EditRequest;
+import dev.gantry.api.deployment.EditRules;
 import dev.gantry.api.worker.ActivityReport;
 import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.error.ApiProblem;
@@ -216,12 +217,9 @@ public class DeploymentService {
   public DeploymentView edit(Caller caller, String id, Map<String, Object> body, String baseUrl) {
     var record = find(caller, id);
     EditRequest edit = validator.validateEdit(body);
-    if (record.status() != DeploymentStatus.RUNNING) {
-      throw new ApiProblem(
-          HttpStatus.CONFLICT,
-          "Only a running deployment can be edited; this one is "
-              + record.status().wireName()
-              + ".");
+    var refusal = EditRules.refusal(record.status(), false);
+    if (refusal.isPresent()) {
+      throw new ApiProblem(HttpStatus.CONFLICT, refusal.get());
     }
     try {
       orchestrator.edit(id, edit);

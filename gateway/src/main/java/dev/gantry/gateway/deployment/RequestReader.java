@@ -44,16 +44,28 @@ final class RequestReader {
         .forEach(k -> error(k, "is not a known field"));
   }
 
-  String string(String field, boolean required, int maxLength) {
+  /** A string field as given: null when absent, or when not a string (an error then). */
+  String text(String field) {
     Object value = body.get(field);
     if (value == null) {
+      return null;
+    }
+    if (!(value instanceof String s)) {
+      error(field, "must be a string");
+      return null;
+    }
+    return s;
+  }
+
+  String string(String field, boolean required, int maxLength) {
+    if (body.get(field) == null) {
       if (required) {
         error(field, "is required");
       }
       return null;
     }
-    if (!(value instanceof String s)) {
-      error(field, "must be a string");
+    String s = text(field);
+    if (s == null) {
       return null;
     }
     if (required && s.isBlank()) {
@@ -73,21 +85,32 @@ final class RequestReader {
 
   /** An integer field within [min, max]; {@code fallback} when absent. Null when invalid. */
   Integer integer(String field, int fallback, int min, int max, String rangeMessage) {
+    if (body.get(field) == null) {
+      return fallback;
+    }
+    Integer v = wholeNumber(field);
+    if (v == null) {
+      return null;
+    }
+    if (v < min || v > max) {
+      error(field, rangeMessage);
+      return null;
+    }
+    return v;
+  }
+
+  /** An integer field as given: null when absent, or when not an int (an error then). */
+  Integer wholeNumber(String field) {
     Object value = body.get(field);
     if (value == null) {
-      return fallback;
+      return null;
     }
     if (!(value instanceof Integer || value instanceof Long)
         || ((Number) value).longValue() != ((Number) value).intValue()) {
       error(field, "must be an integer");
       return null;
     }
-    int v = ((Number) value).intValue();
-    if (v < min || v > max) {
-      error(field, rangeMessage);
-      return null;
-    }
-    return v;
+    return ((Number) value).intValue();
   }
 
   @SuppressWarnings("unchecked")

@@ -14,7 +14,9 @@ import dev.gantry.api.deployment.DeploymentState;
 import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.DeploymentWorkflow;
 import dev.gantry.api.deployment.DeploymentWorkflowInput;
+import dev.gantry.api.deployment.DeploymentWorkflowInput.StartMode;
 import dev.gantry.api.deployment.EditRequest;
+import dev.gantry.api.deployment.EditRules;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.ModelActivities;
 import dev.gantry.api.deployment.ModelActivities.PrepareModelInput;
@@ -177,10 +179,9 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
     this.input = input;
     this.deploymentId = input.deploymentId();
     this.spec = input.spec();
-    this.nextOrdinal = Math.max(1, input.nextWorkerOrdinal());
+    this.nextOrdinal = input.nextWorkerOrdinal();
     this.historyLimit = input.historyLimit() > 0 ? input.historyLimit() : DEFAULT_HISTORY_LIMIT;
-    var carried = input.serving();
-    if (carried != null) {
+    if (input.start() instanceof StartMode.Continued(var carried)) {
       status = carried.status();
       statusReason = carried.statusReason();
       carried
@@ -198,41 +199,55 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
 
   @Override
   public DeploymentState run(DeploymentWorkflowInput input) {
-    if (input.serving() != null) {
+    switch (input.start()) {
       // Continued as new while serving: the workers are still running under this deployment.
-      serve();
-    } else {
-      var recovered = input.recoveredStatus();
-      if (recovered == DeploymentStatus.FAILED || recovered == DeploymentStatus.CLEANING) {
-        // Failed before the restart: finish the clean-up (idempotent) and stay failed.
-        status = DeploymentStatus.FAILED;
-        statusReason = input.recoveredReason();
-        Workflow.newDetachedCancellationScope(
-                () -> {
-                  storage.removeStorage(new StorageRequest(deploymentId, spec.storageGb()));
-                  transition(DeploymentStatus.FAILED, input.recoveredReason());
-                })
-            .run();
-      } else if (recovered == DeploymentStatus.DELETING) {
-        requestDelete(new DeleteRequest("recovery"));
-      } else if (recovered == DeploymentStatus.RUNNING) {
-        // Storage and model are in place; the deployment keeps serving without walking its
-        // provisioning states again, and its min workers are started anew.
-        status = DeploymentStatus.RUNNING;
-        statusReason = input.recoveredReason();
-      } else if (deleteRequest == null) {
-        // New, or interrupted while provisioning or running: every step is idempotent.
-        provision(input);
-      }
-      if (status == DeploymentStatus.RUNNING) {
-        serve();
-      }
+      case StartMode.Continued continued -> serve();
+      case StartMode.Recovered recovered -> resume(recovered);
+      case StartMode.Fresh fresh -> provisionThenServe();
     }
     // A failed deployment waits for nothing but its deletion, which costs Temporal no timers.
     Workflow.await(() -> deleteRequest != null);
     Workflow.await(Workflow::isEveryHandlerFinished);
     tearDown();
     return state();
+  }
+
+  /** Restarted from the database: goes on from the recorded status. */
+  private void resume(StartMode.Recovered recovered) {
+    switch (recovered.status()) {
+      case FAILED, CLEANING -> {
+        // Failed before the restart: finish the clean-up (idempotent) and stay failed.
+        status = DeploymentStatus.FAILED;
+        statusReason = recovered.reason();
+        Workflow.newDetachedCancellationScope(
+                () -> {
+                  storage.removeStorage(new StorageRequest(deploymentId, spec.storageGb()));
+                  transition(DeploymentStatus.FAILED, recovered.reason());
+                })
+            .run();
+      }
+      case DELETING -> requestDelete(new DeleteRequest("recovery"));
+      case RUNNING -> {
+        // Storage and model are in place; the deployment keeps serving without walking its
+        // provisioning states again, and its min workers are started anew.
+        status = DeploymentStatus.RUNNING;
+        statusReason = recovered.reason();
+        serve();
+      }
+      // Interrupted while provisioning: every step is idempotent. (The reconciler never restarts
+      // a deleted deployment; were it to, it would provision as it always did.)
+      case STARTING, FILESYSTEM_CREATED, DOWNLOADING_MODEL, MODEL_DOWNLOADED, DELETED ->
+          provisionThenServe();
+    }
+  }
+
+  private void provisionThenServe() {
+    if (deleteRequest == null) {
+      provision();
+    }
+    if (status == DeploymentStatus.RUNNING) {
+      serve();
+    }
   }
 
   /**
@@ -312,16 +327,11 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
                 .build());
     Async.function(
         child::run,
-        new WorkerWorkflowInput(
+        WorkerWorkflowInput.fresh(
             deploymentId,
             ordinal,
-            spec.framework(),
-            spec.model(),
-            spec.gpu(),
-            spec.frameworkArgs(),
-            input.secretRef(),
-            new WorkerSettings(spec.idleTimeoutSeconds(), slot.keepWarm),
-            null));
+            spec.engine(input.secretRef()),
+            new WorkerSettings(spec.idleTimeoutSeconds(), slot.keepWarm)));
     childStarts.put(ordinal, Workflow.getWorkflowExecution(child));
   }
 
@@ -498,7 +508,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
     notBeforeMillis = Workflow.currentTimeMillis() + delay;
   }
 
-  private void provision(DeploymentWorkflowInput input) {
+  private void provision() {
     Saga saga = new Saga(new Saga.Options.Builder().setContinueWithError(true).build());
     var storageRequest = new StorageRequest(deploymentId, spec.storageGb());
     try {
@@ -512,12 +522,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
       transition(DeploymentStatus.DOWNLOADING_MODEL, null);
       var modelRequest =
           new PrepareModelInput(
-              deploymentId,
-              spec.framework(),
-              spec.model(),
-              location,
-              input.secretRef(),
-              spec.storageGb());
+              deploymentId, spec.engine(input.secretRef()), location, spec.storageGb());
       if (Workflow.getVersion(CANCELLABLE_DOWNLOAD, Workflow.DEFAULT_VERSION, 1)
           == Workflow.DEFAULT_VERSION) {
         // Histories recorded before deletion could cancel a download replay as they ran.
@@ -679,15 +684,15 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
 
   @Override
   public void validateEdit(EditRequest request) {
-    if (status != DeploymentStatus.RUNNING || deleteRequest != null) {
-      throw new IllegalStateException(
-          "only a running deployment can be edited; this one is " + status.wireName());
+    var refusal = EditRules.refusal(status, deleteRequest != null);
+    if (refusal.isPresent()) {
+      throw new IllegalStateException(refusal.get());
     }
-    if (request.idleTimeoutSeconds() != null && request.idleTimeoutSeconds() < 1) {
-      throw new IllegalArgumentException("idle_timeout_seconds must be positive");
-    }
-    if (request.waitTimeSeconds() != null && request.waitTimeSeconds() < 1) {
-      throw new IllegalArgumentException("wait_time_seconds must be positive");
+    // The configured upper bounds were checked by the API; this one cannot read them.
+    var violations = EditRules.violations(request, EditRules.Bounds.NONE);
+    if (!violations.isEmpty()) {
+      throw new IllegalArgumentException(
+          String.join("; ", violations.stream().map(EditRules.Violation::describe).toList()));
     }
   }
 
@@ -695,15 +700,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
   public DeploymentState applyEdit(EditRequest request) {
     lock.lock();
     try {
-      var edited =
-          spec.withEdit(
-              request.name() != null ? request.name() : spec.name(),
-              request.idleTimeoutSeconds() != null
-                  ? request.idleTimeoutSeconds()
-                  : spec.idleTimeoutSeconds(),
-              request.waitTimeSeconds() != null
-                  ? request.waitTimeSeconds()
-                  : spec.waitTimeSeconds());
+      var edited = spec.withEdit(EditRules.normalized(request));
       deployments.recordSpec(new RecordSpecInput(deploymentId, edited));
       spec = edited;
       if (request.idleTimeoutSeconds() != null) {

@@ -22,6 +22,7 @@ import dev.gantry.api.worker.WorkerState;
 import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.api.worker.WorkerWorkflow;
 import dev.gantry.api.worker.WorkerWorkflowInput;
+import dev.gantry.api.worker.WorkerWorkflowInput.StartMode;
 import dev.gantry.workflows.ActivityPolicies;
 import dev.gantry.workflows.Signals;
 import io.temporal.activity.ActivityOptions;
@@ -152,9 +153,9 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
   @WorkflowInit
   public WorkerWorkflowImpl(WorkerWorkflowInput input) {
     this.input = input;
-    this.ref = new WorkerRef(input.deploymentId(), input.workerId(), input.framework());
+    this.ref = new WorkerRef(input.deploymentId(), input.workerId(), input.engine().framework());
     this.settings = input.settings();
-    if (input.serving() != null) {
+    if (input.start() instanceof StartMode.Continued) {
       // Set before the first signal is handled, so an exit reported right away is not ignored.
       status = WorkerStatus.HEALTHY;
     }
@@ -162,27 +163,27 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
 
   @Override
   public WorkerOutcome run(WorkerWorkflowInput input) {
-    if (input.serving() != null) {
-      var carried = input.serving();
-      endpoint = carried.endpoint();
-      gpuType = carried.gpuType();
-      gpuCount = carried.gpuCount();
-      lastActiveMillis = carried.lastActiveEpochMillis();
-      status = WorkerStatus.HEALTHY;
-      return serveUntilEnd();
-    }
+    return switch (input.start()) {
+      case StartMode.Continued continued -> {
+        var carried = continued.serving();
+        endpoint = carried.endpoint();
+        gpuType = carried.gpuType();
+        gpuCount = carried.gpuCount();
+        lastActiveMillis = carried.lastActiveEpochMillis();
+        status = WorkerStatus.HEALTHY;
+        yield serveUntilEnd();
+      }
+      case StartMode.Fresh fresh -> startThenServe();
+    };
+  }
+
+  /** A new worker: starts its engine, waits until it is healthy, then serves. */
+  private WorkerOutcome startThenServe() {
     StartedWorker started;
     try {
       started =
           lifecycle.startWorker(
-              new StartWorkerInput(
-                  input.deploymentId(),
-                  input.ordinal(),
-                  input.framework(),
-                  input.model(),
-                  input.gpu(),
-                  input.frameworkArgs(),
-                  input.secretRef()));
+              new StartWorkerInput(input.deploymentId(), input.ordinal(), input.engine()));
     } catch (ActivityFailure e) {
       if (FailureType.NO_GPU_CAPACITY.name().equals(failureType(e))) {
         // Nothing started and nothing recorded: the deployment records why it could not scale.

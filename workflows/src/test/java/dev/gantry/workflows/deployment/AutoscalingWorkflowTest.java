@@ -2,6 +2,7 @@ package dev.gantry.workflows.deployment;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.gantry.api.deployment.DeleteRequest;
 import dev.gantry.api.deployment.DemandReport;
 import dev.gantry.api.deployment.DeploymentSpec;
@@ -27,11 +28,14 @@ import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowNotFoundException;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowStub;
+import io.temporal.common.converter.DefaultDataConverter;
 import io.temporal.testing.TestWorkflowEnvironment;
 import io.temporal.testing.TestWorkflowExtension;
 import io.temporal.worker.Worker;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
@@ -356,8 +360,8 @@ class AutoscalingWorkflowTest {
   void aRecoveredRunningDeploymentKeepsServingWithFreshWorkerIds(
       TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
     var input =
-        new DeploymentWorkflowInput(
-            DEP, "t1", spec(1, 2, 60), null, DeploymentStatus.RUNNING, null, 7, null, 0);
+        DeploymentWorkflowInput.recovered(
+            DEP, "t1", spec(1, 2, 60), null, DeploymentStatus.RUNNING, null, 7);
     var wf = start(env, client, worker, input);
 
     await(env, "the min worker, numbered after the old ones", () -> healthy(wf).equals(List.of(7)));
@@ -370,8 +374,7 @@ class AutoscalingWorkflowTest {
   @Test
   void continuesAsNewAndKeepsManagingItsWorkers(
       TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
-    var input =
-        new DeploymentWorkflowInput(DEP, "t1", spec(1, 3, 60), null, null, null, 1, null, 40);
+    var input = DeploymentWorkflowInput.fresh(DEP, "t1", spec(1, 3, 60), null).withHistoryLimit(40);
     start(env, client, worker, input);
     // Provisioning alone can pass the low history limit, so the run that first serves the min
     // worker may already be a continued one: always ask the latest run.
@@ -398,6 +401,78 @@ class AutoscalingWorkflowTest {
     await(env, "a replacement in the new run", () -> healthy(latest).equals(List.of(2)));
   }
 
+  /**
+   * A run started by the version before the start mode had a type (its input in the flat shape,
+   * sent here as a map) serves, continues as new into the typed shape, and the new run still
+   * manages the worker the first one started.
+   */
+  @Test
+  void aRunStartedWithTheFlatInputContinuesAsNewIntoTheTypedShape(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    startEnv(env, client, worker, DeploymentWorkflow.class, DeploymentWorkflow.workflowId(DEP));
+    var flat = new LinkedHashMap<String, Object>();
+    flat.put("deploymentId", DEP);
+    flat.put("tenantId", "t1");
+    flat.put("spec", spec(1, 3, 60));
+    flat.put("secretRef", null);
+    flat.put("recoveredStatus", null);
+    flat.put("recoveredReason", null);
+    flat.put("nextWorkerOrdinal", 1);
+    flat.put("serving", null);
+    flat.put("historyLimit", 40);
+    String firstRun =
+        client
+            .newUntypedWorkflowStub(
+                "DeploymentWorkflow",
+                WorkflowOptions.newBuilder()
+                    .setTaskQueue(worker.getTaskQueue())
+                    .setWorkflowId(DeploymentWorkflow.workflowId(DEP))
+                    .build())
+            .start(flat)
+            .getRunId();
+    var latest =
+        client.newWorkflowStub(DeploymentWorkflow.class, DeploymentWorkflow.workflowId(DEP));
+    await(env, "the min worker", () -> healthy(latest).equals(List.of(1)));
+    await(
+        env,
+        "a new run",
+        () -> {
+          try {
+            latest.reportDemand(new DemandReport(0, 0));
+          } catch (WorkflowNotFoundException betweenRuns) {
+            // The test server's continue-as-new is not atomic: signalled between two runs.
+          }
+          return !runId(client).equals(firstRun);
+        });
+
+    var started = startInput(client, firstRun);
+    assertThat(started.has("start")).as("the first run's input is flat: " + started).isFalse();
+    var continued = startInput(client, runId(client));
+    assertThat(continued.path("start").path("mode").asText())
+        .as("the new run's input: " + continued)
+        .isEqualTo("continued");
+    assertThat(continued.has("serving")).isFalse();
+    assertThat(
+            continued.path("start").path("serving").path("workers").get(0).path("ordinal").asInt())
+        .isEqualTo(1);
+
+    engines.kill(DEP + "-w1");
+    await(env, "a replacement in the new run", () -> healthy(latest).equals(List.of(2)));
+  }
+
+  /** The input a run of the deployment's workflow was started with, as recorded JSON. */
+  static JsonNode startInput(WorkflowClient client, String runId) {
+    var payload =
+        client
+            .fetchHistory(DeploymentWorkflow.workflowId(DEP), runId)
+            .getEvents()
+            .getFirst()
+            .getWorkflowExecutionStartedEventAttributes()
+            .getInput();
+    return DefaultDataConverter.newDefaultInstance()
+        .fromPayloads(0, Optional.of(payload), JsonNode.class, JsonNode.class);
+  }
+
   @Test
   void aWorkerWhoseDeploymentIsNotThereKeepsServing(
       TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
@@ -406,16 +481,8 @@ class AutoscalingWorkflowTest {
     // runs of one, on a server whose continue-as-new is not atomic).
     WorkflowClient.start(
         w1::run,
-        new WorkerWorkflowInput(
-            DEP,
-            1,
-            Framework.SIM,
-            "tiny",
-            null,
-            List.of(),
-            null,
-            new WorkerSettings(60, true),
-            null));
+        WorkerWorkflowInput.fresh(
+            DEP, 1, spec(1, 1, 60).engine(null), new WorkerSettings(60, true)));
 
     await(env, "healthy", () -> w1.state().status() == WorkerStatus.HEALTHY);
     env.sleep(Duration.ofSeconds(30));

@@ -2,6 +2,7 @@ package dev.gantry.workflows.deployment;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.gantry.api.FailureType;
 import dev.gantry.api.TaskQueues;
@@ -473,6 +474,36 @@ class DeploymentWorkflowTest {
     assertThat(wf.state().spec().idleTimeoutSeconds()).isEqualTo(42);
   }
 
+  /** Why the workflow refused an update, as the API's 409 detail then says it. */
+  private static String refusalOf(Runnable update) {
+    var e = catchThrowableOfType(WorkflowUpdateException.class, update::run);
+    assertThat(e).as("the update was refused").isNotNull();
+    assertThat(e.getCause()).isInstanceOf(ApplicationFailure.class);
+    return ((ApplicationFailure) e.getCause()).getOriginalMessage();
+  }
+
+  @Test
+  void anEditBreakingTheEditRulesIsRefusedWithTheirMessages(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var recorder = new Recorder();
+    var wf = start(env, client, worker, recorder);
+    awaitStatus(env, wf, DeploymentStatus.RUNNING);
+
+    // The same rules as the API's validator, without the configured upper bounds.
+    assertThat(refusalOf(() -> wf.applyEdit(new EditRequest(" ", null, null))))
+        .isEqualTo("name must not be blank");
+    assertThat(refusalOf(() -> wf.applyEdit(new EditRequest("x".repeat(101), 0, -1))))
+        .isEqualTo(
+            "name must be at most 100 characters; idle_timeout_seconds must be positive;"
+                + " wait_time_seconds must be positive");
+    assertThat(recorder.calls).noneMatch(c -> c.startsWith("spec:"));
+    assertThat(wf.state().spec().name()).isEqualTo("chat");
+
+    // Applied as the API applies it: the name stripped.
+    assertThat(wf.applyEdit(new EditRequest(" chat-2 ", null, null)).spec().name())
+        .isEqualTo("chat-2");
+  }
+
   @Test
   void editIsRefusedUntilRunning(
       TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
@@ -481,8 +512,9 @@ class DeploymentWorkflowTest {
         ApplicationFailure.newNonRetryableFailure("nope", FailureType.MODEL_NOT_FOUND.name());
     var wf = start(env, client, worker, recorder);
     awaitStatus(env, wf, DeploymentStatus.FAILED);
-    assertThatThrownBy(() -> wf.applyEdit(new EditRequest("x", null, null)))
-        .isInstanceOf(WorkflowUpdateException.class);
+    // The API's own 409 detail, whichever of the service and the workflow refused first.
+    assertThat(refusalOf(() -> wf.applyEdit(new EditRequest("x", null, null))))
+        .isEqualTo("Only a running deployment can be edited; this one is failed.");
     assertThat(recorder.calls).noneMatch(c -> c.startsWith("spec:"));
   }
 }

@@ -1,5 +1,6 @@
 package dev.gantry.workflows.history;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.temporal.api.enums.v1.EventType;
 import io.temporal.common.WorkflowExecutionHistory;
 import io.temporal.common.converter.DataConverter;
@@ -60,6 +61,13 @@ final class Histories {
       }
     }
     return open.isEmpty();
+  }
+
+  /** The input the run was started with, as JSON. */
+  static JsonNode startInput(WorkflowExecutionHistory history) {
+    var input =
+        history.getEvents().getFirst().getWorkflowExecutionStartedEventAttributes().getInput();
+    return CONVERTER.fromPayloads(0, Optional.of(input), JsonNode.class, JsonNode.class);
   }
 
   /** The {@code Workflow.getVersion} decisions a history recorded, as {@code changeId@version}. */

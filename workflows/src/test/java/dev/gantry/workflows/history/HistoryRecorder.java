@@ -11,6 +11,7 @@ import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.DeploymentWorkflow;
 import dev.gantry.api.deployment.DeploymentWorkflowInput;
 import dev.gantry.api.deployment.EditRequest;
+import dev.gantry.api.deployment.EngineIdentity;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.GpuSpec;
 import dev.gantry.api.deployment.ServingState.WorkerSlot;
@@ -50,6 +51,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
@@ -249,12 +251,12 @@ class HistoryRecorder {
   void recoveredRunningDeployment() {
     var wf =
         startDeployment(
-            new DeploymentWorkflowInput(
-                DEP, "t1", spec(1, 2, 60), null, DeploymentStatus.RUNNING, null, 7, null, 0));
+            DeploymentWorkflowInput.recovered(
+                DEP, "t1", spec(1, 2, 60), null, DeploymentStatus.RUNNING, null, 7));
     awaitWorkers(wf, "the min worker, numbered after the old ones", List.of(7), List.of(7));
     delete(wf);
     awaitClosed(deploymentId());
-    record("deployment/recovered-running-then-delete", deploymentId());
+    recordTyped("deployment/typed-start-recovered-running-then-delete", deploymentId());
   }
 
   @Test
@@ -262,29 +264,42 @@ class HistoryRecorder {
     // Restarted from the database while cleaning up after a failed download.
     var wf =
         startDeployment(
-            new DeploymentWorkflowInput(
+            DeploymentWorkflowInput.recovered(
                 DEP,
                 "t1",
                 spec(0, 1, 60),
                 null,
                 DeploymentStatus.CLEANING,
                 "model download failed: add an HF_TOKEN with access",
-                1,
-                null,
-                0));
+                1));
     awaitStatus(wf, DeploymentStatus.FAILED);
     delete(wf);
     awaitClosed(deploymentId());
-    record("deployment/recovered-failed-then-delete", deploymentId());
+    recordTyped("deployment/typed-start-recovered-failed-then-delete", deploymentId());
   }
 
   @Test
   void recoveredWhileDeleting() {
     startDeployment(
-        new DeploymentWorkflowInput(
-            DEP, "t1", spec(0, 1, 60), null, DeploymentStatus.DELETING, null, 3, null, 0));
+        DeploymentWorkflowInput.recovered(
+            DEP, "t1", spec(0, 1, 60), null, DeploymentStatus.DELETING, null, 3));
     awaitClosed(deploymentId());
-    record("deployment/recovered-deleting", deploymentId());
+    recordTyped("deployment/typed-start-recovered-deleting", deploymentId());
+  }
+
+  /**
+   * A new deployment in the typed shape ({@code start.mode} fresh); its min worker's input, launch
+   * and model download carry the deployment's engine identity. Deleted, the worker drained.
+   */
+  @Test
+  void typedFreshStartWithAWorker() {
+    var wf = startDeployment(fresh(spec(1, 1, 60)));
+    awaitWorkers(wf, "the min worker", List.of(1), List.of(1));
+    delete(wf);
+    awaitClosed(deploymentId());
+    awaitClosed(workerId(1));
+    recordTyped("deployment/typed-start-fresh-with-worker-then-delete", deploymentId());
+    recordTyped("worker/typed-engine-drained-by-deletion", workerId(1));
   }
 
   /** Deleted while its only worker's engine is still starting: the worker drains before health. */
@@ -313,9 +328,29 @@ class HistoryRecorder {
    */
   @Test
   void continueAsNew() {
-    var input =
-        new DeploymentWorkflowInput(DEP, "t1", spec(1, 3, 3600), null, null, null, 1, null, 80);
-    String firstRun = WorkflowClient.start(newDeploymentStub()::run, input).getRunId();
+    // Started as the version before the typed start mode started it (the flat input, as a map), as
+    // a workflow running when the platform is upgraded was: it continues as new into the typed
+    // shape.
+    var flat = new LinkedHashMap<String, Object>();
+    flat.put("deploymentId", DEP);
+    flat.put("tenantId", "t1");
+    flat.put("spec", spec(1, 3, 3600));
+    flat.put("secretRef", null);
+    flat.put("recoveredStatus", null);
+    flat.put("recoveredReason", null);
+    flat.put("nextWorkerOrdinal", 1);
+    flat.put("serving", null);
+    flat.put("historyLimit", 80);
+    String firstRun =
+        client
+            .newUntypedWorkflowStub(
+                "DeploymentWorkflow",
+                WorkflowOptions.newBuilder()
+                    .setTaskQueue(TaskQueues.CONTROL)
+                    .setWorkflowId(deploymentId())
+                    .build())
+            .start(flat)
+            .getRunId();
     var latest =
         client.newWorkflowStub(DeploymentWorkflow.class, DeploymentWorkflow.workflowId(DEP));
     awaitWorkers(latest, "the min worker", List.of(1), List.of(1));
@@ -348,8 +383,12 @@ class HistoryRecorder {
     var run2 = client.fetchHistory(deploymentId(), secondRun);
     assertThat(run2.getLastEvent().getEventType())
         .isEqualTo(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
-    write("deployment/continue-as-new-run1", run1);
-    write("deployment/continue-as-new-run2", run2);
+    assertThat(Histories.startInput(run1).has("start")).as("run 1 started flat").isFalse();
+    assertThat(Histories.startInput(run2).path("start").path("mode").asText())
+        .as("run 2 continued typed")
+        .isEqualTo("continued");
+    write("deployment/flat-input-continued-as-typed-run1", run1);
+    write("deployment/flat-input-continued-as-typed-run2", run2);
   }
 
   /**
@@ -394,17 +433,7 @@ class HistoryRecorder {
                 .setWorkflowId(workerId(1))
                 .build());
     WorkflowClient.start(
-        w1::run,
-        new WorkerWorkflowInput(
-            DEP,
-            1,
-            Framework.SIM,
-            "tiny",
-            null,
-            List.of(),
-            null,
-            new WorkerSettings(60, true),
-            null));
+        w1::run, WorkerWorkflowInput.fresh(DEP, 1, simEngine(), new WorkerSettings(60, true)));
     await(
         "healthy, or failed",
         () -> !running(workerId(1)) || w1.state().status() == WorkerStatus.HEALTHY);
@@ -435,25 +464,19 @@ class HistoryRecorder {
                 .build());
     WorkflowClient.start(
         w1::run,
-        new WorkerWorkflowInput(
-            DEP,
-            1,
-            Framework.SIM,
-            "tiny",
-            null,
-            List.of(),
-            null,
-            new WorkerSettings(60, false),
-            new WorkerWorkflowInput.Serving(
-                "http://127.0.0.1:9000/" + WorkerWorkflow.workerId(DEP, 1),
-                null,
-                1,
-                env.currentTimeMillis())));
+        WorkerWorkflowInput.fresh(DEP, 1, simEngine(), new WorkerSettings(60, false))
+            .continued(
+                new WorkerSettings(60, false),
+                new WorkerWorkflowInput.Serving(
+                    "http://127.0.0.1:9000/" + WorkerWorkflow.workerId(DEP, 1),
+                    null,
+                    1,
+                    env.currentTimeMillis())));
     awaitSettled(workerId(1), null);
     w1.reportActivity(new ActivityReport(env.currentTimeMillis()));
     awaitClosed(workerId(1));
     assertThat(control.running).isEmpty();
-    record("worker/continued-run-idle-reaped", workerId(1));
+    recordTyped("worker/typed-engine-continued-run-idle-reaped", workerId(1));
   }
 
   // ---- Since getVersion("cancellable-download"): downloads on their own queue, cancellable ----
@@ -767,6 +790,11 @@ class HistoryRecorder {
         List.of());
   }
 
+  /** The engine of {@link #spec}'s deployments, as their workflow hands it to a worker. */
+  static EngineIdentity simEngine() {
+    return spec(0, 1, 60).engine(null);
+  }
+
   static DeploymentWorkflowInput fresh(DeploymentSpec spec) {
     return DeploymentWorkflowInput.fresh(DEP, "t1", spec, null);
   }
@@ -906,6 +934,20 @@ class HistoryRecorder {
     awaitSettled(workflowId, null);
     var history = client.fetchHistory(workflowId);
     assertThat(Histories.versionMarkers(history)).as(name + "'s version markers").contains(markers);
+    write(name, history);
+  }
+
+  /**
+   * Records a history whose run started with the typed input ({@code start} of a deployment, {@code
+   * engine} of a worker); the flat-shape files were recorded by the code before it.
+   */
+  private void recordTyped(String name, String workflowId) {
+    awaitSettled(workflowId, null);
+    var history = client.fetchHistory(workflowId);
+    var input = Histories.startInput(history);
+    assertThat(input.has("start") || input.has("engine"))
+        .as(name + " started with the typed input: " + input)
+        .isTrue();
     write(name, history);
   }
 

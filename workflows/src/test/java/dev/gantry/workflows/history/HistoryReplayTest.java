@@ -35,6 +35,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -215,6 +216,62 @@ class HistoryReplayTest {
   }
 
   /**
+   * The typed start mode of {@code DeploymentWorkflowInput} and the engine identity of {@code
+   * WorkerWorkflowInput} (with its own start mode) changed the inputs' JSON. Runs started by the
+   * version before carry the flat shape and must replay, and so must runs today's code starts: both
+   * shapes are recorded, each start mode of a deployment (fresh, recovered, continued as new) and a
+   * worker starting and continued. How each recorded input reads in today's types: {@link
+   * RecordedInputsTest}.
+   */
+  @Test
+  void bothInputShapesAreRecordedForEveryStartMode() throws Exception {
+    var recorded = new TreeSet<String>();
+    for (var named : histories().toList()) {
+      var history = read(named.getPayload());
+      var input = Histories.startInput(history);
+      String type =
+          history
+              .getEvents()
+              .getFirst()
+              .getWorkflowExecutionStartedEventAttributes()
+              .getWorkflowType()
+              .getName();
+      if (type.equals("DeploymentWorkflow")) {
+        String mode;
+        if (input.has("start")) {
+          mode = "typed " + input.path("start").path("mode").asText();
+        } else if (!input.path("serving").isNull()) {
+          mode = "flat continued";
+        } else if (!input.path("recoveredStatus").isNull()) {
+          mode = "flat recovered";
+        } else {
+          mode = "flat fresh";
+        }
+        recorded.add("deployment " + mode);
+      } else if (type.equals("WorkerWorkflow")) {
+        if (input.has("start")) {
+          recorded.add("worker typed " + input.path("start").path("mode").asText());
+        } else {
+          recorded.add("worker flat " + (input.path("serving").isNull() ? "fresh" : "continued"));
+        }
+      }
+    }
+    assertThat(recorded)
+        .containsAll(
+            List.of(
+                "deployment flat fresh",
+                "deployment flat recovered",
+                "deployment flat continued",
+                "deployment typed fresh",
+                "deployment typed recovered",
+                "deployment typed continued",
+                "worker flat fresh",
+                "worker flat continued",
+                "worker typed fresh",
+                "worker typed continued"));
+  }
+
+  /**
    * Some branches differ only in an activity's options or input, which replay does not compare:
    * {@code cancellable-download} sends {@code sim} to the control queue and every other model to
    * {@code gantry-downloads}; {@code scale-in-drain-timeout} stops an idle worker's engine with the
@@ -314,7 +371,7 @@ class HistoryReplayTest {
   }
 
   /** Whether {@code now} has every field of {@code recorded}, each with its recorded value. */
-  private static boolean contains(JsonNode now, JsonNode recorded) {
+  static boolean contains(JsonNode now, JsonNode recorded) {
     if (recorded == null || recorded.isNull()) {
       return now == null || now.isNull();
     }
