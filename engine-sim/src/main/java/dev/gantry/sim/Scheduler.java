@@ -3,6 +3,7 @@ package dev.gantry.sim;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongSupplier;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 
@@ -23,6 +24,18 @@ final class Scheduler {
   final class Ticket {
     private final Sinks.Empty<Void> admission = Sinks.empty();
     private State state; // guarded by Scheduler.this
+    private long admittedAtNanos; // guarded by Scheduler.this
+
+    /**
+     * When the ticket took its slot, on the scheduler's clock; stamped under the lock, so it is
+     * fixed before {@link #running()} counts the ticket. Meaningful once {@link #admitted()} has
+     * completed.
+     */
+    long admittedAtNanos() {
+      synchronized (Scheduler.this) {
+        return admittedAtNanos;
+      }
+    }
 
     /** Completes when the ticket may run (at once if a slot was free). */
     Mono<Void> admitted() {
@@ -36,15 +49,24 @@ final class Scheduler {
   }
 
   private final int limit;
+  private final LongSupplier clock;
   private final ArrayDeque<Ticket> queue = new ArrayDeque<>();
   private int running;
   private int maxRunning;
 
   Scheduler(int limit) {
+    this(limit, System::nanoTime);
+  }
+
+  /**
+   * @param clock stamps each ticket's admission ({@link Ticket#admittedAtNanos()})
+   */
+  Scheduler(int limit, LongSupplier clock) {
     if (limit < 1) {
       throw new IllegalArgumentException("limit must be >= 1");
     }
     this.limit = limit;
+    this.clock = clock;
   }
 
   /** Takes a slot if one is free and nobody is waiting, otherwise joins the end of the queue. */
@@ -91,6 +113,7 @@ final class Scheduler {
 
   private void run(Ticket ticket) {
     ticket.state = State.RUNNING;
+    ticket.admittedAtNanos = clock.getAsLong();
     running++;
     maxRunning = Math.max(maxRunning, running);
   }

@@ -16,9 +16,17 @@ import java.util.Set;
  * @param model the served model name; requests naming another model get vLLM's 404
  * @param startupSeconds simulated model load time: {@code /health} and the inference routes answer
  *     503 until it has elapsed
- * @param ttftMs time to first token, in milliseconds
- * @param interTokenMs time between two generated tokens, in milliseconds
- * @param maxConcurrency how many requests generate at once; the rest wait in FIFO order
+ * @param ttftMs time to first token, in milliseconds, for the shortest prompt and counted from
+ *     admission (a request waiting for a batch slot waits before that)
+ * @param interTokenMs time between two generated tokens, in milliseconds, for a lone request
+ * @param prefillMsPer1kTokens prefill time added to the time to first token (and to an embeddings
+ *     answer) per 1000 prompt tokens, in milliseconds; {@code 0} (the default) leaves it at {@code
+ *     ttftMs} whatever the prompt (see {@link Throughput})
+ * @param decodeSlowdown how much slower each token comes when the batch is full: the time between
+ *     tokens is {@code interTokenMs × (1 + decodeSlowdown × (running − 1) / (maxConcurrency − 1))};
+ *     {@code 0} (the default) keeps it at {@code interTokenMs} (see {@link Throughput})
+ * @param maxConcurrency how many requests generate at once (the running batch); the rest wait
+ *     inside the engine in FIFO order, shown as {@code vllm:num_requests_waiting}
  * @param failAfterRequests after this many completed inference requests the process exits with
  *     {@link SimServer#FAILURE_EXIT_CODE}; {@code 0} means never
  * @param maxTokensDefault completion length when a request gives no {@code max_tokens}
@@ -31,6 +39,8 @@ public record SimConfig(
     double startupSeconds,
     long ttftMs,
     long interTokenMs,
+    int prefillMsPer1kTokens,
+    double decodeSlowdown,
     int maxConcurrency,
     int failAfterRequests,
     int maxTokensDefault,
@@ -40,6 +50,18 @@ public record SimConfig(
   public static final double DEFAULT_STARTUP_SECONDS = 0;
   public static final long DEFAULT_TTFT_MS = 50;
   public static final long DEFAULT_INTER_TOKEN_MS = 10;
+  public static final int DEFAULT_PREFILL_MS_PER_1K_TOKENS = 0;
+  public static final double DEFAULT_DECODE_SLOWDOWN = 0;
+
+  /**
+   * Bound of {@code --prefill-ms-per-1k-tokens}: an hour per 1000 tokens, far beyond any engine,
+   * and low enough that a prompt of any {@code int} length costs a {@code long} of nanoseconds.
+   */
+  public static final int MAX_PREFILL_MS_PER_1K_TOKENS = 3_600_000;
+
+  /** Bound of {@code --decode-slowdown}: a full batch 1001 times slower than a lone request. */
+  public static final double MAX_DECODE_SLOWDOWN = 1000;
+
   public static final int DEFAULT_MAX_CONCURRENCY = 8;
   public static final int DEFAULT_FAIL_AFTER_REQUESTS = 0;
   public static final int DEFAULT_MAX_TOKENS = 64;
@@ -59,9 +81,18 @@ public record SimConfig(
       Options:
         --host H                  interface to bind (default 127.0.0.1)
         --startup-seconds S       simulated load time; /health is 503 until then (default 0)
-        --ttft-ms N               time to first token in ms (default 50)
-        --inter-token-ms N        time between tokens in ms (default 10)
-        --max-concurrency N       requests generating at once; others queue FIFO (default 8)
+        --ttft-ms N               time to first token in ms, from admission (default 50)
+        --inter-token-ms N        time between tokens in ms, for a lone request (default 10)
+        --prefill-ms-per-1k-tokens N
+                                  prefill time added to the time to first token per 1000
+                                  prompt tokens, in ms (default 0: ttft is --ttft-ms for any
+                                  prompt)
+        --decode-slowdown X       the time between tokens grows with the running batch:
+                                  inter-token-ms * (1 + X * (running - 1) / (max-concurrency - 1)),
+                                  so a full batch decodes 1+X times slower (default 0: no
+                                  slowdown)
+        --max-concurrency N       running batch size; others wait in the engine, FIFO, and their
+                                  time to first token includes the wait (default 8)
         --fail-after-requests N   exit with status 3 after N completed requests (default 0 = never)
         --max-tokens-default N    completion length when max_tokens is absent (default 64)
         --embedding-dim N         embedding vector dimension (default 384)
@@ -90,6 +121,20 @@ public record SimConfig(
     if (interTokenMs < 0) {
       throw new IllegalArgumentException("interTokenMs must be >= 0, got " + interTokenMs);
     }
+    if (prefillMsPer1kTokens < 0 || prefillMsPer1kTokens > MAX_PREFILL_MS_PER_1K_TOKENS) {
+      throw new IllegalArgumentException(
+          "prefillMsPer1kTokens must be between 0 and "
+              + MAX_PREFILL_MS_PER_1K_TOKENS
+              + ", got "
+              + prefillMsPer1kTokens);
+    }
+    if (!(decodeSlowdown >= 0 && decodeSlowdown <= MAX_DECODE_SLOWDOWN)) {
+      throw new IllegalArgumentException(
+          "decodeSlowdown must be a number between 0 and "
+              + MAX_DECODE_SLOWDOWN
+              + ", got "
+              + decodeSlowdown);
+    }
     if (maxConcurrency < 1) {
       throw new IllegalArgumentException("maxConcurrency must be >= 1, got " + maxConcurrency);
     }
@@ -114,6 +159,8 @@ public record SimConfig(
         DEFAULT_STARTUP_SECONDS,
         DEFAULT_TTFT_MS,
         DEFAULT_INTER_TOKEN_MS,
+        DEFAULT_PREFILL_MS_PER_1K_TOKENS,
+        DEFAULT_DECODE_SLOWDOWN,
         DEFAULT_MAX_CONCURRENCY,
         DEFAULT_FAIL_AFTER_REQUESTS,
         DEFAULT_MAX_TOKENS,
@@ -128,6 +175,8 @@ public record SimConfig(
         startupSeconds,
         ttftMs,
         interTokenMs,
+        prefillMsPer1kTokens,
+        decodeSlowdown,
         maxConcurrency,
         failAfterRequests,
         maxTokensDefault,
@@ -142,6 +191,8 @@ public record SimConfig(
         startupSeconds,
         ttftMs,
         interTokenMs,
+        prefillMsPer1kTokens,
+        decodeSlowdown,
         maxConcurrency,
         failAfterRequests,
         maxTokensDefault,
@@ -156,6 +207,8 @@ public record SimConfig(
         startupSeconds,
         ttftMs,
         interTokenMs,
+        prefillMsPer1kTokens,
+        decodeSlowdown,
         maxConcurrency,
         failAfterRequests,
         maxTokensDefault,
@@ -170,6 +223,8 @@ public record SimConfig(
         startupSeconds,
         ttftMs,
         interTokenMs,
+        prefillMsPer1kTokens,
+        decodeSlowdown,
         maxConcurrency,
         failAfterRequests,
         maxTokensDefault,
@@ -185,6 +240,28 @@ public record SimConfig(
         startupSeconds,
         ttftMs,
         interTokenMs,
+        prefillMsPer1kTokens,
+        decodeSlowdown,
+        maxConcurrency,
+        failAfterRequests,
+        maxTokensDefault,
+        embeddingDim);
+  }
+
+  /**
+   * Sets the throughput model: prefill time per 1000 prompt tokens (ms) and the decode slowdown of
+   * a full batch (see {@link Throughput}).
+   */
+  public SimConfig withThroughput(int prefillMsPer1kTokens, double decodeSlowdown) {
+    return new SimConfig(
+        port,
+        host,
+        model,
+        startupSeconds,
+        ttftMs,
+        interTokenMs,
+        prefillMsPer1kTokens,
+        decodeSlowdown,
         maxConcurrency,
         failAfterRequests,
         maxTokensDefault,
@@ -199,6 +276,8 @@ public record SimConfig(
         startupSeconds,
         ttftMs,
         interTokenMs,
+        prefillMsPer1kTokens,
+        decodeSlowdown,
         maxConcurrency,
         failAfterRequests,
         maxTokensDefault,
@@ -213,6 +292,8 @@ public record SimConfig(
         startupSeconds,
         ttftMs,
         interTokenMs,
+        prefillMsPer1kTokens,
+        decodeSlowdown,
         maxConcurrency,
         failAfterRequests,
         maxTokensDefault,
@@ -227,6 +308,8 @@ public record SimConfig(
         startupSeconds,
         ttftMs,
         interTokenMs,
+        prefillMsPer1kTokens,
+        decodeSlowdown,
         maxConcurrency,
         failAfterRequests,
         maxTokensDefault,
@@ -241,6 +324,8 @@ public record SimConfig(
         startupSeconds,
         ttftMs,
         interTokenMs,
+        prefillMsPer1kTokens,
+        decodeSlowdown,
         maxConcurrency,
         failAfterRequests,
         maxTokensDefault,
@@ -259,6 +344,8 @@ public record SimConfig(
     args.add("--startup-seconds=" + startupSeconds);
     args.add("--ttft-ms=" + ttftMs);
     args.add("--inter-token-ms=" + interTokenMs);
+    args.add("--prefill-ms-per-1k-tokens=" + prefillMsPer1kTokens);
+    args.add("--decode-slowdown=" + decodeSlowdown);
     args.add("--max-concurrency=" + maxConcurrency);
     args.add("--fail-after-requests=" + failAfterRequests);
     args.add("--max-tokens-default=" + maxTokensDefault);
@@ -281,6 +368,8 @@ public record SimConfig(
     double startupSeconds = DEFAULT_STARTUP_SECONDS;
     long ttftMs = DEFAULT_TTFT_MS;
     long interTokenMs = DEFAULT_INTER_TOKEN_MS;
+    int prefillMsPer1kTokens = DEFAULT_PREFILL_MS_PER_1K_TOKENS;
+    double decodeSlowdown = DEFAULT_DECODE_SLOWDOWN;
     int maxConcurrency = DEFAULT_MAX_CONCURRENCY;
     int failAfterRequests = DEFAULT_FAIL_AFTER_REQUESTS;
     int maxTokensDefault = DEFAULT_MAX_TOKENS;
@@ -323,6 +412,9 @@ public record SimConfig(
         case "--startup-seconds" -> startupSeconds = parseSeconds(flag, value);
         case "--ttft-ms" -> ttftMs = parseInt(flag, value, 0, Integer.MAX_VALUE);
         case "--inter-token-ms" -> interTokenMs = parseInt(flag, value, 0, Integer.MAX_VALUE);
+        case "--prefill-ms-per-1k-tokens" ->
+            prefillMsPer1kTokens = parseInt(flag, value, 0, MAX_PREFILL_MS_PER_1K_TOKENS);
+        case "--decode-slowdown" -> decodeSlowdown = parseNumber(flag, value, MAX_DECODE_SLOWDOWN);
         case "--max-concurrency" -> maxConcurrency = parseInt(flag, value, 1, Integer.MAX_VALUE);
         case "--fail-after-requests" ->
             failAfterRequests = parseInt(flag, value, 0, Integer.MAX_VALUE);
@@ -345,6 +437,8 @@ public record SimConfig(
         startupSeconds,
         ttftMs,
         interTokenMs,
+        prefillMsPer1kTokens,
+        decodeSlowdown,
         maxConcurrency,
         failAfterRequests,
         maxTokensDefault,
@@ -359,6 +453,8 @@ public record SimConfig(
           "--startup-seconds",
           "--ttft-ms",
           "--inter-token-ms",
+          "--prefill-ms-per-1k-tokens",
+          "--decode-slowdown",
           "--max-concurrency",
           "--fail-after-requests",
           "--max-tokens-default",
@@ -390,6 +486,24 @@ public record SimConfig(
     return max == Integer.MAX_VALUE
         ? " >= " + min
         : String.format(Locale.ROOT, " between %d and %d", min, max);
+  }
+
+  private static double parseNumber(String flag, String value, double max) {
+    String expected = flag + " expects a number between 0 and " + formatted(max);
+    double parsed;
+    try {
+      parsed = Double.parseDouble(value.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(expected + ", got '" + value + "'");
+    }
+    if (!(parsed >= 0 && parsed <= max)) {
+      throw new IllegalArgumentException(expected + ", got '" + value + "'");
+    }
+    return parsed;
+  }
+
+  private static String formatted(double value) {
+    return value == Math.rint(value) ? Long.toString((long) value) : Double.toString(value);
   }
 
   private static double parseSeconds(String flag, String value) {

@@ -59,6 +59,8 @@ public final class SimServer implements AutoCloseable {
   private final SimConfig config;
   private final IntConsumer exiter;
   private final ObjectMapper mapper = new ObjectMapper();
+  private final SimClock clock;
+  private final Throughput throughput;
   private final Scheduler scheduler;
   private final long startNanos = System.nanoTime();
   private final long startupNanos;
@@ -77,10 +79,12 @@ public final class SimServer implements AutoCloseable {
   private LoopResources loops;
   private DisposableServer server;
 
-  private SimServer(SimConfig config, IntConsumer exiter) {
+  private SimServer(SimConfig config, IntConsumer exiter, SimClock clock) {
     this.config = config;
     this.exiter = exiter;
-    this.scheduler = new Scheduler(config.maxConcurrency());
+    this.clock = clock;
+    this.throughput = Throughput.of(config);
+    this.scheduler = new Scheduler(config.maxConcurrency(), clock::nanoTime);
     this.startupNanos = (long) (config.startupSeconds() * 1e9);
   }
 
@@ -104,9 +108,15 @@ public final class SimServer implements AutoCloseable {
    * @throws IllegalStateException if the address cannot be bound
    */
   public static SimServer start(SimConfig config, IntConsumer exiter) {
+    return start(config, exiter, SimClock.system());
+  }
+
+  /** As {@link #start(SimConfig, IntConsumer)}, pacing generation by {@code clock} (tests). */
+  static SimServer start(SimConfig config, IntConsumer exiter, SimClock clock) {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(exiter, "exiter");
-    SimServer sim = new SimServer(config, exiter);
+    Objects.requireNonNull(clock, "clock");
+    SimServer sim = new SimServer(config, exiter, clock);
     sim.bind();
     return sim;
   }
@@ -547,9 +557,11 @@ public final class SimServer implements AutoCloseable {
   }
 
   /**
-   * The generated token texts for a request, timed like an engine: the request first waits for a
-   * scheduler slot, then the first token comes {@code ttftMs} after admission and each next one
-   * {@code interTokenMs} later. Cancelling the flux (client gone) frees the slot at once.
+   * The generated token texts for a request, timed like an engine (see {@link Throughput}): the
+   * request first waits for a scheduler slot; the first token comes {@code ttftMs} plus the
+   * prompt's prefill time after admission, and each next one an inter-token time later that grows
+   * with the number of running requests. Deadlines are absolute, so late timers do not add up.
+   * Cancelling the flux (client gone) frees the slot at once.
    */
   private Flux<String> tokens(Requests.Generation request) {
     long seed = request.seed();
@@ -557,19 +569,19 @@ public final class SimServer implements AutoCloseable {
     return scheduled(
         request.promptTokens(),
         admittedAt -> {
-          long ttft = Duration.ofMillis(config.ttftMs()).toNanos();
-          long itl = Duration.ofMillis(config.interTokenMs()).toNanos();
+          long[] due = {admittedAt + throughput.firstTokenNanos(request.promptTokens())};
           return Flux.range(0, count)
               .concatMap(
                   i -> {
+                    if (i > 0) {
+                      // The batch size as of the previous token: that decode step's width.
+                      due[0] += throughput.interTokenNanos(scheduler.running());
+                    }
                     String token = Determinism.tokenText(seed, i);
-                    long due = admittedAt + ttft + i * itl;
-                    long wait = due - System.nanoTime();
-                    Mono<String> emit =
-                        wait <= 0
-                            ? Mono.just(token)
-                            : Mono.delay(Duration.ofNanos(wait)).thenReturn(token);
-                    return emit.doOnNext(t -> generationTokens.increment());
+                    return clock
+                        .at(due[0])
+                        .thenReturn(token)
+                        .doOnNext(t -> generationTokens.increment());
                   },
                   1);
         });
@@ -591,7 +603,7 @@ public final class SimServer implements AutoCloseable {
                   Flux.defer(
                       () -> {
                         promptTokens.add(requestPromptTokens);
-                        return work.apply(System.nanoTime());
+                        return work.apply(ticket.admittedAtNanos());
                       }))
               .doOnComplete(() -> completed.set(true))
               .doFinally(
@@ -616,7 +628,12 @@ public final class SimServer implements AutoCloseable {
               Mono<Void> send =
                   scheduled(
                           request.promptTokens(),
-                          admittedAt -> Mono.delay(Duration.ofMillis(config.ttftMs())).flux())
+                          admittedAt ->
+                              clock
+                                  .at(
+                                      admittedAt
+                                          + throughput.firstTokenNanos(request.promptTokens()))
+                                  .flux())
                       .then(Mono.fromSupplier(() -> embeddingResponse(request)))
                       .doOnNext(unused -> produced.set(true))
                       .flatMap(body -> sendJson(res, HttpResponseStatus.OK, body));

@@ -18,6 +18,8 @@ class SimConfigTest {
     assertThat(config.startupSeconds()).isZero();
     assertThat(config.ttftMs()).isEqualTo(50);
     assertThat(config.interTokenMs()).isEqualTo(10);
+    assertThat(config.prefillMsPer1kTokens()).isZero();
+    assertThat(config.decodeSlowdown()).isZero();
     assertThat(config.maxConcurrency()).isEqualTo(8);
     assertThat(config.failAfterRequests()).isZero();
     assertThat(config.maxTokensDefault()).isEqualTo(64);
@@ -38,6 +40,9 @@ class SimConfigTest {
               "--ttft-ms=7",
               "--inter-token-ms",
               "3",
+              "--prefill-ms-per-1k-tokens=120",
+              "--decode-slowdown",
+              "1.5",
               "--max-concurrency=4",
               "--fail-after-requests",
               "9",
@@ -47,7 +52,7 @@ class SimConfigTest {
             });
 
     assertThat(config)
-        .isEqualTo(new SimConfig(0, "0.0.0.0", "org/model-7b", 1.5, 7, 3, 4, 9, 16, 32));
+        .isEqualTo(new SimConfig(0, "0.0.0.0", "org/model-7b", 1.5, 7, 3, 120, 1.5, 4, 9, 16, 32));
   }
 
   @Test
@@ -57,6 +62,7 @@ class SimConfigTest {
             .withPort(1234)
             .withStartupSeconds(0.25)
             .withTiming(1, 2)
+            .withThroughput(7, 0.25)
             .withMaxConcurrency(3)
             .withFailAfterRequests(4)
             .withMaxTokensDefault(5)
@@ -79,6 +85,15 @@ class SimConfigTest {
         "--port 1 --model m --max-concurrency 0 | --max-concurrency expects an integer >= 1",
         "--port 1 --model m --startup-seconds soon | --startup-seconds expects a number",
         "--port 1 --model m --inter-token-ms 1.5 | --inter-token-ms expects an integer",
+        "--port 1 --model m --prefill-ms-per-1k-tokens -1 | --prefill-ms-per-1k-tokens expects an"
+            + " integer between 0 and 3600000, got -1",
+        "--port 1 --model m --prefill-ms-per-1k-tokens 0.5 | --prefill-ms-per-1k-tokens expects an"
+            + " integer",
+        "--port 1 --model m --decode-slowdown -0.5 | --decode-slowdown expects a number between 0"
+            + " and 1000, got '-0.5'",
+        "--port 1 --model m --decode-slowdown NaN | --decode-slowdown expects a number",
+        "--port 1 --model m --decode-slowdown 1001 | --decode-slowdown expects a number",
+        "--port 1 --model m --decode-slowdown fast | --decode-slowdown expects a number",
         "--model m | missing required flag --port",
         "--port 1 | missing required flag --model",
         "--port 1 --model m --port 2 | --port given more than once",
@@ -99,6 +114,12 @@ class SimConfigTest {
     assertThatThrownBy(() -> SimConfig.defaults("m").withMaxConcurrency(0))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("maxConcurrency");
+    assertThatThrownBy(() -> SimConfig.defaults("m").withThroughput(-1, 0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("prefillMsPer1kTokens");
+    assertThatThrownBy(() -> SimConfig.defaults("m").withThroughput(0, Double.POSITIVE_INFINITY))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("decodeSlowdown");
     assertThatThrownBy(() -> SimConfig.defaults("m").withStartupSeconds(Double.NaN))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("startupSeconds");

@@ -299,6 +299,8 @@ public final class FrameworkArgPolicy {
     m.decimal("--startup-seconds", 0, 3600);
     m.integer("--ttft-ms", 0, Integer.MAX_VALUE);
     m.integer("--inter-token-ms", 0, Integer.MAX_VALUE);
+    m.integer("--prefill-ms-per-1k-tokens", 0, 3_600_000);
+    m.decimal("--decode-slowdown", 0, 1000);
     m.integer("--max-concurrency", 1, Integer.MAX_VALUE);
     m.integer("--fail-after-requests", 0, Integer.MAX_VALUE);
     m.integer("--max-tokens-default", 1, Integer.MAX_VALUE);

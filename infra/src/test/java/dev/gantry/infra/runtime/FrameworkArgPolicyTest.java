@@ -95,7 +95,9 @@ class FrameworkArgPolicyTest {
     "SIM, --ttft-ms=20",
     "SIM, --inter-token-ms=5",
     "SIM, --startup-seconds=0.5",
-    "SIM, --fail-after-requests=3"
+    "SIM, --fail-after-requests=3",
+    "SIM, --prefill-ms-per-1k-tokens=80",
+    "SIM, --decode-slowdown=2.5"
   })
   void acceptsKnownFlagsWithTypedValues(Framework framework, String arg) {
     assertThat(FrameworkArgPolicy.refusal(framework, arg, false)).isEmpty();
@@ -110,6 +112,19 @@ class FrameworkArgPolicyTest {
         .contains("ollama takes no framework_args");
     assertThat(FrameworkArgPolicy.refusal(Framework.SIM, "--ttft-ms", false))
         .contains("--ttft-ms needs a value: --ttft-ms=<value>");
+  }
+
+  @Test
+  void simThroughputFlagsHaveTheSimulatorsBounds() {
+    assertThat(
+            FrameworkArgPolicy.refusal(Framework.SIM, "--prefill-ms-per-1k-tokens=3600001", false))
+        .isPresent();
+    assertThat(FrameworkArgPolicy.refusal(Framework.SIM, "--prefill-ms-per-1k-tokens=0.5", false))
+        .isPresent();
+    assertThat(FrameworkArgPolicy.refusal(Framework.SIM, "--decode-slowdown=1001", false))
+        .isPresent();
+    assertThat(FrameworkArgPolicy.refusal(Framework.SIM, "--decode-slowdown=-1", false))
+        .isPresent();
   }
 
   @Test
