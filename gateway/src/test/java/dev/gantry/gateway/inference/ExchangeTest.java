@@ -556,6 +556,61 @@ class ExchangeTest {
         .isZero();
   }
 
+  // Review: an async job's call (BufferedCall) on the same steps, run on the client's event loop.
+
+  /** Starts a job's call; what it ends with goes into {@code outcome}, its progress into told. */
+  void job(
+      java.util.concurrent.atomic.AtomicReference<Object> outcome,
+      List<String> told,
+      Duration responseTimeout) {
+    var call = Call.job(DEP, "v1/chat/completions", "job_1", System.currentTimeMillis());
+    byte[] input =
+        "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+            .getBytes(StandardCharsets.UTF_8);
+    BufferedCall.of(
+            proxy,
+            client.eventLoop(),
+            EmbeddedChannel.class,
+            call,
+            "acme",
+            input,
+            () -> told.add("fetched"),
+            () -> told.add("processing"),
+            1 << 20,
+            responseTimeout)
+        .subscribe(outcome::set, outcome::set);
+    client.runPendingTasks();
+  }
+
+  @Test
+  void aJobWithLittleTimeLeftThatTimesOutDoesNotKeepAHealthyWorkerOutOfRouting() {
+    // A job's response timeout is what is left of its time (at least 1 s), not the gateway's
+    // response timeout: running out of it says nothing about the worker.
+    var outcome = new java.util.concurrent.atomic.AtomicReference<Object>();
+    job(outcome, new ArrayList<>(), Duration.ofSeconds(1));
+    workers.connection(0).request().release();
+    advance(1_001);
+
+    assertThat(outcome.get())
+        .isInstanceOfSatisfying(
+            InferenceException.class, e -> assertThat(e.status().value()).isEqualTo(504));
+    assertThat(route.upstreams())
+        .as("the worker stays routable (before, a job's timeout never ejected it)")
+        .allSatisfy(u -> assertThat(u.excludedUntilMillis).isZero());
+  }
+
+  @Test
+  void aJobIsToldProcessingOnlyOnceItsRequestIsOnItsWay() {
+    workers.refuseNext = 1;
+    var outcome = new java.util.concurrent.atomic.AtomicReference<Object>();
+    var told = new ArrayList<String>();
+    job(outcome, told, Duration.ofSeconds(60));
+
+    assertThat(outcome.get())
+        .isInstanceOfSatisfying(InferenceException.class, e -> assertThat(e.unsent()).isTrue());
+    assertThat(told).as("nothing was sent to an engine").containsExactly("fetched");
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   void advance(long millis) {
