@@ -611,6 +611,78 @@ class ExchangeTest {
     assertThat(told).as("nothing was sent to an engine").containsExactly("fetched");
   }
 
+  // Review probes: paths the tests above do not drive.
+
+  @Test
+  void aRequestWhoseWorkerCannotBeReachedWaitsAgainAndGetsTheNextFreeSlot() {
+    route(1, healthy(1), healthy(2));
+    build();
+    var other = new EmbeddedChannel(new InferenceConnection(proxy));
+    other.writeInbound(chat(false));
+    var busy = workers.connection(0);
+    workers.refuseNext = 1;
+    send(chat(false));
+    assertThat(route.demand().queued()).as("waits again at the head of the queue").isEqualTo(1);
+
+    busy.request().release();
+    busy.answer(json("{}"));
+    ReferenceCountUtil.release(other.readOutbound());
+    var next = workers.connection(1);
+    assertThat(next.workerId).isEqualTo(busy.workerId);
+    next.request().release();
+    next.answer(json("{}"));
+    assertThat(readAnswer().status()).isEqualTo(HttpResponseStatus.OK);
+    other.finishAndReleaseAll();
+    assertThat(usage).extracting(UsageRecord::status).containsExactly(200, 200);
+    assertThat(usage.get(1).workerId()).isEqualTo(busy.workerId);
+  }
+
+  @Test
+  void aClientThatLeavesWhileItsDeploymentIsLookedUpAgainFreesEverything() {
+    var refreshed = new CompletableFuture<Void>();
+    when(routes.find(DEP)).thenReturn(null);
+    when(routes.refreshed()).thenReturn(refreshed);
+    send(chat(false));
+    client.close();
+    when(routes.find(DEP)).thenReturn(route);
+    refreshed.complete(null);
+    client.runPendingTasks();
+
+    assertThat(workers.made).isZero();
+    assertThat(usage).isEmpty();
+  }
+
+  @Test
+  void aDeclaredBodyTooLargeForAClientWaitingFor100ContinueIs413AndTheConnectionCloses() {
+    var head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, path());
+    head.headers().set(HttpHeaderNames.AUTHORIZATION, "Bearer " + KEY);
+    head.headers().set(HttpHeaderNames.CONTENT_LENGTH, 2 << 20);
+    head.headers().set(HttpHeaderNames.EXPECT, "100-continue");
+    client.writeInbound(head);
+
+    var answer = readHead();
+    assertThat(answer.status()).isEqualTo(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE);
+    assertThat(answer.headers().get(HttpHeaderNames.CONNECTION)).isEqualTo("close");
+    ReferenceCountUtil.release(answer);
+    releaseAll();
+  }
+
+  @Test
+  void aRefusalWrittenWhileItsBodyArrivesKeepsTheConnectionForTheNextRequest() {
+    var head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, path());
+    head.headers().set(HttpHeaderNames.CONTENT_LENGTH, 20);
+    client.writeInbound(head);
+    var refused = readHead();
+    assertThat(refused.status()).isEqualTo(HttpResponseStatus.UNAUTHORIZED);
+    assertThat(refused.headers().get(HttpHeaderNames.WWW_AUTHENTICATE)).isEqualTo("Bearer");
+    ReferenceCountUtil.release(refused);
+    client.writeInbound(new DefaultHttpContent(utf8("0123456789")));
+    client.writeInbound(new DefaultLastHttpContent(utf8("0123456789")), models());
+
+    assertThat(readAnswer().body()).contains("\"object\":\"list\"");
+    assertThat(client.isActive()).isTrue();
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   void advance(long millis) {
