@@ -46,6 +46,9 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     /** The worker's answer head (not interim, not 5xx). */
     void head(HttpResponse head);
 
+    /** The worker has the request (any final head, 5xx included): it is never sent again. */
+    default void sent() {}
+
     /**
      * A part of the answer; the receiver owns (and releases) it. With {@code last} the answer is
      * complete, and the worker's slot and connection are already given back.
@@ -81,7 +84,12 @@ final class UpstreamCall implements UpstreamHandler.Listener {
       String accept,
       String requestId,
       byte[] body,
-      boolean streamed) {}
+      boolean streamed) {
+    /** The same request without its body, which the call keeps only until the worker has it. */
+    Request withoutBody() {
+      return new Request(method, pathAndQuery, contentType, accept, requestId, null, streamed);
+    }
+  }
 
   /**
    * @param response longest silence of the worker, in nanoseconds
@@ -127,6 +135,7 @@ final class UpstreamCall implements UpstreamHandler.Listener {
   private boolean interim;
 
   private HttpResponse head;
+  private byte[] body;
   private boolean eventStream;
   private long lastHeardNanos;
   private ScheduledFuture<?> silence;
@@ -145,7 +154,8 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     this.admission = admission;
     this.loop = loop;
     this.transport = transport;
-    this.request = request;
+    this.request = request.withoutBody();
+    this.body = request.body();
     this.timeouts = timeouts;
     this.meter = meter;
     this.receiver = receiver;
@@ -226,7 +236,7 @@ final class UpstreamCall implements UpstreamHandler.Listener {
             HttpVersion.HTTP_1_1,
             request.method(),
             target.basePath + request.pathAndQuery(),
-            Unpooled.wrappedBuffer(request.body()));
+            Unpooled.wrappedBuffer(body));
     HttpHeaders headers = out.headers();
     headers.set(HttpHeaderNames.HOST, target.host + ":" + target.port);
     // Only what the engine needs: never the caller's Gantry key.
@@ -237,7 +247,7 @@ final class UpstreamCall implements UpstreamHandler.Listener {
       headers.set(HttpHeaderNames.ACCEPT, request.accept());
     }
     headers.set(InferenceProxy.REQUEST_ID, request.requestId());
-    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, request.body().length);
+    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
     state = State.SENT;
     lastHeardNanos = nanoTime.getAsLong();
     // Restarted per attempt: a retry gets its own first-byte window.
@@ -281,6 +291,8 @@ final class UpstreamCall implements UpstreamHandler.Listener {
       return;
     }
     head = h;
+    body = null;
+    receiver.sent();
     if (h.status().code() >= 500) {
       log.warn("Worker {} answered {} to request {}", workerId(), h.status(), request.requestId());
       state = State.DISCARDING;
