@@ -49,6 +49,9 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     /** The worker has the request (any final head, 5xx included): it is never sent again. */
     default void sent() {}
 
+    /** The request is being written to a worker's connection (each attempt). */
+    default void sending() {}
+
     /**
      * A part of the answer; the receiver owns (and releases) it. With {@code last} the answer is
      * complete, and the worker's slot and connection are already given back.
@@ -94,8 +97,11 @@ final class UpstreamCall implements UpstreamHandler.Listener {
   /**
    * @param response longest silence of the worker, in nanoseconds
    * @param firstByte longest wait for a stream's first byte, in nanoseconds
+   * @param silenceEjects whether a worker silent that long is in trouble (the gateway's own
+   *     timeouts); not when the limit is what is left of an async job's time, which says nothing
+   *     about the worker
    */
-  record Timeouts(long response, long firstByte) {}
+  record Timeouts(long response, long firstByte, boolean silenceEjects) {}
 
   private enum State {
     /** No worker: not started, between a failure and a new slot, or aborted. */
@@ -249,6 +255,7 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     headers.set(InferenceProxy.REQUEST_ID, request.requestId());
     headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
     state = State.SENT;
+    receiver.sending();
     lastHeardNanos = nanoTime.getAsLong();
     // Restarted per attempt: a retry gets its own first-byte window.
     cancelSilence();
@@ -370,7 +377,7 @@ final class UpstreamCall implements UpstreamHandler.Listener {
       cancelSilence();
       log.warn(
           "Worker {} broke off request {}: {}", workerId(), request.requestId(), cause.toString());
-      if (WorkerFailures.inTrouble(cause)) {
+      if (inTrouble(cause)) {
         admission.eject(lease, request.requestId(), cause);
       }
       releaseLease();
@@ -390,7 +397,7 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     if (WorkerFailures.unreachable(cause)) {
       other =
           admission.unreachable(failed, request.requestId(), cause, retries.mayTryOtherWorker());
-    } else if (WorkerFailures.inTrouble(cause)) {
+    } else if (inTrouble(cause)) {
       admission.eject(failed, request.requestId(), cause);
     }
     failed.release();
@@ -402,6 +409,11 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     }
     state = State.IDLE;
     receiver.failed(WorkerFailures.answerFor(cause, lastWorkerId, request.requestId()));
+  }
+
+  private boolean inTrouble(Throwable cause) {
+    return WorkerFailures.inTrouble(cause)
+        && (timeouts.silenceEjects() || !(cause instanceof ReadTimeoutException));
   }
 
   private void checkSilence() {
