@@ -128,7 +128,7 @@ final class BufferedCall implements UpstreamCall.Receiver {
                 call.requestId,
                 checked.outgoing(),
                 false),
-            new UpstreamCall.Timeouts(responseTimeout.toNanos(), responseTimeout.toNanos()),
+            new UpstreamCall.Timeouts(responseTimeout.toNanos(), responseTimeout.toNanos(), false),
             call.meter,
             this,
             proxy.nanoClock());
@@ -147,7 +147,6 @@ final class BufferedCall implements UpstreamCall.Receiver {
       return;
     }
     onFetched.run();
-    onProcessing.run();
     upstream.start(lease);
   }
 
@@ -174,6 +173,11 @@ final class BufferedCall implements UpstreamCall.Receiver {
     if (last) {
       finish(new BufferedAnswer(status, contentType, answer.bytes()));
     }
+  }
+
+  @Override
+  public void sending() {
+    onProcessing.run();
   }
 
   @Override

@@ -236,7 +236,7 @@ final class Exchange implements UpstreamCall.Receiver {
       refuse(checked.refusal());
       return;
     }
-    outgoing = checked.outgoing();
+    outgoing = body.sending(checked.outgoing());
     upstream = proxy.upstreamCall(ctx.channel(), this, call, method, contentType, accept, outgoing);
     admit(proxy.admission().admit(call.route));
   }
@@ -273,9 +273,14 @@ final class Exchange implements UpstreamCall.Receiver {
       return;
     }
     moveTo(Phase.RELAYING);
-    // A worker that answered has the request: it is never sent again, so its body is not needed.
-    dropBody();
     answer.head(head);
+  }
+
+  /** A worker that answered has the request: it is never sent again, so its body is not needed. */
+  @Override
+  public void sent() {
+    outgoing = null;
+    dropBody();
   }
 
   @Override
@@ -423,6 +428,7 @@ final class Exchange implements UpstreamCall.Receiver {
   }
 
   private void dropBody() {
+    outgoing = null;
     if (body != null) {
       body.drop();
     }

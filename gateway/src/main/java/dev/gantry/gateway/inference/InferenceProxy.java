@@ -115,7 +115,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     this.admission = new Admission(reporter, settings.unreachableCooldown(), clock);
     this.timeouts =
         new UpstreamCall.Timeouts(
-            settings.responseTimeout().toNanos(), settings.firstByteTimeout().toNanos());
+            settings.responseTimeout().toNanos(), settings.firstByteTimeout().toNanos(), true);
     this.jobLoop = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     log.info(
         "Inference request bodies held in memory are bounded to {} bytes in all, {} per tenant,"

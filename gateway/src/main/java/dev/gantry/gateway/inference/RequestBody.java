@@ -62,6 +62,15 @@ final class RequestBody {
     return bytes;
   }
 
+  /** The body as sent (an output cap may have been added): kept in place of the one received. */
+  byte[] sending(byte[] sent) {
+    if (bytes != null && sent != bytes) {
+      hold.reserve(sent.length - (long) bytes.length);
+    }
+    bytes = sent;
+    return sent;
+  }
+
   /** Lets go of the body and its share of the budget; idempotent. */
   void drop() {
     stopWatching();

@@ -46,6 +46,12 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     /** The worker's answer head (not interim, not 5xx). */
     void head(HttpResponse head);
 
+    /** The worker has the request (any final head, 5xx included): it is never sent again. */
+    default void sent() {}
+
+    /** The request is being written to a worker's connection (each attempt). */
+    default void sending() {}
+
     /**
      * A part of the answer; the receiver owns (and releases) it. With {@code last} the answer is
      * complete, and the worker's slot and connection are already given back.
@@ -81,13 +87,21 @@ final class UpstreamCall implements UpstreamHandler.Listener {
       String accept,
       String requestId,
       byte[] body,
-      boolean streamed) {}
+      boolean streamed) {
+    /** The same request without its body, which the call keeps only until the worker has it. */
+    Request withoutBody() {
+      return new Request(method, pathAndQuery, contentType, accept, requestId, null, streamed);
+    }
+  }
 
   /**
    * @param response longest silence of the worker, in nanoseconds
    * @param firstByte longest wait for a stream's first byte, in nanoseconds
+   * @param silenceEjects whether a worker silent that long is in trouble (the gateway's own
+   *     timeouts); not when the limit is what is left of an async job's time, which says nothing
+   *     about the worker
    */
-  record Timeouts(long response, long firstByte) {}
+  record Timeouts(long response, long firstByte, boolean silenceEjects) {}
 
   private enum State {
     /** No worker: not started, between a failure and a new slot, or aborted. */
@@ -127,6 +141,7 @@ final class UpstreamCall implements UpstreamHandler.Listener {
   private boolean interim;
 
   private HttpResponse head;
+  private byte[] body;
   private boolean eventStream;
   private long lastHeardNanos;
   private ScheduledFuture<?> silence;
@@ -145,7 +160,8 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     this.admission = admission;
     this.loop = loop;
     this.transport = transport;
-    this.request = request;
+    this.request = request.withoutBody();
+    this.body = request.body();
     this.timeouts = timeouts;
     this.meter = meter;
     this.receiver = receiver;
@@ -226,7 +242,7 @@ final class UpstreamCall implements UpstreamHandler.Listener {
             HttpVersion.HTTP_1_1,
             request.method(),
             target.basePath + request.pathAndQuery(),
-            Unpooled.wrappedBuffer(request.body()));
+            Unpooled.wrappedBuffer(body));
     HttpHeaders headers = out.headers();
     headers.set(HttpHeaderNames.HOST, target.host + ":" + target.port);
     // Only what the engine needs: never the caller's Gantry key.
@@ -237,8 +253,9 @@ final class UpstreamCall implements UpstreamHandler.Listener {
       headers.set(HttpHeaderNames.ACCEPT, request.accept());
     }
     headers.set(InferenceProxy.REQUEST_ID, request.requestId());
-    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, request.body().length);
+    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
     state = State.SENT;
+    receiver.sending();
     lastHeardNanos = nanoTime.getAsLong();
     // Restarted per attempt: a retry gets its own first-byte window.
     cancelSilence();
@@ -281,6 +298,8 @@ final class UpstreamCall implements UpstreamHandler.Listener {
       return;
     }
     head = h;
+    body = null;
+    receiver.sent();
     if (h.status().code() >= 500) {
       log.warn("Worker {} answered {} to request {}", workerId(), h.status(), request.requestId());
       state = State.DISCARDING;
@@ -358,7 +377,7 @@ final class UpstreamCall implements UpstreamHandler.Listener {
       cancelSilence();
       log.warn(
           "Worker {} broke off request {}: {}", workerId(), request.requestId(), cause.toString());
-      if (WorkerFailures.inTrouble(cause)) {
+      if (inTrouble(cause)) {
         admission.eject(lease, request.requestId(), cause);
       }
       releaseLease();
@@ -378,7 +397,7 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     if (WorkerFailures.unreachable(cause)) {
       other =
           admission.unreachable(failed, request.requestId(), cause, retries.mayTryOtherWorker());
-    } else if (WorkerFailures.inTrouble(cause)) {
+    } else if (inTrouble(cause)) {
       admission.eject(failed, request.requestId(), cause);
     }
     failed.release();
@@ -390,6 +409,11 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     }
     state = State.IDLE;
     receiver.failed(WorkerFailures.answerFor(cause, lastWorkerId, request.requestId()));
+  }
+
+  private boolean inTrouble(Throwable cause) {
+    return WorkerFailures.inTrouble(cause)
+        && (timeouts.silenceEjects() || !(cause instanceof ReadTimeoutException));
   }
 
   private void checkSilence() {

@@ -402,6 +402,287 @@ class ExchangeTest {
     }
   }
 
+  // Review (issue 7, part 3): the body budget must count the body bytes a request keeps.
+
+  static final int BIG = 64 * 1024;
+
+  static FullHttpRequest bigChat(boolean stream) {
+    // No max_tokens: on a deployment that is not sim, the body sent gets the cap added (a copy).
+    return request(
+        path(),
+        "{\"model\":\"tiny\",\"stream\":"
+            + stream
+            + ",\"messages\":[{\"role\":\"user\",\"content\":\""
+            + "x".repeat(BIG)
+            + "\"}]}");
+  }
+
+  /** The deployment of {@link #route}, served by vLLM (so an output cap is added to bodies). */
+  void vllmRoute(int concurrency, RoutableWorker... given) {
+    var spec =
+        new dev.gantry.api.deployment.DeploymentSpec(
+            "chat",
+            "tiny",
+            dev.gantry.api.deployment.Framework.VLLM,
+            null,
+            0,
+            4,
+            concurrency,
+            60,
+            10,
+            5,
+            List.of(),
+            List.of());
+    route =
+        new DeploymentRoute(
+            new dev.gantry.infra.db.RoutableDeployment(DEP, "acme", spec, null, List.of(given)),
+            () -> timers.now(TimeUnit.MILLISECONDS),
+            timers,
+            16);
+    routes = mock(RoutingTable.class);
+    when(routes.find(DEP)).thenReturn(route);
+    when(routes.refreshed()).thenReturn(CompletableFuture.completedFuture(null));
+  }
+
+  /** The exchange the client connection is answering now. */
+  Exchange exchangeOf(EmbeddedChannel channel) throws ReflectiveOperationException {
+    var handler = channel.pipeline().get(InferenceConnection.class);
+    var field = InferenceConnection.class.getDeclaredField("exchange");
+    field.setAccessible(true);
+    return (Exchange) field.get(handler);
+  }
+
+  /**
+   * The bytes of the large arrays a request's own objects still reference (the exchange, its steps
+   * and their records; not the shared proxy, connection or route).
+   */
+  static long bodyBytesKept(Object exchange) throws ReflectiveOperationException {
+    var seen =
+        java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<Object, Boolean>());
+    var todo = new java.util.ArrayDeque<Object>();
+    todo.push(exchange);
+    long bytes = 0;
+    while (!todo.isEmpty()) {
+      Object o = todo.pop();
+      if (!seen.add(o)) {
+        continue;
+      }
+      if (o instanceof byte[] array) {
+        bytes += array.length >= BIG ? array.length : 0;
+        continue;
+      }
+      for (Class<?> c = o.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
+        for (var f : c.getDeclaredFields()) {
+          if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) || f.getType().isPrimitive()) {
+            continue;
+          }
+          f.setAccessible(true);
+          Object v = f.get(o);
+          if (v == null
+              || v instanceof InferenceProxy
+              || v instanceof InferenceConnection
+              || v instanceof DeploymentRoute
+              || v instanceof Enum<?>) {
+            continue;
+          }
+          if (v instanceof byte[]
+              || v.getClass().getPackageName().equals(Exchange.class.getPackageName())) {
+            todo.push(v);
+          }
+        }
+      }
+    }
+    return bytes;
+  }
+
+  @Test
+  void aBodyThatNoLongerCountsAgainstTheBudgetIsNoLongerKept() throws Exception {
+    send(bigChat(true));
+    var worker = workers.connection(0);
+    worker.request().release();
+    worker.answerHead(eventStream());
+    worker.answerPart("data: {\"choices\":[]}\n\n");
+    assertThat(readHead().status()).isEqualTo(HttpResponseStatus.OK);
+    releaseAll();
+
+    long held = proxy.budget().held();
+    long kept = bodyBytesKept(exchangeOf(client));
+
+    worker.channel.writeInbound(LastHttpContent.EMPTY_LAST_CONTENT);
+    releaseAll();
+    assertThat(held).as("the body's budget share is let go").isZero();
+    assertThat(kept)
+        .as("body bytes kept by a streaming request after its budget share was let go")
+        .isZero();
+  }
+
+  @Test
+  void aQueuedBodyKeepsNoMoreBytesThanItsBudgetShare() throws Exception {
+    vllmRoute(1, healthy(1));
+    build();
+    var other = new EmbeddedChannel(new InferenceConnection(proxy));
+    other.writeInbound(chat(false));
+    send(bigChat(false));
+    assertThat(route.demand().queued()).as("waits for the one slot").isEqualTo(1);
+
+    long kept = bodyBytesKept(exchangeOf(client));
+    long held = proxy.budget().held();
+
+    client.close();
+    workers.connection(0).request().release();
+    workers.connection(0).answer(json("{}"));
+    other.finishAndReleaseAll();
+    assertThat(kept)
+        .as("body bytes kept by a queued request, against its budget share")
+        .isLessThanOrEqualTo(held);
+  }
+
+  @Test
+  void aWorkerAnswering5xxLetsGoOfTheBodyAtItsHead() {
+    send(bigChat(false));
+    var worker = workers.connection(0);
+    worker.request().release();
+    var head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.BAD_GATEWAY);
+    head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
+    worker.answerHead(head);
+    worker.answerPart("{\"error\":");
+
+    long held = proxy.budget().held();
+
+    worker.channel.writeInbound(new DefaultLastHttpContent(utf8("{}}")));
+    assertThat(readAnswer().status()).isEqualTo(HttpResponseStatus.BAD_GATEWAY);
+    assertThat(held)
+        .as("a worker that answered has the request: its body is never sent again")
+        .isZero();
+  }
+
+  // Review: an async job's call (BufferedCall) on the same steps, run on the client's event loop.
+
+  /** Starts a job's call; what it ends with goes into {@code outcome}, its progress into told. */
+  void job(
+      java.util.concurrent.atomic.AtomicReference<Object> outcome,
+      List<String> told,
+      Duration responseTimeout) {
+    var call = Call.job(DEP, "v1/chat/completions", "job_1", System.currentTimeMillis());
+    byte[] input =
+        "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+            .getBytes(StandardCharsets.UTF_8);
+    BufferedCall.of(
+            proxy,
+            client.eventLoop(),
+            EmbeddedChannel.class,
+            call,
+            "acme",
+            input,
+            () -> told.add("fetched"),
+            () -> told.add("processing"),
+            1 << 20,
+            responseTimeout)
+        .subscribe(outcome::set, outcome::set);
+    client.runPendingTasks();
+  }
+
+  @Test
+  void aJobWithLittleTimeLeftThatTimesOutDoesNotKeepAHealthyWorkerOutOfRouting() {
+    // A job's response timeout is what is left of its time (at least 1 s), not the gateway's
+    // response timeout: running out of it says nothing about the worker.
+    var outcome = new java.util.concurrent.atomic.AtomicReference<Object>();
+    job(outcome, new ArrayList<>(), Duration.ofSeconds(1));
+    workers.connection(0).request().release();
+    advance(1_001);
+
+    assertThat(outcome.get())
+        .isInstanceOfSatisfying(
+            InferenceException.class, e -> assertThat(e.status().value()).isEqualTo(504));
+    assertThat(route.upstreams())
+        .as("the worker stays routable (before, a job's timeout never ejected it)")
+        .allSatisfy(u -> assertThat(u.excludedUntilMillis).isZero());
+  }
+
+  @Test
+  void aJobIsToldProcessingOnlyOnceItsRequestIsOnItsWay() {
+    workers.refuseNext = 1;
+    var outcome = new java.util.concurrent.atomic.AtomicReference<Object>();
+    var told = new ArrayList<String>();
+    job(outcome, told, Duration.ofSeconds(60));
+
+    assertThat(outcome.get())
+        .isInstanceOfSatisfying(InferenceException.class, e -> assertThat(e.unsent()).isTrue());
+    assertThat(told).as("nothing was sent to an engine").containsExactly("fetched");
+  }
+
+  // Review probes: paths the tests above do not drive.
+
+  @Test
+  void aRequestWhoseWorkerCannotBeReachedWaitsAgainAndGetsTheNextFreeSlot() {
+    route(1, healthy(1), healthy(2));
+    build();
+    var other = new EmbeddedChannel(new InferenceConnection(proxy));
+    other.writeInbound(chat(false));
+    var busy = workers.connection(0);
+    workers.refuseNext = 1;
+    send(chat(false));
+    assertThat(route.demand().queued()).as("waits again at the head of the queue").isEqualTo(1);
+
+    busy.request().release();
+    busy.answer(json("{}"));
+    ReferenceCountUtil.release(other.readOutbound());
+    var next = workers.connection(1);
+    assertThat(next.workerId).isEqualTo(busy.workerId);
+    next.request().release();
+    next.answer(json("{}"));
+    assertThat(readAnswer().status()).isEqualTo(HttpResponseStatus.OK);
+    other.finishAndReleaseAll();
+    assertThat(usage).extracting(UsageRecord::status).containsExactly(200, 200);
+    assertThat(usage.get(1).workerId()).isEqualTo(busy.workerId);
+  }
+
+  @Test
+  void aClientThatLeavesWhileItsDeploymentIsLookedUpAgainFreesEverything() {
+    var refreshed = new CompletableFuture<Void>();
+    when(routes.find(DEP)).thenReturn(null);
+    when(routes.refreshed()).thenReturn(refreshed);
+    send(chat(false));
+    client.close();
+    when(routes.find(DEP)).thenReturn(route);
+    refreshed.complete(null);
+    client.runPendingTasks();
+
+    assertThat(workers.made).isZero();
+    assertThat(usage).isEmpty();
+  }
+
+  @Test
+  void aDeclaredBodyTooLargeForAClientWaitingFor100ContinueIs413AndTheConnectionCloses() {
+    var head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, path());
+    head.headers().set(HttpHeaderNames.AUTHORIZATION, "Bearer " + KEY);
+    head.headers().set(HttpHeaderNames.CONTENT_LENGTH, 2 << 20);
+    head.headers().set(HttpHeaderNames.EXPECT, "100-continue");
+    client.writeInbound(head);
+
+    var answer = readHead();
+    assertThat(answer.status()).isEqualTo(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE);
+    assertThat(answer.headers().get(HttpHeaderNames.CONNECTION)).isEqualTo("close");
+    ReferenceCountUtil.release(answer);
+    releaseAll();
+  }
+
+  @Test
+  void aRefusalWrittenWhileItsBodyArrivesKeepsTheConnectionForTheNextRequest() {
+    var head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, path());
+    head.headers().set(HttpHeaderNames.CONTENT_LENGTH, 20);
+    client.writeInbound(head);
+    var refused = readHead();
+    assertThat(refused.status()).isEqualTo(HttpResponseStatus.UNAUTHORIZED);
+    assertThat(refused.headers().get(HttpHeaderNames.WWW_AUTHENTICATE)).isEqualTo("Bearer");
+    ReferenceCountUtil.release(refused);
+    client.writeInbound(new DefaultHttpContent(utf8("0123456789")));
+    client.writeInbound(new DefaultLastHttpContent(utf8("0123456789")), models());
+
+    assertThat(readAnswer().body()).contains("\"object\":\"list\"");
+    assertThat(client.isActive()).isTrue();
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   void advance(long millis) {
