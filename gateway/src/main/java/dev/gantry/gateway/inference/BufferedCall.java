@@ -9,6 +9,8 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpStatus;
 import reactor.core.Disposable;
 import reactor.core.publisher.Mono;
@@ -21,6 +23,8 @@ import reactor.core.publisher.MonoSink;
  * into memory (up to a limit). Everything but its start and cancel runs on the job event loop.
  */
 final class BufferedCall implements UpstreamCall.Receiver {
+  private static final Logger log = LoggerFactory.getLogger(BufferedCall.class);
+
   private final InferenceProxy proxy;
   private final EventLoop loop;
   private final Class<? extends Channel> transport;
@@ -137,8 +141,14 @@ final class BufferedCall implements UpstreamCall.Receiver {
             .admission()
             .admit(route)
             .subscribe(
-                lease -> onLoop(() -> leased(lease), lease::release),
-                e -> onLoop(() -> finish(e), () -> {}));
+                lease ->
+                    onLoop(
+                        () -> leased(lease),
+                        () -> {
+                          lease.release();
+                          sink.error(new IllegalStateException("The gateway is shutting down"));
+                        }),
+                e -> onLoop(() -> finish(e), () -> finish(e)));
   }
 
   private void leased(Lease lease) {
@@ -236,11 +246,27 @@ final class BufferedCall implements UpstreamCall.Receiver {
     proxy.usage().record(call, answered);
   }
 
+  /**
+   * Runs {@code task} on the job event loop; {@code orElse} where it cannot run (the loop has shut
+   * down). A task that fails (a bug) ends the call with 500 instead of leaving the job waiting.
+   */
   private void onLoop(Runnable task, Runnable orElse) {
     try {
-      loop.execute(task);
+      loop.execute(() -> guarded(task));
     } catch (RejectedExecutionException shutDown) {
       orElse.run();
+    }
+  }
+
+  private void guarded(Runnable task) {
+    try {
+      task.run();
+    } catch (RuntimeException e) {
+      log.error("The worker call of job request {} failed", call.requestId, e);
+      if (upstream != null) {
+        upstream.abort();
+      }
+      finish(InferenceException.internal());
     }
   }
 }

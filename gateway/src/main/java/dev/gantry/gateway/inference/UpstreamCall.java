@@ -484,16 +484,22 @@ final class UpstreamCall implements UpstreamHandler.Listener {
    * of any failure, instead of the request being left hanging.
    */
   private void guarded(Runnable step) {
+    // The state before the step: a step may end the call before it tells the receiver, and a
+    // failure of the receiver's own must still reach it.
+    State before = state;
     try {
       step.run();
     } catch (RuntimeException e) {
       log.error("Worker call of request {} failed", request.requestId(), e);
-      State was = state;
       abort();
-      if (was == State.RECEIVING) {
-        receiver.brokenOff(e);
-      } else if (was != State.FINISHED && was != State.IDLE) {
-        receiver.failed(InferenceException.internal());
+      try {
+        if (before == State.RECEIVING) {
+          receiver.brokenOff(e);
+        } else if (before != State.FINISHED && before != State.IDLE) {
+          receiver.failed(InferenceException.internal());
+        }
+      } catch (RuntimeException again) {
+        log.error("Request {} could not be ended after a failure", request.requestId(), again);
       }
     }
   }
