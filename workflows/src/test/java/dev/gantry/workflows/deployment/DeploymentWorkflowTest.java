@@ -335,14 +335,14 @@ class DeploymentWorkflowTest {
     }
 
     long attemptsBefore = recorder.calls.stream().filter("prepareModel"::equals).count();
-    long virtualStart = env.currentTimeMillis();
     wf.requestDelete(new DeleteRequest("key_1"));
     var result =
         WorkflowStub.fromTyped(wf).getResult(dev.gantry.api.deployment.DeploymentState.class);
 
     assertThat(result.status()).isEqualTo(DeploymentStatus.DELETED);
-    // Deleted within the pending backoff at most, not after the remaining attempts (minutes).
-    assertThat(env.currentTimeMillis() - virtualStart).isLessThan(60_000);
+    // Deleted within the pending backoff at most, not after the remaining attempts: counted in
+    // attempts, not in virtual time, which the time-skipping server may jump far ahead while an
+    // activity runs on a real thread (it once did, by its ten-year horizon, under load).
     assertThat(recorder.calls.stream().filter("prepareModel"::equals).count())
         .isLessThanOrEqualTo(attemptsBefore + 1);
     assertThat(recorder.calls)
@@ -402,7 +402,7 @@ class DeploymentWorkflowTest {
       env.sleep(Duration.ofMillis(500));
     }
 
-    long virtualStart = env.currentTimeMillis();
+    long callsBefore = recorder.calls.stream().filter("prepareModel"::equals).count();
     wf.requestDelete(new DeleteRequest("key_1"));
     var result =
         WorkflowStub.fromTyped(wf).getResult(dev.gantry.api.deployment.DeploymentState.class);
@@ -410,8 +410,11 @@ class DeploymentWorkflowTest {
     assertThat(result.status()).isEqualTo(DeploymentStatus.DELETED);
     // The pending wait for a slot is cancelled, not sat out (a thousand waits of up to a minute).
     // While the deleting status is recorded the time-skipping server may fire the pending timer of
-    // the wait (virtual time runs on while an activity runs): one more wait may pass, no more.
-    assertThat(env.currentTimeMillis() - virtualStart).isLessThan(60_000);
+    // the wait: one more call may pass, no more. Counted in calls, not in virtual time, which the
+    // server may jump far ahead while an activity runs on a real thread (it once did, by its
+    // ten-year horizon, under load).
+    assertThat(recorder.calls.stream().filter("prepareModel"::equals).count() - callsBefore)
+        .isLessThanOrEqualTo(1);
     assertThat(recorder.calls.subList(recorder.calls.size() - 3, recorder.calls.size()))
         .containsExactly("status:deleting", "removeStorage", "status:deleted");
   }
