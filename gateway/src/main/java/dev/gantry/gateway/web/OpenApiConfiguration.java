@@ -3,6 +3,7 @@ package dev.gantry.gateway.web;
 import dev.gantry.gateway.auth.ApiKeyAuthFilter;
 import dev.gantry.gateway.error.OpenAiErrorBody;
 import dev.gantry.gateway.error.ProblemBody;
+import dev.gantry.infra.config.GantryProperties;
 import io.swagger.v3.core.converter.ModelConverters;
 import io.swagger.v3.oas.models.Components;
 import io.swagger.v3.oas.models.OpenAPI;
@@ -15,6 +16,7 @@ import io.swagger.v3.oas.models.responses.ApiResponse;
 import io.swagger.v3.oas.models.responses.ApiResponses;
 import io.swagger.v3.oas.models.security.SecurityRequirement;
 import io.swagger.v3.oas.models.security.SecurityScheme;
+import io.swagger.v3.oas.models.servers.Server;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -64,7 +66,8 @@ public class OpenApiConfiguration {
       """;
 
   @Bean
-  OpenAPI gantryOpenApi(ObjectProvider<SpringDocConfigProperties> springDoc) {
+  OpenAPI gantryOpenApi(
+      ObjectProvider<SpringDocConfigProperties> springDoc, GantryProperties properties) {
     var components =
         new Components()
             .addSecuritySchemes(
@@ -82,7 +85,14 @@ public class OpenApiConfiguration {
     var converters = ModelConverters.getInstance(openapi31);
     converters.readAll(ProblemBody.class).forEach(components::addSchemas);
     converters.readAll(OpenAiErrorBody.class).forEach(components::addSchemas);
-    return new OpenAPI()
+    var openApi = new OpenAPI();
+    String publicUrl = properties.publicUrl();
+    if (publicUrl != null && !publicUrl.isBlank()) {
+      // Behind a proxy the request's own URL is not the one users call ("Try it out" uses this).
+      openApi.addServersItem(
+          new Server().url(publicUrl.replaceAll("/+$", "")).description("gantry.public-url"));
+    }
+    return openApi
         .info(new Info().title("Gantry API").version("v1").description(DESCRIPTION))
         .components(components)
         .addSecurityItem(new SecurityRequirement().addList(BEARER));
