@@ -1,7 +1,6 @@
 package dev.gantry.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.mockito.Mockito.mock;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -40,12 +39,12 @@ import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.context.ApplicationContext;
-import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Import;
 import org.springframework.core.annotation.AnnotatedElementUtils;
 import org.springframework.http.MediaType;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.reactive.server.WebTestClient;
 import org.springframework.web.bind.annotation.RequestMethod;
 import org.springframework.web.reactive.function.server.RouterFunction;
@@ -57,20 +56,15 @@ import org.springframework.web.reactive.result.method.annotation.RequestMappingH
  * fields), and it is public without making anything else public.
  */
 @SpringBootTest(
-    classes = OpenApiContractTest.App.class,
+    classes = GatewayTestApplication.class,
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+// The async job API too (the test application leaves it out), its service a mock: the document
+// must cover every controller.
+@Import(JobController.class)
 class OpenApiContractTest {
   static final ObjectMapper JSON = new ObjectMapper();
 
-  /** The gateway test application with the async job API too, its service a mock. */
-  @GatewayTestBeans
-  @Import({FakeOrchestrator.class, JobController.class})
-  static class App {
-    @Bean
-    JobService jobService() {
-      return mock(JobService.class);
-    }
-  }
+  @MockitoBean JobService jobService;
 
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
