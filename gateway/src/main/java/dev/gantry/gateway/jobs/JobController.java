@@ -58,10 +58,9 @@ public class JobController {
       summary = "Submit an async request",
       operationId = "submitJob",
       description =
-          "The path after the deployment id (** here) is the route called on the worker, exactly"
-              + " one of v1/chat/completions, v1/completions, v1/embeddings, v1/responses,"
-              + " v1/rerank and v1/score, e.g. POST /deployment/{deploymentId}/v1/chat/completions."
-              + " The job is stored before the answer, so an accepted job survives a restart.",
+          "The path after the deployment id is the route called on the worker: one of the"
+              + " routes listed here, exactly (the document lists each; JobRouteDocs). The job is"
+              + " stored before the answer, so an accepted job survives a restart.",
       requestBody =
           @io.swagger.v3.oas.annotations.parameters.RequestBody(
               required = true,
