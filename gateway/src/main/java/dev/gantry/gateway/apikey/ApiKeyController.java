@@ -44,7 +44,7 @@ import reactor.core.scheduler.Schedulers;
 @Tag(name = "API keys", description = "Keys of tenants; admin keys manage every tenant's")
 public class ApiKeyController {
   private static final Pattern TENANT = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
-  private static final Set<String> FIELDS = Set.of("tenant", "name", "admin");
+  static final Set<String> FIELDS = Set.of("tenant", "name", "admin");
 
   private final ApiKeys apiKeys;
   private final ApiKeyRepository repository;
