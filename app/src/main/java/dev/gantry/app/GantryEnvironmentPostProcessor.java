@@ -14,9 +14,9 @@ import org.springframework.core.env.MapPropertySource;
 /**
  * Derives the embedded default from the few settings a user gives: a data dir under the home
  * directory ({@code /var/lib/gantry} for root, see {@link #defaultDataDir()}), the embedded
- * Temporal server unless {@code gantry.temporal.target} is set, a log file in the data dir, and no
- * Temporal workers without the orchestrator role. (The embedded database is {@link
- * EmbeddedDatabaseConfiguration}.) Explicit settings always win.
+ * Temporal server unless {@code gantry.temporal.target} is set, a log file in the data dir, no
+ * Temporal workers without the orchestrator role, and no OpenAPI document without the gateway role.
+ * (The embedded database is {@link EmbeddedDatabaseConfiguration}.) Explicit settings always win.
  */
 public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor {
 
@@ -34,6 +34,11 @@ public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor 
     String roles = env.getProperty("gantry.roles", "gateway,orchestrator");
     if (!roles.toLowerCase(Locale.ROOT).contains("orchestrator")) {
       derived.put("spring.temporal.start-workers", "false");
+    }
+    if (!roles.toLowerCase(Locale.ROOT).contains("gateway")) {
+      // The OpenAPI document and Swagger UI describe the gateway's API, which this process lacks.
+      derived.put("springdoc.api-docs.enabled", "false");
+      derived.put("springdoc.swagger-ui.enabled", "false");
     }
     // Last in precedence, so any explicit setting wins over these defaults.
     env.getPropertySources().addLast(new MapPropertySource("gantryDerivedDefaults", derived));

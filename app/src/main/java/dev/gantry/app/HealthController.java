@@ -1,5 +1,10 @@
 package dev.gantry.app;
 
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import io.swagger.v3.oas.annotations.tags.Tag;
 import io.temporal.serviceclient.WorkflowServiceStubs;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -13,7 +18,13 @@ import reactor.core.scheduler.Schedulers;
 
 /** {@code /healthz}: the process serves. {@code /readyz}: Temporal and the database answer. */
 @RestController
+@Tag(name = "Health", description = "No API key needed; on every process, whatever its roles")
 public class HealthController {
+  private static final String READY =
+      "{\"status\": \"ready\", \"checks\": {\"database\": \"up\", \"temporal\": \"up\"}}";
+  private static final String NOT_READY =
+      "{\"status\": \"not_ready\", \"checks\": {\"database\": \"up\", \"temporal\":"
+          + " \"down\"}}";
   private final JdbcClient jdbc;
   private final WorkflowServiceStubs temporal;
 
@@ -23,11 +34,25 @@ public class HealthController {
   }
 
   @GetMapping("/healthz")
+  @Operation(summary = "Whether the process serves HTTP", operationId = "health")
+  @ApiResponse(
+      responseCode = "200",
+      description = "Serving: {\"status\": \"ok\"}",
+      content = @Content(schema = @Schema(example = "{\"status\": \"ok\"}")))
   Map<String, String> health() {
     return Map.of("status", "ok");
   }
 
   @GetMapping("/readyz")
+  @Operation(summary = "Whether the database and Temporal answer", operationId = "ready")
+  @ApiResponse(
+      responseCode = "200",
+      description = "Ready: every check is up",
+      content = @Content(schema = @Schema(example = READY)))
+  @ApiResponse(
+      responseCode = "503",
+      description = "Not ready: a check is down",
+      content = @Content(schema = @Schema(example = NOT_READY)))
   Mono<ResponseEntity<Map<String, Object>>> ready() {
     return Mono.fromCallable(
             () -> {

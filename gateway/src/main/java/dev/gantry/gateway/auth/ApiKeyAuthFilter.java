@@ -41,7 +41,8 @@ public class ApiKeyAuthFilter implements WebFilter {
     this.keys = new BearerKeys(keys, limiter);
   }
 
-  static boolean protectedPath(String path) {
+  /** Whether a route needs a key; the OpenAPI document marks the others public from it. */
+  public static boolean protectedPath(String path) {
     return path.startsWith("/api/")
         || path.startsWith("/openai/")
         || path.startsWith("/deployment/");

@@ -2,6 +2,9 @@ package dev.gantry.gateway.deployment;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.gantry.api.deployment.DeploymentStatus;
+import dev.gantry.api.deployment.Framework;
+import io.swagger.v3.oas.annotations.media.Schema;
 import java.math.BigDecimal;
 import java.util.List;
 import java.util.Map;
@@ -12,37 +15,95 @@ import java.util.Map;
  * downloading_model}. So are {@code max_tokens_limit} and {@code n_limit}: the request limits in
  * force (the deployment's, or the platform's defaults).
  */
+@Schema(
+    name = "Deployment",
+    description = "A deployment, as docs/api.md \"The deployment object\" describes it",
+    requiredProperties = {
+      "id",
+      "name",
+      "status",
+      "status_reason",
+      "model",
+      "framework",
+      "gpu",
+      "min_workers",
+      "max_workers",
+      "concurrency",
+      "idle_timeout_seconds",
+      "wait_time_seconds",
+      "storage_gb",
+      "env",
+      "framework_args",
+      "max_tokens_limit",
+      "n_limit",
+      "workers",
+      "accrued_cost_usd",
+      "openai_base_url",
+      "created_at",
+      "updated_at"
+    })
 public record DeploymentView(
-    String id,
+    @Schema(example = "dep_3f9k2m7q8x1c4v6b5n0p") String id,
     String name,
-    String status,
-    @JsonProperty("status_reason") @JsonInclude(JsonInclude.Include.ALWAYS) String statusReason,
+    @Schema(implementation = DeploymentStatus.class) String status,
+    @JsonProperty("status_reason")
+        @JsonInclude(JsonInclude.Include.ALWAYS)
+        @Schema(
+            description = "Why the deployment is in its status, in words a user can act on",
+            nullable = true)
+        String statusReason,
     String model,
-    String framework,
-    @JsonInclude(JsonInclude.Include.ALWAYS) Gpu gpu,
+    @Schema(implementation = Framework.class) String framework,
+    @JsonInclude(JsonInclude.Include.ALWAYS) @Schema(description = "null for sim", nullable = true)
+        Gpu gpu,
     @JsonProperty("min_workers") int minWorkers,
     @JsonProperty("max_workers") int maxWorkers,
     int concurrency,
     @JsonProperty("idle_timeout_seconds") int idleTimeoutSeconds,
     @JsonProperty("wait_time_seconds") int waitTimeSeconds,
     @JsonProperty("storage_gb") int storageGb,
-    Map<String, String> env,
+    @Schema(
+            description = "Each variable's name, with the value masked as ***",
+            example = "{\"HF_TOKEN\": \"***\"}")
+        Map<String, String> env,
     @JsonProperty("framework_args") List<String> frameworkArgs,
     @JsonProperty("max_tokens_limit") int maxTokensLimit,
     @JsonProperty("n_limit") int nLimit,
     Workers workers,
-    @JsonProperty("accrued_cost_usd") BigDecimal accruedCostUsd,
-    @JsonProperty("openai_base_url") String openaiBaseUrl,
-    @JsonProperty("created_at") String createdAt,
-    @JsonProperty("updated_at") String updatedAt,
-    @JsonInclude(JsonInclude.Include.NON_NULL) Download download) {
+    @JsonProperty("accrued_cost_usd")
+        @Schema(
+            description =
+                "Storage and GPU cost since creation, per second, rounded to 6 decimals; never"
+                    + " decreases")
+        BigDecimal accruedCostUsd,
+    @JsonProperty("openai_base_url")
+        @Schema(description = "The deployment's OpenAI-compatible base URL (see docs/api.md)")
+        String openaiBaseUrl,
+    @JsonProperty("created_at") @Schema(format = "date-time") String createdAt,
+    @JsonProperty("updated_at") @Schema(format = "date-time") String updatedAt,
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+        @Schema(description = "Present only while status is downloading_model")
+        Download download) {
 
+  @Schema(
+      name = "DeploymentGpu",
+      requiredProperties = {"type", "count", "fallback_types"})
   public record Gpu(
       String type, int count, @JsonProperty("fallback_types") List<String> fallbackTypes) {}
 
+  @Schema(
+      name = "WorkerCounts",
+      description =
+          "Current workers: provisioning and healthy ones, and all (provisioning, healthy or"
+              + " draining)",
+      requiredProperties = {"provisioning", "healthy", "total"})
   public record Workers(int provisioning, int healthy, int total) {}
 
   /** Bytes of the model in storage so far and the model's total size. */
+  @Schema(
+      name = "DownloadProgress",
+      description = "Bytes of the model in storage so far and its total size",
+      requiredProperties = {"bytes_done", "bytes_total"})
   public record Download(
       @JsonProperty("bytes_done") long bytesDone, @JsonProperty("bytes_total") long bytesTotal) {}
 }

@@ -5,6 +5,13 @@ import dev.gantry.gateway.inference.InferenceException;
 import dev.gantry.gateway.inference.InferenceProxy;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.enums.ParameterIn;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import io.swagger.v3.oas.annotations.tags.Tag;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,6 +34,11 @@ import reactor.core.scheduler.Schedulers;
  */
 @ConditionalOnGatewayRole
 @RestController
+@Tag(
+    name = "Async jobs",
+    description =
+        "Submit a request to a deployment, poll for its answer, cancel it. Errors use the OpenAI"
+            + " shape.")
 public class JobController {
   private static final Logger log = LoggerFactory.getLogger(JobController.class);
   static final String IDEMPOTENCY_KEY = "Idempotency-Key";
@@ -42,8 +54,56 @@ public class JobController {
   }
 
   @PostMapping("/deployment/{deploymentId}/**")
+  @Operation(
+      summary = "Submit an async request",
+      operationId = "submitJob",
+      description =
+          "The path after the deployment id is the route called on the worker: one of the"
+              + " routes listed here, exactly (the document lists each; JobRouteDocs). The job is"
+              + " stored before the answer, so an accepted job survives a restart.",
+      requestBody =
+          @io.swagger.v3.oas.annotations.parameters.RequestBody(
+              required = true,
+              content = @Content(schema = @Schema(implementation = JobBodies.Submit.class))))
+  @Parameter(
+      in = ParameterIn.HEADER,
+      name = IDEMPOTENCY_KEY,
+      description =
+          "1-255 visible ASCII characters, per tenant, for as long as the job lives: the same key"
+              + " and request answer the first job",
+      schema = @Schema(type = "string", maxLength = 255))
+  @ApiResponse(
+      responseCode = "202",
+      description = "Accepted (or the job an earlier submit with the same Idempotency-Key made)",
+      content = @Content(schema = @Schema(implementation = JobBodies.Accepted.class)))
+  @ApiResponse(
+      responseCode = "400",
+      description =
+          "The route is not one of the above, the body is not an object with an input object,"
+              + " input.model is missing, input.stream is true, max_tokens or n is above the"
+              + " deployment's limit, or the Idempotency-Key is malformed")
+  @ApiResponse(
+      responseCode = "404",
+      description =
+          "The deployment is unknown, another tenant's or not running, or input.model is not"
+              + " its model")
+  @ApiResponse(
+      responseCode = "409",
+      description = "The first submit with this Idempotency-Key is still being stored")
+  @ApiResponse(
+      responseCode = "413",
+      description = "The body is larger than gantry.gateway.max-body-bytes")
+  @ApiResponse(
+      responseCode = "422",
+      description = "The Idempotency-Key was already used with another deployment, route or input")
+  @ApiResponse(
+      responseCode = "429",
+      description =
+          "The request bodies or stored job inputs the gateway holds are at their bound, or the"
+              + " source address failed to authenticate too often (with Retry-After)")
   Mono<ResponseEntity<byte[]>> submit(
-      @PathVariable String deploymentId, ServerWebExchange exchange) {
+      @Parameter(description = "The deployment's id (dep_...)") @PathVariable String deploymentId,
+      ServerWebExchange exchange) {
     var caller = Caller.of(exchange);
     var request = exchange.getRequest();
     String path = request.getPath().pathWithinApplication().value();
@@ -76,18 +136,63 @@ public class JobController {
   }
 
   @GetMapping("/deployment/{deploymentId}/{requestId}")
+  @Operation(
+      summary = "Poll an async request",
+      operationId = "pollJob",
+      description =
+          "While the job runs, its state; once completed, the worker's answer itself. Results are"
+              + " kept for gantry.jobs.retention (30 min) after the job ends.")
+  @ApiResponse(
+      responseCode = "200",
+      description = "Completed: the worker's answer itself (e.g. a chat.completion object)",
+      content =
+          @Content(
+              mediaType = "application/json",
+              schema = @Schema(type = "object", description = "The worker's answer")))
+  @ApiResponse(
+      responseCode = "202",
+      description = "Not finished: queued, fetched or processing",
+      content = @Content(schema = @Schema(implementation = JobBodies.Accepted.class)))
+  @ApiResponse(
+      responseCode = "404",
+      description = "Unknown, expired, another tenant's or another deployment's request id")
+  @ApiResponse(
+      responseCode = "410",
+      description = "Cancelled",
+      content = @Content(schema = @Schema(implementation = JobBodies.Ended.class)))
+  @ApiResponse(
+      responseCode = "5XX",
+      description =
+          "Failed: the status a synchronous call would have got (a framework's own 4xx is"
+              + " answered with that status), with the error",
+      content = @Content(schema = @Schema(implementation = JobBodies.Ended.class)))
   Mono<ResponseEntity<byte[]>> poll(
-      @PathVariable String deploymentId,
-      @PathVariable String requestId,
+      @Parameter(description = "The deployment's id (dep_...)") @PathVariable String deploymentId,
+      @Parameter(description = "The request id the submit answered (req_...)") @PathVariable
+          String requestId,
       ServerWebExchange exchange) {
     var caller = Caller.of(exchange);
     return blocking(() -> service.poll(caller, deploymentId, requestId));
   }
 
   @DeleteMapping("/deployment/{deploymentId}/{requestId}")
+  @Operation(
+      summary = "Cancel an async request",
+      operationId = "cancelJob",
+      description = "A running engine call is aborted. Cancelling a cancelled job is no error.")
+  @ApiResponse(
+      responseCode = "202",
+      description = "Cancelled",
+      content = @Content(schema = @Schema(implementation = JobBodies.Accepted.class)))
+  @ApiResponse(responseCode = "404", description = "Unknown, expired or another tenant's id")
+  @ApiResponse(
+      responseCode = "409",
+      description = "The job has already finished (completed or failed)",
+      content = @Content(schema = @Schema(implementation = JobBodies.Ended.class)))
   Mono<ResponseEntity<byte[]>> cancel(
-      @PathVariable String deploymentId,
-      @PathVariable String requestId,
+      @Parameter(description = "The deployment's id (dep_...)") @PathVariable String deploymentId,
+      @Parameter(description = "The request id the submit answered (req_...)") @PathVariable
+          String requestId,
       ServerWebExchange exchange) {
     var caller = Caller.of(exchange);
     return blocking(() -> service.cancel(caller, deploymentId, requestId));
