@@ -18,10 +18,11 @@ import com.tngtech.archunit.lang.SimpleConditionEvent;
 import java.util.Set;
 
 /**
- * The gateway's packages are layered, as the workflows module is kept deterministic: the async job
- * API sits on the data plane, the data plane on the deployment port and authentication, and those
- * on the shared web and error pieces. Inside the data plane, the steps of a request do not know the
- * state machine that runs them, and only a request's owner writes what it learns about it.
+ * The gateway's packages are layered, as the workflows module is kept deterministic: the OpenAPI
+ * document's configuration sits on top, the async job API on the data plane, the data plane on the
+ * deployment port and authentication, and those on the shared web and error pieces. Inside the data
+ * plane, the steps of a request do not know the state machine that runs them, and only a request's
+ * owner writes what it learns about it.
  */
 @AnalyzeClasses(
     packages = "dev.gantry.gateway",
@@ -33,6 +34,8 @@ class GatewayLayeringRulesTest {
   static final ArchRule layers =
       layeredArchitecture()
           .consideringOnlyDependenciesInAnyPackage("dev.gantry.gateway..")
+          .layer("OpenApi")
+          .definedBy(ROOT + "openapi..")
           .layer("Jobs")
           .definedBy(ROOT + "jobs..")
           .layer("ApiKeys")
@@ -45,6 +48,8 @@ class GatewayLayeringRulesTest {
           .definedBy(ROOT + "auth..")
           .layer("Shared")
           .definedBy(ROOT + "web..", ROOT + "error..")
+          .whereLayer("OpenApi")
+          .mayNotBeAccessedByAnyLayer()
           .whereLayer("Jobs")
           .mayNotBeAccessedByAnyLayer()
           .whereLayer("ApiKeys")
@@ -54,7 +59,7 @@ class GatewayLayeringRulesTest {
           .whereLayer("Deployments")
           .mayOnlyBeAccessedByLayers("Inference")
           .whereLayer("Auth")
-          .mayOnlyBeAccessedByLayers("Jobs", "ApiKeys", "Inference", "Deployments")
+          .mayOnlyBeAccessedByLayers("OpenApi", "Jobs", "ApiKeys", "Inference", "Deployments")
           .because("each package builds on the ones below it only (docs/architecture.md)");
 
   @ArchTest

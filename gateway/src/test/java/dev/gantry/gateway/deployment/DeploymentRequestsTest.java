@@ -34,6 +34,6 @@ class DeploymentRequestsTest {
   @Test
   void editDocumentsTheFieldsThatMayChange() {
     assertThat(jsonFields(DeploymentRequests.Edit.class))
-        .isEqualTo(DeploymentRequestValidator.EDITABLE_FIELDS);
+        .isEqualTo(java.util.Set.copyOf(dev.gantry.api.deployment.EditRules.EDITABLE_FIELDS));
   }
 }

@@ -1,8 +1,9 @@
-package dev.gantry.gateway.web;
+package dev.gantry.gateway.openapi;
 
 import dev.gantry.gateway.auth.ApiKeyAuthFilter;
 import dev.gantry.gateway.error.OpenAiErrorBody;
 import dev.gantry.gateway.error.ProblemBody;
+import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
 import io.swagger.v3.core.converter.ModelConverters;
 import io.swagger.v3.oas.models.Components;
@@ -44,7 +45,7 @@ import org.springframework.web.method.HandlerMethod;
  */
 @ConditionalOnGatewayRole
 @Configuration(proxyBeanMethods = false)
-@PropertySource("classpath:dev/gantry/gateway/web/openapi.properties")
+@PropertySource("classpath:dev/gantry/gateway/openapi/openapi.properties")
 public class OpenApiConfiguration {
   static final String BEARER = "bearer";
   static final String PROBLEM_JSON = "application/problem+json";

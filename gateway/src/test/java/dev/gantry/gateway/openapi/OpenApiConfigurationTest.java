@@ -1,4 +1,4 @@
-package dev.gantry.gateway.web;
+package dev.gantry.gateway.openapi;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.mockito.Mockito.mock;
