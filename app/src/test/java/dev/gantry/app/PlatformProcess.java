@@ -62,6 +62,22 @@ final class PlatformProcess implements AutoCloseable {
 
   /** Starts the platform and waits until it is ready. */
   PlatformProcess start() throws Exception {
+    launch();
+    // Keys are checked from memory: ready for callers once the key cache has them.
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(100))
+        .until(() -> get("/api/v1/deployments").statusCode() == 200);
+    return this;
+  }
+
+  /** Starts a platform that has no gateway role, and waits until it is ready. */
+  PlatformProcess startWithoutGateway() throws Exception {
+    launch();
+    return this;
+  }
+
+  private void launch() throws Exception {
     String java = ProcessHandle.current().info().command().orElse("java");
     var command = new ArrayList<>(List.of(java));
     command.addAll(jvmOptions);
@@ -80,12 +96,6 @@ final class PlatformProcess implements AutoCloseable {
         .pollInterval(Duration.ofMillis(250))
         .ignoreExceptions()
         .until(() -> get("/readyz").statusCode() == 200);
-    // Keys are checked from memory: ready for callers once the key cache has them.
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .pollInterval(Duration.ofMillis(100))
-        .until(() -> get("/api/v1/deployments").statusCode() == 200);
-    return this;
   }
 
   /** Kills the platform's JVM alone, as a crash would: its engines are left running. */

@@ -8,6 +8,7 @@ import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.deployment.GpuSpec;
 import dev.gantry.gateway.error.ApiProblem;
 import dev.gantry.gateway.error.FieldError;
+import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.gpu.GpuCatalog;
 import dev.gantry.infra.model.EndpointPolicy;
@@ -30,6 +31,7 @@ import org.springframework.stereotype.Component;
 /**
  * Every validation rule of docs/api.md's "Deployments" section, and the limits from configuration.
  */
+@ConditionalOnGatewayRole
 @Component
 public class DeploymentRequestValidator {
   static final Set<String> CREATE_FIELDS =

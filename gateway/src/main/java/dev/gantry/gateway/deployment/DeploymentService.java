@@ -8,6 +8,7 @@ import dev.gantry.api.deployment.EditRules;
 import dev.gantry.api.worker.ActivityReport;
 import dev.gantry.gateway.auth.Caller;
 import dev.gantry.gateway.error.ApiProblem;
+import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.Ids;
 import dev.gantry.infra.billing.CostCalculator;
 import dev.gantry.infra.config.GantryProperties;
@@ -33,6 +34,7 @@ import org.springframework.transaction.support.TransactionTemplate;
  * The management API's use cases. Blocking (JDBC, Temporal client); controllers call it on a
  * bounded elastic scheduler. It never writes deployment status: the workflow's activities do.
  */
+@ConditionalOnGatewayRole
 @Service
 public class DeploymentService {
   private static final Logger log = LoggerFactory.getLogger(DeploymentService.class);
