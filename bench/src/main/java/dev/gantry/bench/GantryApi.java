@@ -60,9 +60,10 @@ final class GantryApi {
    * @param status {@code provisioning}, {@code healthy}, {@code draining}, {@code failed} or {@code
    *     stopped}
    * @param createdAt when it was created (its cost starts)
+   * @param healthyAt when its engine first answered its health check, {@code null} before that
    * @param stoppedAt when it stopped or failed, {@code null} while it is current
    */
-  record Worker(String id, String status, Instant createdAt, Instant stoppedAt) {
+  record Worker(String id, String status, Instant createdAt, Instant healthyAt, Instant stoppedAt) {
 
     boolean current() {
       return stoppedAt == null;
@@ -76,13 +77,13 @@ final class GantryApi {
         }
         @SuppressWarnings("unchecked")
         Map<String, Object> json = (Map<String, Object>) raw;
-        Object stopped = json.get("stopped_at");
         workers.add(
             new Worker(
                 text(json, "id"),
                 text(json, "status"),
                 Instant.parse(text(json, "created_at")),
-                stopped == null ? null : Instant.parse(stopped.toString())));
+                instant(json, "healthy_at"),
+                instant(json, "stopped_at")));
       }
       return workers;
     }
@@ -94,8 +95,16 @@ final class GantryApi {
    * @param started workers that were not in the listing before the window
    * @param workerSeconds the time of every worker inside the window, summed
    * @param stillCurrent workers that had not stopped at the end of the window (counted up to it)
+   * @param coldStartMaxSeconds the longest time from created to healthy of the workers started (0
+   *     when none became healthy)
+   * @param coldStartMeanSeconds the mean of the same
    */
-  record Usage(int started, double workerSeconds, int stillCurrent) {
+  record Usage(
+      int started,
+      double workerSeconds,
+      int stillCurrent,
+      double coldStartMaxSeconds,
+      double coldStartMeanSeconds) {
 
     /**
      * @param before ids of the workers listed before the window began
@@ -105,9 +114,18 @@ final class GantryApi {
       int started = 0;
       int current = 0;
       long nanos = 0;
+      int healthy = 0;
+      long coldStartNanos = 0;
+      long coldStartMax = 0;
       for (Worker w : workers) {
         if (!before.contains(w.id())) {
           started++;
+          if (w.healthyAt() != null) {
+            long cold = Duration.between(w.createdAt(), w.healthyAt()).toNanos();
+            healthy++;
+            coldStartNanos += cold;
+            coldStartMax = Math.max(coldStartMax, cold);
+          }
         }
         Instant end = w.stoppedAt() == null || w.stoppedAt().isAfter(to) ? to : w.stoppedAt();
         Instant start = w.createdAt().isBefore(from) ? from : w.createdAt();
@@ -118,7 +136,12 @@ final class GantryApi {
           current++;
         }
       }
-      return new Usage(started, nanos / 1e9, current);
+      return new Usage(
+          started,
+          nanos / 1e9,
+          current,
+          coldStartMax / 1e9,
+          healthy == 0 ? 0 : coldStartNanos / 1e9 / healthy);
     }
   }
 
@@ -181,6 +204,11 @@ final class GantryApi {
       return s;
     }
     throw new IllegalArgumentException("missing or non-text \"" + field + "\"");
+  }
+
+  private static Instant instant(Map<String, Object> json, String field) {
+    Object value = json.get(field);
+    return value == null ? null : Instant.parse(value.toString());
   }
 
   private static int whole(Map<String, Object> json, String field) {

@@ -267,6 +267,12 @@ record ReplayReport(
             "workers: %d started, peak %d current (polled every second); worker-s from the"
                 + " workers listing's created_at/stopped_at within the run",
             workers.started(), peakWorkers));
+    if (workers.coldStartMaxSeconds() > 0) {
+      sb.append(
+          fmt(
+              "; created to healthy: mean %.1f s, max %.1f s",
+              workers.coldStartMeanSeconds(), workers.coldStartMaxSeconds()));
+    }
     if (workers.stillCurrent() > 0) {
       sb.append(fmt("; %d still current at the end, counted up to it", workers.stillCurrent()));
     }
@@ -311,6 +317,8 @@ record ReplayReport(
     sb.append(",\"worker_seconds\":").append(number(workers.workerSeconds()));
     sb.append(",\"worker_seconds_source\":\"workers listing created_at/stopped_at\"");
     sb.append(",\"workers_still_current\":").append(workers.stillCurrent());
+    sb.append(",\"cold_start_mean_s\":").append(number(workers.coldStartMeanSeconds()));
+    sb.append(",\"cold_start_max_s\":").append(number(workers.coldStartMaxSeconds()));
     if (ideal != null) {
       sb.append(",\"ideal_workers_started\":").append(ideal.workersStarted());
       sb.append(",\"ideal_peak_workers\":").append(ideal.peakWorkers());

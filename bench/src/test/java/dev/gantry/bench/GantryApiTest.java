@@ -26,7 +26,7 @@ class GantryApiTest {
         (List<Object>)
             Json.parse(
                 "[{\"id\":\"dep_1-w2\",\"status\":\"healthy\",\"gpu_type\":null,"
-                    + "\"created_at\":\"2026-12-06T10:00:01.500000Z\",\"healthy_at\":null,"
+                    + "\"created_at\":\"2026-12-06T10:00:01.500000Z\",\"healthy_at\":\"2026-12-06T10:00:03Z\","
                     + "\"stopped_at\":null,\"in_flight\":0,\"failure_reason\":null},"
                     + "{\"id\":\"dep_1-w1\",\"status\":\"stopped\",\"gpu_type\":null,"
                     + "\"created_at\":\"2026-12-06T10:00:00Z\",\"healthy_at\":null,"
@@ -34,8 +34,9 @@ class GantryApiTest {
                     + "\"failure_reason\":null}]");
     assertThat(GantryApi.Worker.fromListing(listing))
         .containsExactly(
-            new GantryApi.Worker("dep_1-w2", "healthy", T0.plusMillis(1500), null),
-            new GantryApi.Worker("dep_1-w1", "stopped", T0, T0.plusSeconds(4)));
+            new GantryApi.Worker(
+                "dep_1-w2", "healthy", T0.plusMillis(1500), T0.plusSeconds(3), null),
+            new GantryApi.Worker("dep_1-w1", "stopped", T0, null, T0.plusSeconds(4)));
   }
 
   @Test
@@ -45,16 +46,18 @@ class GantryApiTest {
     List<GantryApi.Worker> workers =
         List.of(
             // there before the run and still running: 30 s inside the window, not started
-            new GantryApi.Worker("w1", "healthy", T0, null),
+            new GantryApi.Worker("w1", "healthy", T0, T0.plusSeconds(9), null),
             // started during the run, stopped: 12.5 s
-            new GantryApi.Worker("w2", "stopped", T0.plusSeconds(15), T0.plusMillis(27_500)),
+            new GantryApi.Worker(
+                "w2", "stopped", T0.plusSeconds(15), T0.plusSeconds(17), T0.plusMillis(27_500)),
             // started during the run, still current at its end: 5 s
-            new GantryApi.Worker("w3", "provisioning", T0.plusSeconds(35), null),
+            // (cold starts of the workers started: 2 s and 1 s; w1's 9 s was before the run)
+            new GantryApi.Worker("w3", "healthy", T0.plusSeconds(35), T0.plusSeconds(36), null),
             // stopped before the run (still listed): nothing
-            new GantryApi.Worker("w0", "stopped", T0.minusSeconds(60), T0.minusSeconds(1)));
+            new GantryApi.Worker("w0", "stopped", T0.minusSeconds(60), null, T0.minusSeconds(1)));
 
     GantryApi.Usage usage = GantryApi.Usage.of(Set.of("w0", "w1"), workers, from, to);
 
-    assertThat(usage).isEqualTo(new GantryApi.Usage(2, 47.5, 2));
+    assertThat(usage).isEqualTo(new GantryApi.Usage(2, 47.5, 2, 2, 1.5));
   }
 }

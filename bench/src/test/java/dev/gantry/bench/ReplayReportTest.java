@@ -39,7 +39,7 @@ class ReplayReportTest {
             "setup",
             outcomes,
             90,
-            new GantryApi.Usage(3, 30, 0),
+            new GantryApi.Usage(3, 30, 0, 0, 0),
             2,
             new IdealAutoscaler.Result(1, 12_000, 1, 0),
             "engine timing");
@@ -66,7 +66,7 @@ class ReplayReportTest {
             "code trace at 10x",
             List.of(ok(0, 0, 40, 100, 5), failed(1, 1, Kind.TOO_MANY_REQUESTS, 429, "HTTP 429")),
             2000,
-            new GantryApi.Usage(2, 21.25, 0),
+            new GantryApi.Usage(2, 21.25, 0, 4.5, 3),
             2,
             new IdealAutoscaler.Result(1, 8_500, 1, 0),
             "engine timing: 50 ms + max_tokens x 5 ms");
@@ -81,7 +81,8 @@ class ReplayReportTest {
             "| 2        | 1   | 1   | 0   | 0      | 40 / 40 ms     | 50.0 %          |"
                 + " 2               | 21.3     | 8.5            | 2.50  |")
         .contains("statuses: 200 x1, 429 x1")
-        .contains("first failure: HTTP 429");
+        .contains("first failure: HTTP 429")
+        .contains("created to healthy: mean 3.0 s, max 4.5 s");
     Map<String, Object> json = Json.parseObject(r.json());
     assertThat(json)
         .containsEntry("requests", 2.0)
@@ -103,7 +104,7 @@ class ReplayReportTest {
             "s",
             List.of(failed(0, 0, Kind.CONNECTION_ERROR, 0, "refused")),
             2000,
-            new GantryApi.Usage(0, 0, 0),
+            new GantryApi.Usage(0, 0, 0, 0, 0),
             0,
             null,
             null);
