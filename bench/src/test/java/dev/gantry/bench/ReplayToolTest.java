@@ -12,6 +12,10 @@ import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpHeaders;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -331,6 +335,53 @@ class ReplayToolTest {
             Map.of("GANTRY_API_KEY", KEY, "GANTRY_TRACES_DIR", dir.toString()));
 
     assertThat(o.trace()).isEqualTo(dir.resolve("AzureLLMInferenceTrace_code.csv"));
+  }
+
+  private static ReplayTool.StreamRecorder received(int status, String... parts) {
+    ReplayTool.StreamRecorder recorder = new ReplayTool.StreamRecorder();
+    recorder.apply(
+        new HttpResponse.ResponseInfo() {
+          @Override
+          public int statusCode() {
+            return status;
+          }
+
+          @Override
+          public HttpHeaders headers() {
+            return HttpHeaders.of(Map.of(), (a, b) -> true);
+          }
+
+          @Override
+          public HttpClient.Version version() {
+            return HttpClient.Version.HTTP_1_1;
+          }
+        });
+    for (String part : parts) {
+      recorder.onNext(List.of(ByteBuffer.wrap(part.getBytes(StandardCharsets.UTF_8))));
+    }
+    recorder.onComplete();
+    return recorder;
+  }
+
+  @Test
+  void aStreamCountsOnlyWhenItEndsProperlyWithoutAnErrorEvent() {
+    String role = "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n";
+    String error = "data: {\"error\":{\"message\":\"The worker failed mid-stream\"}}\n\n";
+
+    assertThat(received(200, ": ping\n\n", role, "data: [DO", "NE]\n\n").kind())
+        .isEqualTo(ReplayReport.Kind.OK);
+    assertThat(received(200, ": ping\n\n", role, "data: [DONE]\n\n").firstTokenNanos())
+        .isPositive();
+    ReplayTool.StreamRecorder errorThenDone = received(200, role, error, "data: [DONE]\n\n");
+    assertThat(errorThenDone.kind()).isEqualTo(ReplayReport.Kind.BROKEN_STREAM);
+    assertThat(errorThenDone.error()).contains("The worker failed mid-stream");
+    assertThat(received(200, role).kind()).isEqualTo(ReplayReport.Kind.BROKEN_STREAM);
+    assertThat(received(200, "data: [DONE]\n\n").kind()).isEqualTo(ReplayReport.Kind.BROKEN_STREAM);
+    assertThat(received(429, "{}").kind()).isEqualTo(ReplayReport.Kind.TOO_MANY_REQUESTS);
+    assertThat(received(504, "{}").kind()).isEqualTo(ReplayReport.Kind.SERVER_ERROR);
+    ReplayTool.StreamRecorder notFound = received(404, "{\"title\":\"Not found\"}");
+    assertThat(notFound.kind()).isEqualTo(ReplayReport.Kind.CLIENT_ERROR);
+    assertThat(notFound.error()).isEqualTo("HTTP 404: {\"title\":\"Not found\"}");
   }
 
   @Test
