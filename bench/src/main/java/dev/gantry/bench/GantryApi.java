@@ -181,8 +181,19 @@ final class GantryApi {
             .header("Accept", "application/json")
             .GET()
             .build();
-    HttpResponse<String> response =
-        client.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    HttpResponse<String> response;
+    try {
+      response = client.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      // A refused connection has no message of its own; say what could not be reached.
+      throw new IOException(
+          "GET "
+              + request.uri()
+              + " failed: "
+              + e.getClass().getSimpleName()
+              + (e.getMessage() == null ? "" : ": " + e.getMessage()),
+          e);
+    }
     if (response.statusCode() != 200) {
       throw new IOException(
           "GET "

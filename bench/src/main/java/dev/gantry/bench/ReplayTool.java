@@ -306,8 +306,16 @@ public final class ReplayTool {
   /** Runs the whole replay; progress goes to {@code log}. */
   static ReplayReport run(Options options, PrintStream log)
       throws IOException, InterruptedException {
-    Trace slice =
-        Trace.read(options.trace()).slice(options.fromMinute(), sliceMinutes(options.minutes()));
+    Trace trace = Trace.read(options.trace());
+    Trace slice = trace.slice(options.fromMinute(), options.minutes());
+    if (slice.requests().isEmpty()) {
+      throw new IllegalArgumentException(
+          String.format(
+              Locale.ROOT,
+              "the slice of %s has no requests (its requests span minutes 0 to %.1f)",
+              options.trace().getFileName(),
+              trace.spanMinutes()));
+    }
     List<Trace.Scheduled> schedule = slice.schedule(options.speed());
     try (HttpClient client =
         HttpClient.newBuilder()
@@ -440,10 +448,6 @@ public final class ReplayTool {
           ideal,
           input == null ? null : input.source());
     }
-  }
-
-  private static double sliceMinutes(double minutes) {
-    return Double.isInfinite(minutes) ? 1e12 : minutes;
   }
 
   private static String setup(Options options, Trace slice, GantryApi.Deployment d) {

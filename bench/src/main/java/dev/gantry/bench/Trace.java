@@ -120,14 +120,15 @@ record Trace(String name, Format format, List<Trace.Request> requests) {
   /**
    * The requests from minute {@code fromMinute} (inclusive) for {@code minutes} minutes, with
    * offsets counted from the start of the slice (not from its first request, so a quiet start stays
-   * quiet).
+   * quiet). {@code minutes} may be infinite: to the end.
    */
   Trace slice(double fromMinute, double minutes) {
     if (!(fromMinute >= 0) || !(minutes > 0)) {
       throw new IllegalArgumentException("the slice needs a start >= 0 and a length > 0 minutes");
     }
     long from = Math.round(fromMinute * 60e6);
-    long until = from + Math.round(minutes * 60e6);
+    long length = Math.round(minutes * 60e6); // at most Long.MAX_VALUE, also for infinity
+    long until = length > Long.MAX_VALUE - from ? Long.MAX_VALUE : from + length;
     List<Request> kept = new ArrayList<>();
     for (Request r : requests) {
       if (r.offsetMicros() >= from && r.offsetMicros() < until) {
@@ -135,6 +136,11 @@ record Trace(String name, Format format, List<Trace.Request> requests) {
       }
     }
     return new Trace(name, format, kept);
+  }
+
+  /** Minutes from the first request to the last. */
+  double spanMinutes() {
+    return requests.isEmpty() ? 0 : requests.getLast().offsetMicros() / 60e6;
   }
 
   /** The requests on a timeline compressed {@code speed} times (2 = twice as fast). */

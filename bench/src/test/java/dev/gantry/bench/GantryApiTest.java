@@ -1,7 +1,13 @@
 package dev.gantry.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
 import java.time.Instant;
 import java.util.List;
 import java.util.Set;
@@ -37,6 +43,24 @@ class GantryApiTest {
             new GantryApi.Worker(
                 "dep_1-w2", "healthy", T0.plusMillis(1500), T0.plusSeconds(3), null),
             new GantryApi.Worker("dep_1-w1", "stopped", T0, null, T0.plusSeconds(4)));
+  }
+
+  @Test
+  void anUnreachableGantryIsNamedInTheError() throws Exception {
+    int port;
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      port = socket.getLocalPort(); // closed again: nothing listens there
+    }
+    try (HttpClient client = HttpClient.newHttpClient()) {
+      GantryApi api = new GantryApi(client, URI.create("http://127.0.0.1:" + port + "/"), "gk_k");
+
+      assertThatThrownBy(() -> api.deployment("dep_1"))
+          .isInstanceOf(IOException.class)
+          .hasMessageStartingWith(
+              "GET http://127.0.0.1:" + port + "/api/v1/deployments/dep_1 failed:")
+          .hasMessageContaining("ConnectException")
+          .hasMessageNotContaining("gk_k");
+    }
   }
 
   @Test

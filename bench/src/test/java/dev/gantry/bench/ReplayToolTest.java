@@ -287,6 +287,20 @@ class ReplayToolTest {
   }
 
   @Test
+  void anEmptySliceIsRefusedBeforeGantryIsAsked() throws IOException {
+    Path trace = trace("2023-11-16 18:00:00.000,6,5", "2023-11-16 18:01:30.000,6,5");
+
+    assertThatThrownBy(
+            () ->
+                ReplayTool.run(
+                    options(trace, "--from-minute", "2"),
+                    new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("the slice of trace.csv has no requests (its requests span minutes 0 to 1.5)");
+    assertThat(authorizations).isEmpty();
+  }
+
+  @Test
   void optionsHaveDefaultsAndAreChecked() throws IOException {
     Path trace = trace("2023-11-16 18:00:00.000,6,100");
     ReplayTool.Options o =

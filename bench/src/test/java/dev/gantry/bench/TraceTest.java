@@ -76,6 +76,10 @@ class TraceTest {
     assertThat(trace.slice(479_960 / 60e6, 52_001 / 60e6).requests())
         .containsExactly(new Trace.Request(0, 4808, 10), new Trace.Request(52_000, 3180, 8));
     assertThat(trace.slice(2, 5).requests()).isEmpty();
+    assertThat(trace.slice(0.5, Double.POSITIVE_INFINITY).requests())
+        .containsExactly(new Trace.Request(30_479_960, 100, 0));
+    assertThat(trace.slice(1, 1e12).requests()).hasSize(1);
+    assertThat(trace.spanMinutes()).isEqualTo(60_479_960 / 60e6);
     assertThatThrownBy(() -> trace.slice(-1, 1)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> trace.slice(0, 0)).isInstanceOf(IllegalArgumentException.class);
   }
