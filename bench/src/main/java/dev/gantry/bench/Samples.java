@@ -52,6 +52,14 @@ final class Samples {
     return values[Math.max(0, rank - 1)];
   }
 
+  long min() {
+    if (size == 0) {
+      throw new IllegalStateException("no samples");
+    }
+    sort();
+    return values[0];
+  }
+
   long max() {
     return percentile(100);
   }

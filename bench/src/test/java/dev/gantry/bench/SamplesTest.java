@@ -19,6 +19,7 @@ class SamplesTest {
     assertThat(samples.percentile(99)).isEqualTo(99);
     assertThat(samples.percentile(99.9)).isEqualTo(100);
     assertThat(samples.max()).isEqualTo(100);
+    assertThat(samples.min()).isEqualTo(1);
     assertThat(samples.mean()).isEqualTo(50.5);
   }
 
@@ -50,6 +51,7 @@ class SamplesTest {
   void refusesEmptyAndOutOfRange() {
     Samples samples = new Samples();
     assertThatThrownBy(() -> samples.percentile(50)).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(samples::min).isInstanceOf(IllegalStateException.class);
     samples.add(1);
     assertThatThrownBy(() -> samples.percentile(0)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> samples.percentile(101)).isInstanceOf(IllegalArgumentException.class);

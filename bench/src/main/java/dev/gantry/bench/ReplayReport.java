@@ -1,0 +1,363 @@
+package dev.gantry.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What a replay measured, and how it is printed: one table for people and one JSON line for
+ * scripts.
+ *
+ * @param setup what was replayed against what, printed above the table
+ * @param requests requests sent
+ * @param ok streams that answered 2xx and ended with {@code data: [DONE]}
+ * @param tooMany answers 429
+ * @param serverErrors answers 5xx (before the stream began)
+ * @param errors everything else that failed: other 4xx, streams broken off or ended by an error
+ *     event, connection errors and client timeouts
+ * @param timeouts client timeouts (included in {@code errors})
+ * @param statuses requests per HTTP status (0 for no answer)
+ * @param firstError the first failure's description, {@code null} when none failed
+ * @param ttftP50Ms median time to first token of the {@code ok} streams (NaN when none)
+ * @param ttftP99Ms 99th percentile of the same
+ * @param sloTtftMs the time-to-first-token objective
+ * @param sloAttainment share of all requests that were ok with a time to first token within the
+ *     objective
+ * @param workers the deployment's worker use, from its workers listing
+ * @param peakWorkers most current workers seen by the once-a-second poll
+ * @param ideal what the ideal autoscaler used, {@code null} when it could not be computed
+ * @param idealDurations how the ideal's request durations were obtained
+ */
+record ReplayReport(
+    String setup,
+    int requests,
+    int ok,
+    int tooMany,
+    int serverErrors,
+    int errors,
+    int timeouts,
+    Map<Integer, Integer> statuses,
+    String firstError,
+    double ttftP50Ms,
+    double ttftP99Ms,
+    long sloTtftMs,
+    double sloAttainment,
+    GantryApi.Usage workers,
+    int peakWorkers,
+    IdealAutoscaler.Result ideal,
+    String idealDurations) {
+
+  /** How a request ended. */
+  enum Kind {
+    OK,
+    TOO_MANY_REQUESTS,
+    SERVER_ERROR,
+    CLIENT_ERROR,
+    BROKEN_STREAM,
+    CONNECTION_ERROR,
+    TIMEOUT
+  }
+
+  /**
+   * One request of the replay. Times are nanoseconds from the start of the replay.
+   *
+   * @param index position in the trace slice
+   * @param maxTokens the {@code max_tokens} it asked for
+   * @param sentNanos when it was sent
+   * @param kind how it ended
+   * @param status the HTTP status, 0 when none arrived
+   * @param firstTokenNanos when its first chunk with content or role arrived, -1 when none did
+   * @param endNanos when it ended (answer complete, failed or timed out)
+   * @param error what went wrong, {@code null} when it is {@link Kind#OK}
+   */
+  record Outcome(
+      int index,
+      int maxTokens,
+      long sentNanos,
+      Kind kind,
+      int status,
+      long firstTokenNanos,
+      long endNanos,
+      String error) {
+
+    long ttftNanos() {
+      return firstTokenNanos < 0 ? -1 : firstTokenNanos - sentNanos;
+    }
+  }
+
+  /**
+   * The request durations the ideal autoscaler is given, and where they came from.
+   *
+   * @param jobs one per request, arrivals as sent
+   * @param source a short description for the output
+   */
+  record IdealInput(List<IdealAutoscaler.Job> jobs, String source) {}
+
+  /**
+   * Durations for the ideal autoscaler. With the engine's timing ({@code engineTtftMs} and {@code
+   * engineInterTokenMs} both given) a request takes {@code ttft + max_tokens * inter-token}.
+   * Otherwise they come from the measurement, without the time a request waited for a worker (which
+   * the ideal, with its instant workers, never does): an ok request takes what it took from its
+   * first token to its end, plus the smallest time to first token measured (the engine's own); a
+   * failed one takes that smallest time plus its {@code max_tokens} at the median measured time per
+   * token. Returns {@code null} when neither is possible (no timing given, no request ok).
+   */
+  static IdealInput idealInput(
+      List<Outcome> outcomes, Integer engineTtftMs, Integer engineInterTokenMs) {
+    List<IdealAutoscaler.Job> jobs = new ArrayList<>(outcomes.size());
+    if (engineTtftMs != null && engineInterTokenMs != null) {
+      for (Outcome o : outcomes) {
+        jobs.add(
+            new IdealAutoscaler.Job(
+                millis(o.sentNanos()), engineTtftMs + (long) o.maxTokens() * engineInterTokenMs));
+      }
+      return new IdealInput(
+          jobs,
+          "engine timing: " + engineTtftMs + " ms + max_tokens x " + engineInterTokenMs + " ms");
+    }
+    Samples ttft = new Samples();
+    Samples perToken = new Samples();
+    for (Outcome o : outcomes) {
+      if (o.kind() == Kind.OK) {
+        ttft.add(o.ttftNanos());
+        perToken.add((o.endNanos() - o.firstTokenNanos()) / Math.max(1, o.maxTokens()));
+      }
+    }
+    if (ttft.size() == 0) {
+      return null;
+    }
+    long engineTtft = ttft.min();
+    long tokenNanos = perToken.percentile(50);
+    for (Outcome o : outcomes) {
+      long duration =
+          o.kind() == Kind.OK
+              ? o.endNanos() - o.firstTokenNanos() + engineTtft
+              : engineTtft + tokenNanos * o.maxTokens();
+      jobs.add(new IdealAutoscaler.Job(millis(o.sentNanos()), Math.max(1, millis(duration))));
+    }
+    return new IdealInput(
+        jobs,
+        String.format(
+            Locale.ROOT,
+            "measured: first token to end + the smallest TTFT (%.1f ms); failed requests at %.2f"
+                + " ms/token",
+            engineTtft / 1e6,
+            tokenNanos / 1e6));
+  }
+
+  /** Counts the outcomes and computes the percentiles. */
+  static ReplayReport summarize(
+      String setup,
+      List<Outcome> outcomes,
+      long sloTtftMs,
+      GantryApi.Usage workers,
+      int peakWorkers,
+      IdealAutoscaler.Result ideal,
+      String idealDurations) {
+    int ok = 0;
+    int tooMany = 0;
+    int serverErrors = 0;
+    int errors = 0;
+    int timeouts = 0;
+    int withinSlo = 0;
+    String firstError = null;
+    long firstErrorAt = Long.MAX_VALUE;
+    Map<Integer, Integer> statuses = new TreeMap<>();
+    Samples ttft = new Samples();
+    for (Outcome o : outcomes) {
+      statuses.merge(o.status(), 1, Integer::sum);
+      switch (o.kind()) {
+        case OK -> {
+          ok++;
+          ttft.add(o.ttftNanos());
+          if (o.ttftNanos() <= sloTtftMs * 1_000_000L) {
+            withinSlo++;
+          }
+        }
+        case TOO_MANY_REQUESTS -> tooMany++;
+        case SERVER_ERROR -> serverErrors++;
+        case TIMEOUT -> {
+          timeouts++;
+          errors++;
+        }
+        default -> errors++;
+      }
+      if (o.kind() != Kind.OK && o.sentNanos() < firstErrorAt) {
+        firstErrorAt = o.sentNanos();
+        firstError = o.error();
+      }
+    }
+    return new ReplayReport(
+        setup,
+        outcomes.size(),
+        ok,
+        tooMany,
+        serverErrors,
+        errors,
+        timeouts,
+        statuses,
+        firstError,
+        ttft.size() == 0 ? Double.NaN : ttft.percentile(50) / 1e6,
+        ttft.size() == 0 ? Double.NaN : ttft.percentile(99) / 1e6,
+        sloTtftMs,
+        outcomes.isEmpty() ? Double.NaN : (double) withinSlo / outcomes.size(),
+        workers,
+        peakWorkers,
+        ideal,
+        idealDurations);
+  }
+
+  /** Measured worker-seconds over the ideal's; NaN when there is no ideal or it used none. */
+  double ratio() {
+    return ideal == null || ideal.workerMillis() == 0
+        ? Double.NaN
+        : workers.workerSeconds() / ideal.workerSeconds();
+  }
+
+  /** The human-readable result: the setup, one table, and notes under it. */
+  String table() {
+    String[] header = {
+      "requests",
+      "2xx",
+      "429",
+      "5xx",
+      "errors",
+      "TTFT p50 / p99",
+      "TTFT <= " + sloTtftMs + " ms",
+      "workers started",
+      "worker-s",
+      "ideal worker-s",
+      "ratio"
+    };
+    String[] row = {
+      Integer.toString(requests),
+      Integer.toString(ok),
+      Integer.toString(tooMany),
+      Integer.toString(serverErrors),
+      Integer.toString(errors),
+      Double.isNaN(ttftP50Ms) ? "-" : fmt("%.0f / %.0f ms", ttftP50Ms, ttftP99Ms),
+      Double.isNaN(sloAttainment) ? "-" : fmt("%.1f %%", sloAttainment * 100),
+      Integer.toString(workers.started()),
+      fmt("%.1f", workers.workerSeconds()),
+      ideal == null ? "-" : fmt("%.1f", ideal.workerSeconds()),
+      Double.isNaN(ratio()) ? "-" : fmt("%.2f", ratio())
+    };
+    StringBuilder sb = new StringBuilder(setup).append('\n');
+    StringBuilder top = new StringBuilder("|");
+    StringBuilder rule = new StringBuilder("|");
+    StringBuilder values = new StringBuilder("|");
+    for (int i = 0; i < header.length; i++) {
+      int width = Math.max(header[i].length(), row[i].length());
+      top.append(' ').append(pad(header[i], width)).append(" |");
+      rule.append('-').append("-".repeat(width)).append("-|");
+      values.append(' ').append(pad(row[i], width)).append(" |");
+    }
+    sb.append(top).append('\n').append(rule).append('\n').append(values).append('\n');
+    sb.append("statuses: ").append(statuses.isEmpty() ? "-" : statusText()).append('\n');
+    if (timeouts > 0) {
+      sb.append("client timeouts: ").append(timeouts).append(" (counted in errors)\n");
+    }
+    if (firstError != null) {
+      sb.append("first failure: ").append(firstError).append('\n');
+    }
+    sb.append(
+        fmt(
+            "workers: %d started, peak %d current (polled every second); worker-s from the"
+                + " workers listing's created_at/stopped_at within the run",
+            workers.started(), peakWorkers));
+    if (workers.coldStartMaxSeconds() > 0) {
+      sb.append(
+          fmt(
+              "; created to healthy: mean %.1f s, max %.1f s",
+              workers.coldStartMeanSeconds(), workers.coldStartMaxSeconds()));
+    }
+    if (workers.stillCurrent() > 0) {
+      sb.append(fmt("; %d still current at the end, counted up to it", workers.stillCurrent()));
+    }
+    sb.append('\n');
+    if (ideal != null) {
+      sb.append(
+          fmt(
+              "ideal (reactive, instant workers, same concurrency, max_workers and idle timeout):"
+                  + " %d started, peak %d, %d requests waited for a slot%n",
+              ideal.workersStarted(), ideal.peakWorkers(), ideal.queuedJobs()));
+      sb.append("ideal durations: ").append(idealDurations).append('\n');
+    } else {
+      sb.append("ideal: not computed (no request succeeded; pass --engine-ttft-ms and")
+          .append(" --engine-inter-token-ms)\n");
+    }
+    return sb.toString();
+  }
+
+  /** One JSON object with every figure, for scripts. */
+  String json() {
+    StringBuilder sb = new StringBuilder("{");
+    sb.append("\"setup\":").append(Json.quote(setup));
+    sb.append(",\"requests\":").append(requests);
+    sb.append(",\"ok\":").append(ok);
+    sb.append(",\"status_429\":").append(tooMany);
+    sb.append(",\"status_5xx\":").append(serverErrors);
+    sb.append(",\"errors\":").append(errors);
+    sb.append(",\"client_timeouts\":").append(timeouts);
+    sb.append(",\"statuses\":{");
+    boolean first = true;
+    for (Map.Entry<Integer, Integer> e : statuses.entrySet()) {
+      sb.append(first ? "" : ",").append('"').append(e.getKey()).append("\":").append(e.getValue());
+      first = false;
+    }
+    sb.append('}');
+    sb.append(",\"ttft_p50_ms\":").append(number(ttftP50Ms));
+    sb.append(",\"ttft_p99_ms\":").append(number(ttftP99Ms));
+    sb.append(",\"slo_ttft_ms\":").append(sloTtftMs);
+    sb.append(",\"slo_attainment\":").append(number(sloAttainment));
+    sb.append(",\"workers_started\":").append(workers.started());
+    sb.append(",\"peak_workers\":").append(peakWorkers);
+    sb.append(",\"worker_seconds\":").append(number(workers.workerSeconds()));
+    sb.append(",\"worker_seconds_source\":\"workers listing created_at/stopped_at\"");
+    sb.append(",\"workers_still_current\":").append(workers.stillCurrent());
+    sb.append(",\"cold_start_mean_s\":").append(number(workers.coldStartMeanSeconds()));
+    sb.append(",\"cold_start_max_s\":").append(number(workers.coldStartMaxSeconds()));
+    if (ideal != null) {
+      sb.append(",\"ideal_workers_started\":").append(ideal.workersStarted());
+      sb.append(",\"ideal_peak_workers\":").append(ideal.peakWorkers());
+      sb.append(",\"ideal_worker_seconds\":").append(number(ideal.workerSeconds()));
+      sb.append(",\"ideal_durations\":").append(Json.quote(idealDurations));
+    } else {
+      sb.append(",\"ideal_worker_seconds\":null");
+    }
+    sb.append(",\"ratio\":").append(number(ratio()));
+    return sb.append('}').toString();
+  }
+
+  private String statusText() {
+    StringBuilder sb = new StringBuilder();
+    for (Map.Entry<Integer, Integer> e : statuses.entrySet()) {
+      sb.append(sb.isEmpty() ? "" : ", ")
+          .append(e.getKey() == 0 ? "no answer" : e.getKey().toString())
+          .append(" x")
+          .append(e.getValue());
+    }
+    return sb.toString();
+  }
+
+  private static String number(double value) {
+    if (Double.isNaN(value) || Double.isInfinite(value)) {
+      return "null";
+    }
+    return fmt("%.3f", value).replaceAll("\\.?0+$", "");
+  }
+
+  private static String pad(String text, int width) {
+    return text + " ".repeat(width - text.length());
+  }
+
+  private static String fmt(String format, Object... args) {
+    return String.format(Locale.ROOT, format, args);
+  }
+
+  private static long millis(long nanos) {
+    return Math.round(nanos / 1e6);
+  }
+}
