@@ -274,7 +274,12 @@ record ReplayReport(
               workers.coldStartMeanSeconds(), workers.coldStartMaxSeconds()));
     }
     if (workers.stillCurrent() > 0) {
-      sb.append(fmt("; %d still current at the end, counted up to it", workers.stillCurrent()));
+      sb.append(
+          fmt(
+              "; %d still current at the end, counted up to it (on-demand ones among them: the"
+                  + " ratio understates, since the ideal counts every idle tail in full; let the"
+                  + " run settle)",
+              workers.stillCurrent()));
     }
     sb.append('\n');
     if (ideal != null) {
