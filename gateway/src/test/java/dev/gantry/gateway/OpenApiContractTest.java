@@ -15,10 +15,7 @@ import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.db.EmbeddedDatabase;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -384,25 +381,7 @@ class OpenApiContractTest {
 
   /** One request sent exactly as written, on a fresh connection; the whole response. */
   String raw(String method, String path, String bearer) throws IOException {
-    try (var socket = new Socket("localhost", port)) {
-      socket.setSoTimeout(10_000);
-      String head =
-          method
-              + " "
-              + path
-              + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-              + (bearer == null ? "" : "Authorization: Bearer " + bearer + "\r\n")
-              + ("POST".equals(method)
-                  ? "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-                  : "\r\n");
-      socket.getOutputStream().write(head.getBytes(StandardCharsets.ISO_8859_1));
-      socket.getOutputStream().flush();
-      var out = new ByteArrayOutputStream();
-      socket.getInputStream().transferTo(out);
-      String response = out.toString(StandardCharsets.ISO_8859_1);
-      assertThat(response).as(method + " " + path).startsWith("HTTP/1.1 ");
-      return response;
-    }
+    return PathAuthTest.raw(port, method, path, bearer);
   }
 
   /** The enum values of a property, following a reference to a component schema. */

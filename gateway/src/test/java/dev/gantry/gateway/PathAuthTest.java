@@ -100,6 +100,12 @@ class PathAuthTest {
 
   /** The status of one request sent as written, on a fresh connection. */
   int status(String method, String path, String bearer) throws IOException {
+    String response = raw(port, method, path, bearer);
+    return Integer.parseInt(response.substring(9, 12));
+  }
+
+  /** One request sent exactly as written to {@code port}, on a fresh connection; the response. */
+  static String raw(int port, String method, String path, String bearer) throws IOException {
     try (var socket = new Socket("localhost", port)) {
       socket.setSoTimeout(10_000);
       String head =
@@ -115,7 +121,7 @@ class PathAuthTest {
       socket.getOutputStream().flush();
       String response = readAll(socket.getInputStream());
       assertThat(response).as(method + " " + path).startsWith("HTTP/1.1 ");
-      return Integer.parseInt(response.substring(9, 12));
+      return response;
     }
   }
 
