@@ -26,23 +26,31 @@ record RequestFields(boolean json, String model, boolean stream, Sizes sizes) {
    *
    * @param maxTokens {@code max_tokens}
    * @param maxCompletionTokens {@code max_completion_tokens}, the newer name on chat completions
+   * @param maxOutputTokens {@code max_output_tokens}, the name on the Responses API
    * @param n {@code n}
    * @param bestOf {@code best_of} (completions: that many are generated, {@code n} returned)
+   * @param prompts how many prompts {@code prompt} holds (completions take a list of prompts and
+   *     answer each): 1 when it is one prompt (a string, or one list of token ids) or absent
    * @param end offset of the body's closing brace, where a missing field can be added
    * @param empty whether the object has no field
    */
   record Sizes(
       double maxTokens,
       double maxCompletionTokens,
+      double maxOutputTokens,
       double n,
       double bestOf,
+      int prompts,
       int end,
       boolean empty) {
-    static final Sizes NONE = new Sizes(Double.NaN, Double.NaN, Double.NaN, Double.NaN, -1, true);
+    static final Sizes NONE =
+        new Sizes(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, 1, -1, true);
 
     /** Whether the request sets its own output length. */
     boolean tokensGiven() {
-      return !Double.isNaN(maxTokens) || !Double.isNaN(maxCompletionTokens);
+      return !Double.isNaN(maxTokens)
+          || !Double.isNaN(maxCompletionTokens)
+          || !Double.isNaN(maxOutputTokens);
     }
   }
 
@@ -54,6 +62,8 @@ record RequestFields(boolean json, String model, boolean stream, Sizes sizes) {
     boolean stream = false;
     double maxTokens = Double.NaN;
     double maxCompletionTokens = Double.NaN;
+    double maxOutputTokens = Double.NaN;
+    int prompts = 1;
     double n = Double.NaN;
     double bestOf = Double.NaN;
     boolean empty = true;
@@ -80,6 +90,8 @@ record RequestFields(boolean json, String model, boolean stream, Sizes sizes) {
           }
           case "max_tokens" -> maxTokens = number(p, value);
           case "max_completion_tokens" -> maxCompletionTokens = number(p, value);
+          case "max_output_tokens" -> maxOutputTokens = number(p, value);
+          case "prompt" -> prompts = prompts(p, value);
           case "n" -> n = number(p, value);
           case "best_of" -> bestOf = number(p, value);
           default -> p.skipChildren();
@@ -93,10 +105,35 @@ record RequestFields(boolean json, String model, boolean stream, Sizes sizes) {
         return NOT_JSON;
       }
       return new RequestFields(
-          true, model, stream, new Sizes(maxTokens, maxCompletionTokens, n, bestOf, end, empty));
+          true,
+          model,
+          stream,
+          new Sizes(
+              maxTokens, maxCompletionTokens, maxOutputTokens, n, bestOf, prompts, end, empty));
     } catch (IOException e) {
       return NOT_JSON;
     }
+  }
+
+  /**
+   * How many prompts a {@code prompt} value holds: a list of strings or of token-id lists is that
+   * many prompts; a string, a list of token ids, or anything else is one.
+   */
+  private static int prompts(JsonParser p, JsonToken value) throws IOException {
+    if (value != JsonToken.START_ARRAY) {
+      p.skipChildren();
+      return 1;
+    }
+    int count = 0;
+    boolean ofPrompts = false;
+    for (JsonToken element = p.nextToken();
+        element != JsonToken.END_ARRAY && element != null;
+        element = p.nextToken()) {
+      ofPrompts |= element == JsonToken.VALUE_STRING || element == JsonToken.START_ARRAY;
+      count++;
+      p.skipChildren();
+    }
+    return ofPrompts ? Math.max(1, count) : 1;
   }
 
   private static double number(JsonParser p, JsonToken value) throws IOException {

@@ -9,14 +9,19 @@ import org.springframework.http.HttpStatus;
 
 /**
  * How much one generation request may ask of a worker: at most the deployment's {@code
- * max_tokens_limit} tokens ({@code max_tokens} or {@code max_completion_tokens}) and {@code
- * n_limit} choices ({@code n} or {@code best_of}), else 400. A request that sets no output length
- * gets {@code max_tokens} set to the limit: left alone, an engine such as vLLM generates up to the
+ * max_tokens_limit} tokens ({@code max_tokens} or {@code max_completion_tokens}, {@code
+ * max_output_tokens} on the Responses API) and {@code n_limit} choices ({@code n} or {@code
+ * best_of}, times the number of prompts of a completions request), else 400. A request that sets no
+ * output length gets one set to the limit: left alone, an engine such as vLLM generates up to the
  * model's context length, holding a worker slot all that time.
  */
 public final class RequestLimits {
   /** Routes (after {@code v1/}) that generate, and so take these limits. */
-  static final Set<String> GENERATION_ROUTES = Set.of("chat/completions", "completions");
+  static final Set<String> GENERATION_ROUTES =
+      Set.of("chat/completions", "completions", "responses");
+
+  /** The Responses API names its output length {@code max_output_tokens} and has no choices. */
+  private static final String RESPONSES = "responses";
 
   private final GantryProperties.Limits defaults;
 
@@ -44,12 +49,24 @@ public final class RequestLimits {
     if (sizes.maxCompletionTokens() > tokens) {
       return tooMuch("max_completion_tokens", tokens);
     }
+    if (sizes.maxOutputTokens() > tokens) {
+      return tooMuch("max_output_tokens", tokens);
+    }
     int choices = n(spec);
     if (sizes.n() > choices) {
       return tooMuch("n", choices);
     }
     if (sizes.bestOf() > choices) {
       return tooMuch("best_of", choices);
+    }
+    if (route.equals("completions")) {
+      // Each prompt of a list is answered with its own n (or best_of) choices.
+      double each = Math.max(1, Math.max(nanToZero(sizes.n()), nanToZero(sizes.bestOf())));
+      if (sizes.prompts() * each > choices) {
+        return new InferenceException(
+            HttpStatus.BAD_REQUEST,
+            "prompts times n (or best_of) must be at most " + choices + " on this deployment");
+      }
     }
     return null;
   }
@@ -68,7 +85,12 @@ public final class RequestLimits {
         || spec.framework() == Framework.SIM) {
       return body;
     }
-    return RequestFields.withField(body, sizes, "max_tokens", maxTokens(spec));
+    String field = route.equals(RESPONSES) ? "max_output_tokens" : "max_tokens";
+    return RequestFields.withField(body, sizes, field, maxTokens(spec));
+  }
+
+  private static double nanToZero(double value) {
+    return Double.isNaN(value) ? 0 : value;
   }
 
   /**

@@ -88,4 +88,41 @@ class RequestLimitsTest {
     assertThat(limits.capped(spec, "completions", body, RequestFields.read(body).sizes()))
         .isSameAs(body);
   }
+
+  @Test
+  void theResponsesApiIsHeldToTheTokenLimitAndCappedByItsOwnField() {
+    var spec = spec(10, 1);
+
+    assertThat(limits.check(spec, "responses", sizes("{\"max_output_tokens\":11}")))
+        .hasMessage("max_output_tokens must be at most 10 on this deployment");
+    assertThat(limits.check(spec, "responses", sizes("{\"max_output_tokens\":10}"))).isNull();
+
+    byte[] body = "{\"input\":\"x\"}".getBytes(StandardCharsets.UTF_8);
+    byte[] sent = limits.capped(spec, "responses", body, RequestFields.read(body).sizes());
+    assertThat(RequestFields.read(sent).sizes().maxOutputTokens()).isEqualTo(10);
+    assertThat(RequestFields.read(sent).sizes().maxTokens()).isNaN();
+  }
+
+  @Test
+  void aListOfPromptsCountsEachPromptsChoicesAgainstTheChoiceLimit() {
+    var spec = spec(null, 4);
+
+    assertThat(limits.check(spec, "completions", sizes("{\"prompt\":[\"a\",\"b\",\"c\"],\"n\":2}")))
+        .hasMessage("prompts times n (or best_of) must be at most 4 on this deployment");
+    assertThat(
+            limits.check(
+                spec, "completions", sizes("{\"prompt\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}")))
+        .isNotNull();
+    assertThat(limits.check(spec, "completions", sizes("{\"prompt\":[[1,2],[3]],\"best_of\":2}")))
+        .isNull();
+    // One prompt given as token ids, and one string prompt.
+    assertThat(limits.check(spec, "completions", sizes("{\"prompt\":[1,2,3,4,5,6],\"n\":4}")))
+        .isNull();
+    assertThat(limits.check(spec, "completions", sizes("{\"prompt\":\"x\",\"n\":4}"))).isNull();
+    // Chat completions have no prompt list.
+    assertThat(
+            limits.check(
+                spec, "chat/completions", sizes("{\"prompt\":[\"a\",\"b\",\"c\"],\"n\":2}")))
+        .isNull();
+  }
 }
