@@ -23,7 +23,10 @@ import reactor.core.scheduler.Scheduler;
 
 /**
  * One running deployment in the routing table: its healthy workers with their in-flight counts, and
- * its bounded FIFO admission queue. Every mutation happens under this object's lock, and sinks are
+ * its FIFO admission queue. A request joins the queue unless the deployment could not serve it
+ * within its {@code wait_time_seconds} even at full capacity ({@code max_workers × concurrency}
+ * slots, each freed after about as long as its recent requests held one); {@code max-queue} is only
+ * a ceiling against runaway memory. Every mutation happens under this object's lock, and sinks are
  * completed only after the lock is released, so no downstream code runs while it is held.
  */
 final class DeploymentRoute {
@@ -42,6 +45,15 @@ final class DeploymentRoute {
   private Instant capacityBlockedAt;
   private final ArrayDeque<Waiter> queue = new ArrayDeque<>();
   private boolean removed;
+
+  /**
+   * How long a request holds a worker slot, recently: an exponentially weighted mean of the hold
+   * times of released slots (ms); NaN until one was released.
+   */
+  private double holdMillis = Double.NaN;
+
+  /** The weight of the newest hold time in {@link #holdMillis}. */
+  private static final double HOLD_WEIGHT = 0.2;
 
   /** Request body bytes its requests hold now, counted by the {@link BodyBudget}. */
   final AtomicLong bodyBytes = new AtomicLong();
@@ -98,7 +110,7 @@ final class DeploymentRoute {
             if (lease == null) {
               if (removed) {
                 refused = InferenceException.notFound();
-              } else if (!again && queue.size() >= maxQueue) {
+              } else if (!again && (queue.size() >= maxQueue || wouldWaitOut(queue.size() + 1))) {
                 refused = InferenceException.queueFull();
               } else {
                 waiter = enqueue(sink, again);
@@ -163,13 +175,30 @@ final class DeploymentRoute {
       return null;
     }
     best.inFlight++;
-    return new Lease(this, best);
+    return new Lease(this, best, now);
+  }
+
+  /**
+   * Whether a request at {@code position} in the queue would wait out its wait time even with every
+   * worker the deployment may have: with {@code C} slots at full scale, each freed after the recent
+   * hold time {@code D}, it gets one after about {@code position × D / C}. Unknown (never refused)
+   * until a slot has been released. Caller holds the lock.
+   */
+  private boolean wouldWaitOut(int position) {
+    if (Double.isNaN(holdMillis)) {
+      return false;
+    }
+    long slots = Math.max(1L, (long) spec.maxWorkers() * spec.concurrency());
+    return position * holdMillis / slots > spec.waitTimeSeconds() * 1000.0;
   }
 
   void release(Lease lease) {
-    lease.upstream.lastUsedMillis = clock.getAsLong();
+    long now = clock.getAsLong();
+    lease.upstream.lastUsedMillis = now;
     List<Handoff> handoffs;
     synchronized (this) {
+      long held = Math.max(0, now - lease.takenAtMillis);
+      holdMillis = Double.isNaN(holdMillis) ? held : holdMillis + HOLD_WEIGHT * (held - holdMillis);
       Upstream u = lease.upstream;
       u.inFlight--;
       if (u.leaving && u.inFlight == 0) {

@@ -6,11 +6,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class Lease {
   final DeploymentRoute route;
   final Upstream upstream;
+
+  /** When the slot was taken (the route's clock, epoch millis). */
+  final long takenAtMillis;
+
   private final AtomicBoolean released = new AtomicBoolean();
 
-  Lease(DeploymentRoute route, Upstream upstream) {
+  Lease(DeploymentRoute route, Upstream upstream, long takenAtMillis) {
     this.route = route;
     this.upstream = upstream;
+    this.takenAtMillis = takenAtMillis;
   }
 
   void release() {

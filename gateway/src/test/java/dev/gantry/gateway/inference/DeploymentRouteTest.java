@@ -323,4 +323,63 @@ class DeploymentRouteTest {
     assertThat(waiting.status()).isEqualTo(HttpStatus.NOT_FOUND);
     assertThat(admit(route).status()).isEqualTo(HttpStatus.NOT_FOUND);
   }
+
+  /** deployment(): max_workers 4, wait_time_seconds 10. */
+  @Test
+  void aBurstWaitsInLineWhileNothingSaysItCannotBeServedInTime() {
+    var route = route(deployment(1, null, List.of(healthy(1))), 10_000);
+    admit(route);
+
+    // No slot has been given back yet: nothing says how long requests hold one.
+    var waiting = new ArrayList<Outcome>();
+    for (int i = 0; i < 1_000; i++) {
+      waiting.add(admit(route));
+    }
+
+    assertThat(waiting).allSatisfy(o -> assertThat(o.error.get()).isNull());
+    assertThat(route.demand().queued()).isEqualTo(1_000);
+  }
+
+  @Test
+  void aRequestThatCouldNotBeServedWithinItsWaitTimeAtFullScaleIs429() {
+    // One slot per worker, four workers at most, ten seconds to wait.
+    var route = route(deployment(1, null, List.of(healthy(1))), 10_000);
+    var first = admit(route);
+    time.advanceTimeBy(Duration.ofSeconds(8));
+    first.lease.get().release();
+
+    // Requests hold a slot 8 s: at full scale (4 slots) a slot frees every 2 s, so the fifth in
+    // line gets one after about 10 s, the sixth would not within its 10 s.
+    var running = admit(route);
+    assertThat(running.lease.get()).isNotNull();
+    var inLine = new ArrayList<Outcome>();
+    for (int i = 0; i < 5; i++) {
+      inLine.add(admit(route));
+    }
+    var sixth = admit(route);
+
+    assertThat(inLine).allSatisfy(o -> assertThat(o.error.get()).isNull());
+    assertThat(sixth.status()).isEqualTo(HttpStatus.TOO_MANY_REQUESTS);
+    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(1, 5));
+  }
+
+  @Test
+  void shorterRequestsLetMoreWait() {
+    var route = route(deployment(1, null, List.of(healthy(1))), 10_000);
+    for (int i = 0; i < 20; i++) {
+      var one = admit(route);
+      time.advanceTimeBy(Duration.ofMillis(100));
+      one.lease.get().release();
+    }
+
+    // 100 ms per request, 4 slots at full scale: 400 may wait 10 s, the 401st not.
+    admit(route);
+    var inLine = new ArrayList<Outcome>();
+    for (int i = 0; i < 400; i++) {
+      inLine.add(admit(route));
+    }
+
+    assertThat(inLine).allSatisfy(o -> assertThat(o.error.get()).isNull());
+    assertThat(admit(route).status()).isEqualTo(HttpStatus.TOO_MANY_REQUESTS);
+  }
 }

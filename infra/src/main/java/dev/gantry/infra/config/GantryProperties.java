@@ -241,7 +241,9 @@ public record GantryProperties(
 
   /**
    * @param maxBodyBytes largest inference request body; larger ones are answered 413
-   * @param maxQueue requests that may wait per deployment for a free worker; more are answered 429
+   * @param maxQueue the most requests that may wait per deployment for a free worker, a ceiling
+   *     against runaway memory (more are answered 429); the admission rule itself is the wait
+   *     estimate of the deployment's route
    * @param routeRefresh how often the routing table re-reads running deployments and workers
    * @param demandReportInterval how often a deployment with waiting requests reports its demand
    * @param connectTimeout how long connecting to a worker may take before it counts as unreachable
@@ -270,7 +272,7 @@ public record GantryProperties(
    */
   public record Gateway(
       @DefaultValue("8388608") @Positive long maxBodyBytes,
-      @DefaultValue("256") @Min(0) int maxQueue,
+      @DefaultValue("4096") @Min(0) int maxQueue,
       @DefaultValue("500ms") @NotNull Duration routeRefresh,
       @DefaultValue("250ms") @NotNull Duration demandReportInterval,
       @DefaultValue("2s") @NotNull Duration connectTimeout,
