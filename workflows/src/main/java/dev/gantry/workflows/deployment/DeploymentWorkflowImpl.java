@@ -129,6 +129,12 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
    */
   static final String CANCELLABLE_DOWNLOAD = "cancellable-download";
 
+  /**
+   * Deletion drains workers already draining too: one in a scale-in drain (hours) then stops with
+   * the deletion's bounded drain, before storage is removed.
+   */
+  static final String DELETE_DRAINS_DRAINING = "delete-drains-draining-workers";
+
   private static final Duration SLOT_FIRST_WAIT = Duration.ofSeconds(5);
   private static final Duration SLOT_MAX_WAIT = Duration.ofMinutes(1);
 
@@ -630,12 +636,15 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
   }
 
   /**
-   * Drains every worker and waits until each has stopped, so storage is never removed under a
-   * running engine. Bounded: a worker that never answers is left to the runtime's orphan sweeper.
+   * Drains every worker (one already draining for scale-in too, which cuts its long drain short)
+   * and waits until each has stopped, so storage is never removed under a running engine. Bounded:
+   * a worker that never answers is left to the runtime's orphan sweeper.
    */
   private void drainAll() {
+    boolean drainDraining =
+        Workflow.getVersion(DELETE_DRAINS_DRAINING, Workflow.DEFAULT_VERSION, 1) >= 1;
     for (Slot w : List.copyOf(workers.values())) {
-      if (w.status != WorkerStatus.DRAINING) {
+      if (drainDraining || w.status != WorkerStatus.DRAINING) {
         signalWorker(w, stub -> stub.drain(new DrainRequest("the deployment is being deleted")));
       }
     }

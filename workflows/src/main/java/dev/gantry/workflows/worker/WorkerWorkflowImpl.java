@@ -25,12 +25,16 @@ import dev.gantry.api.worker.WorkerWorkflowInput;
 import dev.gantry.api.worker.WorkerWorkflowInput.StartMode;
 import dev.gantry.workflows.ActivityPolicies;
 import dev.gantry.workflows.Signals;
+import io.temporal.activity.ActivityCancellationType;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.common.RetryOptions;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.ApplicationFailure;
+import io.temporal.failure.CanceledFailure;
 import io.temporal.failure.TimeoutFailure;
 import io.temporal.workflow.Async;
+import io.temporal.workflow.CancellationScope;
+import io.temporal.workflow.CompletablePromise;
 import io.temporal.workflow.Promise;
 import io.temporal.workflow.SignalExternalWorkflowException;
 import io.temporal.workflow.Workflow;
@@ -108,6 +112,9 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
           ActivityOptions.newBuilder()
               .setStartToCloseTimeout(Duration.ofHours(12).plusMinutes(15))
               .setHeartbeatTimeout(Duration.ofSeconds(30))
+              // A deletion cancels it (SCALE_IN_YIELDS_TO_DRAIN) and stops the engine again only
+              // once it acknowledged, from a heartbeat, so two stops of one engine never overlap.
+              .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
               .setRetryOptions(
                   RetryOptions.newBuilder()
                       .setInitialInterval(Duration.ofSeconds(1))
@@ -136,6 +143,12 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
    * #BUSY_CHECK}) ends the worker for that reason, not as idle.
    */
   static final String IDLE_REAP_RECHECK = "idle-reap-rechecks-ends";
+
+  /**
+   * A drain request (a deletion) that arrives during a scale-in stop cuts it short: the scale-in
+   * stop is cancelled and the engine stopped the normal way, with the deletion's bounded drain.
+   */
+  static final String SCALE_IN_YIELDS_TO_DRAIN = "scale-in-drain-yields-to-deletion";
 
   private final WorkerWorkflowInput input;
   private final WorkerRef ref;
@@ -226,10 +239,16 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
     setStatus(WorkerStatus.DRAINING, null);
     notifyDeployment(WorkerStatus.DRAINING, cause);
     if (scaleIn) {
-      try {
-        scaleInStopping.stopEngine(new StopEngineInput(ref, true, true));
-      } catch (ActivityFailure e) {
-        log.error("Worker {} could not stop its engine: {}", input.workerId(), messageOf(e));
+      if (Workflow.getVersion(SCALE_IN_YIELDS_TO_DRAIN, Workflow.DEFAULT_VERSION, 1) >= 1) {
+        if (scaleInStopUnlessDrained()) {
+          cause = WorkerEndCause.DRAIN_REQUESTED;
+        }
+      } else {
+        try {
+          scaleInStopping.stopEngine(new StopEngineInput(ref, true, true));
+        } catch (ActivityFailure e) {
+          log.error("Worker {} could not stop its engine: {}", input.workerId(), messageOf(e));
+        }
       }
     } else {
       stopEngine(true);
@@ -239,6 +258,38 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
             ? "idle for %d s".formatted(settings.idleTimeoutSeconds())
             : drainRequest.reason();
     return end(WorkerStatus.STOPPED, cause, why);
+  }
+
+  /**
+   * The scale-in stop (hours, waiting for live generations) unless a drain request (a deletion)
+   * arrives meanwhile: then it is cancelled, and once it acknowledged (so two stops never overlap)
+   * the engine stops the normal way, with the bounded drain and the SIGTERM grace. Returns whether
+   * a drain request cut it short.
+   */
+  private boolean scaleInStopUnlessDrained() {
+    var stopInput = new StopEngineInput(ref, true, true);
+    CompletablePromise<Void> stop = Workflow.newPromise();
+    CancellationScope scope =
+        Workflow.newCancellationScope(
+            () -> stop.completeFrom(Async.procedure(scaleInStopping::stopEngine, stopInput)));
+    scope.run();
+    Workflow.await(() -> stop.isCompleted() || drainRequest != null);
+    if (!stop.isCompleted()) {
+      scope.cancel("drain requested: " + drainRequest.reason());
+      try {
+        stop.get();
+      } catch (ActivityFailure | CanceledFailure e) {
+        // Expected: cancelled, or it ended on its own meanwhile; stopping again is harmless.
+      }
+      stopEngine(true);
+      return true;
+    }
+    try {
+      stop.get();
+    } catch (ActivityFailure e) {
+      log.error("Worker {} could not stop its engine: {}", input.workerId(), messageOf(e));
+    }
+    return false;
   }
 
   /**

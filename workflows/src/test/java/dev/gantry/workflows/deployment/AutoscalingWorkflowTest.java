@@ -32,6 +32,7 @@ import io.temporal.common.converter.DefaultDataConverter;
 import io.temporal.testing.TestWorkflowEnvironment;
 import io.temporal.testing.TestWorkflowExtension;
 import io.temporal.worker.Worker;
+import io.temporal.worker.WorkerOptions;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -57,6 +58,12 @@ class AutoscalingWorkflowTest {
           .registerWorkflowImplementationTypes(
               DeploymentWorkflowImpl.class, WorkerWorkflowImpl.class)
           .setDoNotStart(true)
+          // Heartbeats (and so cancellations) reach the server every second, not every 24 s.
+          .setWorkerOptions(
+              WorkerOptions.newBuilder()
+                  .setMaxHeartbeatThrottleInterval(Duration.ofSeconds(1))
+                  .setDefaultHeartbeatThrottleInterval(Duration.ofSeconds(1))
+                  .build())
           .build();
 
   final Recorder deployments = new Recorder();
@@ -259,6 +266,52 @@ class AutoscalingWorkflowTest {
     assertThat(engines.count("inFlight:w1")).isEqualTo(1);
     assertThat(WorkflowStub.fromTyped(wf).getResult(DeploymentState.class).status())
         .isEqualTo(DeploymentStatus.DELETED);
+  }
+
+  /**
+   * A deletion while a worker drains for scale-in (which waits for live generations, hours): the
+   * deletion's drain cuts it short. The scale-in stop is cancelled, the engine stops the normal way
+   * (the stop bound), and storage goes only after that, within the deletion's drain bound.
+   */
+  @Test
+  void aDeletionDuringAScaleInDrainCutsItShort(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    engines.scaleInUntilCancelled = true;
+    deployments.onRemoveStorage =
+        () -> engines.calls.add("removeStorage(running=" + engines.running + ")");
+    var wf = start(env, client, worker, spec(0, 1, 20));
+    await(env, "running", () -> wf.state().status() == DeploymentStatus.RUNNING);
+    wf.reportDemand(new DemandReport(1, 0));
+    await(env, "a healthy worker", () -> healthy(wf).equals(List.of(1)));
+    await(env, "the scale-in drain under way", () -> engines.count("scale-in:w1") > 0);
+
+    long deleteAt = env.currentTimeMillis();
+    wf.requestDelete(new DeleteRequest("key_1"));
+    var result = WorkflowStub.fromTyped(wf).getResult(DeploymentState.class);
+
+    assertThat(result.status()).isEqualTo(DeploymentStatus.DELETED);
+    assertThat(env.currentTimeMillis() - deleteAt)
+        .as("deleted within the deletion's drain bound")
+        .isLessThan(Duration.ofMinutes(10).toMillis());
+    var outcome =
+        client
+            .newUntypedWorkflowStub(WorkerWorkflow.workflowId(DEP, 1))
+            .getResult(WorkerOutcome.class);
+    assertThat(outcome.status()).isEqualTo(WorkerStatus.STOPPED);
+    assertThat(outcome.cause()).isEqualTo(WorkerEndCause.DRAIN_REQUESTED);
+    assertThat(outcome.reason()).isEqualTo("the deployment is being deleted");
+    // The scale-in stop acknowledged its cancellation before the normal stop ran; storage went
+    // after the worker recorded stopped, with no engine left running.
+    assertThat(engines.calls)
+        .containsSubsequence(
+            "scale-in:w1",
+            "scale-in-cancelled:w1",
+            "drain:w1",
+            "record:w1:stopped",
+            "removeStorage(running=[])");
+    assertThat(engines.count("drain:w1")).isEqualTo(2);
+    assertThat(engines.count("scale-in:w1")).isEqualTo(1);
+    assertThat(engines.running).isEmpty();
   }
 
   /** An engine that exits while the idle reap asks it: the worker fails, not stops as idle. */

@@ -98,8 +98,14 @@ class DeploymentWorkflowTest {
       return new StorageInfo("/data/storage/" + request.deploymentId());
     }
 
+    /** Runs as storage is removed (before the call is recorded); nothing when null. */
+    volatile Runnable onRemoveStorage;
+
     @Override
     public void removeStorage(StorageRequest request) {
+      if (onRemoveStorage != null) {
+        onRemoveStorage.run();
+      }
       calls.add("removeStorage");
     }
 

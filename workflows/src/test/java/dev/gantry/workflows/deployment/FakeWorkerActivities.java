@@ -6,6 +6,7 @@ import dev.gantry.api.worker.WorkerActivities;
 import dev.gantry.api.worker.WorkerWorkflow;
 import io.temporal.activity.Activity;
 import io.temporal.api.enums.v1.EventType;
+import io.temporal.client.ActivityCompletionException;
 import io.temporal.client.WorkflowClient;
 import io.temporal.failure.ApplicationFailure;
 import java.util.List;
@@ -75,10 +76,36 @@ final class FakeWorkerActivities implements WorkerActivities {
     calls.add((input.drain() ? "drain:" : "stop:") + shortId(id));
     if (input.scaleIn()) {
       calls.add("scale-in:" + shortId(id));
+      if (scaleInUntilCancelled) {
+        heartbeatUntilCancelled("scale-in-cancelled:" + shortId(id));
+      }
     }
     if (running.remove(id)) {
       slotsInUse.decrementAndGet();
     }
+  }
+
+  /**
+   * Scale-in stops wait for live generations (hours, as a real one may): they heartbeat until the
+   * workflow cancels them, leaving the engine running.
+   */
+  volatile boolean scaleInUntilCancelled;
+
+  private void heartbeatUntilCancelled(String onCancel) {
+    var context = Activity.getExecutionContext();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    try {
+      while (System.nanoTime() < deadline) {
+        context.heartbeat(null);
+        Thread.sleep(50);
+      }
+    } catch (ActivityCompletionException e) {
+      calls.add(onCancel);
+      throw e;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    throw ApplicationFailure.newNonRetryableFailure("never cancelled", "TEST");
   }
 
   /**

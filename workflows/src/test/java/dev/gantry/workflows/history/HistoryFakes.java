@@ -85,6 +85,18 @@ final class HistoryFakes {
     /** A failure every scale-in drain throws, or null for drains that stop the engine. */
     volatile RuntimeException scaleInFailure;
 
+    /**
+     * Scale-in drains wait for live generations (hours, as a real one may): they heartbeat until
+     * the workflow cancels them, leaving the engine running.
+     */
+    volatile boolean scaleInUntilCancelled;
+
+    /** Counted down when a scale-in drain that waits for its cancellation is under way. */
+    final CountDownLatch scaleInRunning = new CountDownLatch(1);
+
+    /** Counted down when such a scale-in drain learnt of its cancellation. */
+    final CountDownLatch scaleInCancelled = new CountDownLatch(1);
+
     /** Engines stopped by a scale-in drain (reaped for idleness), by worker id. */
     final Set<String> scaleInStops = ConcurrentHashMap.newKeySet();
 
@@ -220,6 +232,10 @@ final class HistoryFakes {
         if (scaleInFailure != null) {
           throw scaleInFailure;
         }
+        if (scaleInUntilCancelled) {
+          scaleInRunning.countDown();
+          heartbeatUntilCancelled(null, scaleInCancelled);
+        }
       }
       running.remove(input.worker().workerId());
     }
@@ -229,23 +245,31 @@ final class HistoryFakes {
      * activity learns from a heartbeat (an {@link ActivityCompletionException}), as the real one.
      */
     private void heartbeatUntilCancelled() {
-      var context = Activity.getExecutionContext();
       downloadRunning.countDown();
+      heartbeatUntilCancelled(0L, downloadCancelled);
+    }
+
+    /**
+     * Heartbeats (download progress when {@code progress} is not null) until the workflow cancels
+     * the activity; counts {@code cancelled} down when it learnt of that.
+     */
+    private static void heartbeatUntilCancelled(Long progress, CountDownLatch cancelled) {
+      var context = Activity.getExecutionContext();
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      long done = 0;
+      long done = progress == null ? 0 : progress;
       try {
         while (System.nanoTime() < deadline) {
           done += 10_000_000L;
-          context.heartbeat(new DownloadProgress(done, 16_000_000_000L));
+          context.heartbeat(progress == null ? null : new DownloadProgress(done, 16_000_000_000L));
           Thread.sleep(100);
         }
       } catch (ActivityCompletionException e) {
-        downloadCancelled.countDown();
+        cancelled.countDown();
         throw e;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-      throw new IllegalStateException("the download was never cancelled");
+      throw new IllegalStateException("the activity was never cancelled");
     }
 
     @Override

@@ -84,6 +84,8 @@ class HistoryRecorder {
   private static final String BUSY_CHECK = "idle-reap-asks-in-flight@1";
   private static final String SCALE_IN_DRAIN = "scale-in-drain-timeout@1";
   private static final String IDLE_REAP_RECHECK = "idle-reap-rechecks-ends";
+  private static final String SCALE_IN_YIELDS = "scale-in-drain-yields-to-deletion@1";
+  private static final String DELETE_DRAINS_DRAINING = "delete-drains-draining-workers@1";
 
   private TestWorkflowEnvironment env;
   private WorkflowClient client;
@@ -101,7 +103,14 @@ class HistoryRecorder {
                 .build());
     client = env.getWorkflowClient();
     control.client = client;
-    Worker worker = env.newWorker(TaskQueues.CONTROL);
+    // Heartbeats (and so cancellations, as of a scale-in drain) reach the server every second.
+    Worker worker =
+        env.newWorker(
+            TaskQueues.CONTROL,
+            WorkerOptions.newBuilder()
+                .setMaxHeartbeatThrottleInterval(Duration.ofSeconds(1))
+                .setDefaultHeartbeatThrottleInterval(Duration.ofSeconds(1))
+                .build());
     worker.registerWorkflowImplementationTypes(
         DeploymentWorkflowImpl.class, WorkerWorkflowImpl.class, JobWorkflowImpl.class);
     worker.registerActivitiesImplementations(control, jobs);
@@ -672,6 +681,43 @@ class HistoryRecorder {
       record(
           "worker/drain-during-idle-busy-check-before-idle-reap-recheck", workerId(1), BUSY_CHECK);
     }
+  }
+
+  // ---- Since getVersion("scale-in-drain-yields-to-deletion") and
+  // ("delete-drains-draining-workers")
+
+  /**
+   * The deployment is deleted while its worker drains for scale-in (waiting for live generations,
+   * hours): the deletion drains the draining worker too, which cancels its scale-in drain (the
+   * activity learns it from a heartbeat) and stops the engine the normal way (the stop bound, no
+   * scale-in flag); storage is removed once it stopped.
+   */
+  @Test
+  void deleteDuringAScaleInDrain() {
+    control.scaleInUntilCancelled = true;
+    var wf = startOneDemandWorker();
+    await("reaped: the scale-in drain under way", () -> control.scaleInRunning.getCount() == 0);
+    // Not settled: the scale-in drain runs until the deletion cancels it. Virtual time stands
+    // still meanwhile, so its heartbeat timeout cannot pass.
+    wf.requestDelete(new DeleteRequest("key_1"));
+    awaitTrue(control.scaleInCancelled);
+    awaitClosed(deploymentId());
+    awaitClosed(workerId(1));
+    var outcome = client.newUntypedWorkflowStub(workerId(1)).getResult(WorkerOutcome.class);
+    assertThat(outcome.status()).isEqualTo(WorkerStatus.STOPPED);
+    assertThat(outcome.cause()).isEqualTo(WorkerEndCause.DRAIN_REQUESTED);
+    assertThat(client.fetchHistory(workerId(1)).getEvents())
+        .as("the scale-in drain ended cancelled")
+        .anyMatch(e -> e.getEventType() == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED);
+    assertThat(control.running).isEmpty();
+    assertThat(control.statuses).endsWith("deleting", "deleted");
+    record(
+        "worker/scale-in-drain-cut-short-by-deletion",
+        workerId(1),
+        BUSY_CHECK,
+        SCALE_IN_DRAIN,
+        SCALE_IN_YIELDS);
+    record("deployment/delete-during-scale-in-drain", deploymentId(), DELETE_DRAINS_DRAINING);
   }
 
   /** A sim deployment without min workers, whose demand starts one worker that may be reaped. */

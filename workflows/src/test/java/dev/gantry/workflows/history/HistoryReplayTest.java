@@ -212,7 +212,24 @@ class HistoryReplayTest {
                     reapedSince.stream(),
                     Stream.of("worker/drain-during-idle-busy-check-before-idle-reap-recheck"))
                 .toList(),
-            List.of("worker/drain-during-idle-busy-check")));
+            List.of("worker/drain-during-idle-busy-check")),
+        // Before it: every scale-in drain that ran to its end (the change's getVersion is reached
+        // before each scale-in stop). Since it: a deletion's drain cancels the scale-in stop.
+        Arguments.of(
+            "scale-in-drain-yields-to-deletion",
+            "StopEngine",
+            reapedSince,
+            List.of("worker/scale-in-drain-cut-short-by-deletion")),
+        // Before it: deletions that drained workers (none of them already draining, so the path is
+        // the same). Since it: a worker in a scale-in drain is drained by the deletion too.
+        Arguments.of(
+            "delete-drains-draining-workers",
+            "RemoveStorage",
+            List.of(
+                "deployment/provision-then-delete",
+                "deployment/scale-out-idle-reap-then-delete",
+                "deployment/delete-while-worker-starting"),
+            List.of("deployment/delete-during-scale-in-drain")));
   }
 
   /**
