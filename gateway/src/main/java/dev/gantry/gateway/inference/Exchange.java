@@ -47,6 +47,12 @@ final class Exchange implements UpstreamCall.Receiver {
   private final String accept;
   private final AnswerWriter answer;
 
+  /**
+   * The least a request waiting for a worker counts against the body budget: an estimate of what
+   * its connection and state cost besides its body.
+   */
+  static final long WAITING_REQUEST_BYTES = 4096;
+
   private Phase phase = Phase.HEAD;
 
   /**
@@ -237,6 +243,11 @@ final class Exchange implements UpstreamCall.Receiver {
       return;
     }
     outgoing = body.sending(checked.outgoing());
+    if (!body.countAtLeast(WAITING_REQUEST_BYTES)) {
+      // Many small requests waiting cost memory too: they are bounded by the same budget.
+      refuse(InferenceException.queueFull());
+      return;
+    }
     upstream = proxy.upstreamCall(ctx.channel(), this, call, method, contentType, accept, outgoing);
     admit(proxy.admission().admit(call.route));
   }

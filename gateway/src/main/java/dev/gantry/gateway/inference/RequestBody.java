@@ -71,6 +71,18 @@ final class RequestBody {
     return sent;
   }
 
+  /**
+   * Counts the request as at least {@code bytes} against the body budget while it is held: what a
+   * request waiting for a worker costs besides its body (its connection, its state), so the budget
+   * also bounds how many small requests can wait.
+   *
+   * @return false when the budget has no room for it
+   */
+  boolean countAtLeast(long bytes) {
+    long more = bytes - hold.held();
+    return more <= 0 || hold.reserve(more);
+  }
+
   /** Lets go of the body and its share of the budget; idempotent. */
   void drop() {
     stopWatching();

@@ -888,4 +888,24 @@ class ExchangeTest {
       channel.writeInbound(new DefaultHttpContent(utf8(text)));
     }
   }
+
+  @Test
+  void aSmallRequestWaitingForAWorkerCountsAtLeastItsOwnCostAgainstTheBudget() {
+    send(chat(false));
+    assertThat(workers.made).isEqualTo(1);
+    var waiting = new EmbeddedChannel(new InferenceConnection(proxy));
+    waiting.writeInbound(chat(false));
+    assertThat(route.demand().queued()).isEqualTo(1);
+
+    // Its body is a few dozen bytes; a waiting request costs more than that.
+    assertThat(proxy.budget().held()).isGreaterThanOrEqualTo(2 * Exchange.WAITING_REQUEST_BYTES);
+
+    workers.connection(0).request().release();
+    workers.connection(0).answer(json("{}"));
+    readAnswer();
+    workers.connection(1).request().release();
+    workers.connection(1).answer(json("{}"));
+    ReferenceCountUtil.release(waiting.readOutbound());
+    waiting.finishAndReleaseAll();
+  }
 }
