@@ -138,6 +138,11 @@ class EngineWatcherTest {
     }
 
     @Override
+    public boolean probe(RunningWorker worker, java.time.Duration timeout) {
+      return probe(worker);
+    }
+
+    @Override
     public boolean probe(RunningWorker worker) {
       int n =
           probes.computeIfAbsent(worker.workerId(), id -> new AtomicInteger()).incrementAndGet();

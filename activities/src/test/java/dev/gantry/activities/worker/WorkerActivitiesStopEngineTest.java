@@ -111,6 +111,11 @@ class WorkerActivitiesStopEngineTest {
     }
 
     @Override
+    public boolean probe(RunningWorker worker, java.time.Duration timeout) {
+      return probe(worker);
+    }
+
+    @Override
     public boolean probe(RunningWorker worker) {
       return true;
     }

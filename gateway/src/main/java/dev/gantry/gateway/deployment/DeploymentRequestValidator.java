@@ -76,7 +76,7 @@ public class DeploymentRequestValidator {
   public CreateDeploymentCommand validateCreate(Map<String, Object> body, boolean admin) {
     var in = new RequestReader(body);
     in.rejectUnknown(CREATE_FIELDS);
-    String name = in.string("name", true, 100);
+    String name = in.string("name", true, EditRules.MAX_NAME_LENGTH);
     String model = in.string("model", true, 300);
     String frameworkName = in.string("framework", true, 20);
     Framework framework = null;

@@ -62,7 +62,6 @@ final class Exchange implements UpstreamCall.Receiver {
   private boolean bodyOpen = true;
 
   private RequestBody body;
-  private byte[] outgoing;
   private Disposable admission;
   private UpstreamCall upstream;
   private boolean recorded;
@@ -199,7 +198,7 @@ final class Exchange implements UpstreamCall.Receiver {
   }
 
   private void bodyIn() {
-    outgoing = body.complete();
+    body.complete();
     if (call.route != null) {
       checkBody();
       return;
@@ -236,13 +235,13 @@ final class Exchange implements UpstreamCall.Receiver {
 
   /** The checks on the whole body; then admission. */
   private void checkBody() {
-    var checked = proxy.checks().body(call.route, call.rest, outgoing);
+    var checked = proxy.checks().body(call.route, call.rest, body.bytes());
     call.streamed = checked.streamed();
     if (checked.refusal() != null) {
       refuse(checked.refusal());
       return;
     }
-    outgoing = body.sending(checked.outgoing());
+    byte[] outgoing = body.sending(checked.outgoing());
     if (!body.countAtLeast(WAITING_REQUEST_BYTES)) {
       // Many small requests waiting cost memory too: they are bounded by the same budget.
       refuse(InferenceException.queueFull());
@@ -290,7 +289,6 @@ final class Exchange implements UpstreamCall.Receiver {
   /** A worker that answered has the request: it is never sent again, so its body is not needed. */
   @Override
   public void sent() {
-    outgoing = null;
     dropBody();
   }
 
@@ -439,7 +437,6 @@ final class Exchange implements UpstreamCall.Receiver {
   }
 
   private void dropBody() {
-    outgoing = null;
     if (body != null) {
       body.drop();
     }

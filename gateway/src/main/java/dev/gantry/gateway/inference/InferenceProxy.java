@@ -22,7 +22,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -265,10 +264,8 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
    *     caller answers 429, or waits, without holding the body
    */
   public Runnable reserveBody(String tenantId, String deploymentId, long bytes) {
-    DeploymentRoute route = deploymentId == null ? null : routes.find(deploymentId);
-    var counter =
-        route != null && route.tenantId().equals(tenantId) ? route.bodyBytes : new AtomicLong();
-    BodyBudget.Hold hold = budget.hold(tenantId, counter);
+    DeploymentRoute route = deploymentId == null ? null : checks.resolve(deploymentId, tenantId);
+    BodyBudget.Hold hold = checks.bodyHold(tenantId, route);
     if (!hold.reserve(bytes)) {
       return null;
     }

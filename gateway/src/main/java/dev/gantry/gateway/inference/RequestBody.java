@@ -54,6 +54,11 @@ final class RequestBody {
     buffer.append(part);
   }
 
+  /** The body as received (once complete), or as it will be sent; null once let go. */
+  byte[] bytes() {
+    return bytes;
+  }
+
   /** The whole body is in: stops watching, and returns it. */
   byte[] complete() {
     stopWatching();

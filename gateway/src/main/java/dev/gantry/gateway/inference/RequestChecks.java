@@ -4,6 +4,7 @@ import dev.gantry.gateway.auth.BearerKeys;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.net.SocketAddress;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import org.springframework.http.HttpStatus;
 
@@ -116,7 +117,7 @@ final class RequestChecks {
   /** A new, empty share of the body budget for a request of {@code tenantId} to {@code route}. */
   BodyBudget.Hold bodyHold(String tenantId, DeploymentRoute route) {
     return route == null
-        ? budget.hold(tenantId, new java.util.concurrent.atomic.AtomicLong())
+        ? budget.hold(tenantId, new AtomicLong())
         : budget.hold(route.tenantId(), route.bodyBytes);
   }
 

@@ -32,9 +32,7 @@ public interface WorkerRuntime {
    * One health probe that gives up after {@code timeout}: a hung engine (stopped, deadlocked)
    * accepts the connection and never answers.
    */
-  default boolean probe(RunningWorker worker, Duration timeout) {
-    return probe(worker);
-  }
+  boolean probe(RunningWorker worker, Duration timeout);
 
   /** Requests the engine is running or queuing, from its metrics; empty when it has none. */
   Optional<Integer> inFlight(RunningWorker worker);
