@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.gantry.infra.auth.ApiKeys;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -32,13 +31,7 @@ import org.springframework.test.web.reactive.server.WebTestClient;
 class DeploymentIdempotencyTest {
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
-    var dir = Files.createTempDirectory("gantry-idempotency-test");
-    registry.add("gantry.data-dir", dir::toString);
-    registry.add(
-        "spring.datasource.url",
-        () ->
-            "jdbc:h2:mem:idem;DB_CLOSE_DELAY=-1"
-                + dev.gantry.infra.db.EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    TestData.embedded(registry, "idem");
   }
 
   @LocalServerPort int port;

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gantry.infra.auth.ApiKeys;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
@@ -24,13 +23,7 @@ import org.springframework.test.web.reactive.server.WebTestClient;
 class DeploymentRequestLimitsTest {
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
-    var dir = Files.createTempDirectory("gantry-request-limits-test");
-    registry.add("gantry.data-dir", dir::toString);
-    registry.add(
-        "spring.datasource.url",
-        () ->
-            "jdbc:h2:mem:reqlimits;DB_CLOSE_DELAY=-1"
-                + dev.gantry.infra.db.EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    TestData.embedded(registry, "reqlimits");
     registry.add("gantry.limits.default-max-tokens-limit", () -> "2048");
     registry.add("gantry.limits.max-max-tokens-limit", () -> "32768");
     registry.add("gantry.limits.default-n-limit", () -> "2");

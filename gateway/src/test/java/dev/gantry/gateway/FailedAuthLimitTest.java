@@ -4,13 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeys;
-import dev.gantry.infra.db.EmbeddedDatabase;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -25,11 +23,7 @@ import org.springframework.test.context.DynamicPropertySource;
 class FailedAuthLimitTest {
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
-    var dir = Files.createTempDirectory("gantry-auth-limit-test");
-    registry.add("gantry.data-dir", dir::toString);
-    registry.add(
-        "spring.datasource.url",
-        () -> "jdbc:h2:mem:authlimit;DB_CLOSE_DELAY=-1" + EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    TestData.embedded(registry, "authlimit");
     registry.add("gantry.auth.failed-attempts-burst", () -> "3");
     registry.add("gantry.auth.failed-attempts-per-minute", () -> "1");
   }

@@ -13,10 +13,8 @@ import dev.gantry.gateway.jobs.JobRouteDocs;
 import dev.gantry.gateway.jobs.JobService;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeys;
-import dev.gantry.infra.db.EmbeddedDatabase;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -66,11 +64,7 @@ class OpenApiContractTest {
 
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
-    var dir = Files.createTempDirectory("gantry-openapi-test");
-    registry.add("gantry.data-dir", dir::toString);
-    registry.add(
-        "spring.datasource.url",
-        () -> "jdbc:h2:mem:openapi;DB_CLOSE_DELAY=-1" + EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    TestData.embedded(registry, "openapi");
     // Most requests of the path test fail to authenticate on purpose, all from one address.
     registry.add("gantry.auth.failed-attempts-burst", () -> "100000");
   }

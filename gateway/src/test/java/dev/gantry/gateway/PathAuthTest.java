@@ -4,13 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeys;
-import dev.gantry.infra.db.EmbeddedDatabase;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -32,11 +30,7 @@ import org.springframework.test.context.DynamicPropertySource;
 class PathAuthTest {
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
-    var dir = Files.createTempDirectory("gantry-path-auth-test");
-    registry.add("gantry.data-dir", dir::toString);
-    registry.add(
-        "spring.datasource.url",
-        () -> "jdbc:h2:mem:pathauth;DB_CLOSE_DELAY=-1" + EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    TestData.embedded(registry, "pathauth");
     // Every request here comes from one address and most fail to authenticate on purpose.
     registry.add("gantry.auth.failed-attempts-burst", () -> "100000");
   }

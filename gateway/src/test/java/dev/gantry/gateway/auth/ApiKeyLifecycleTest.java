@@ -2,11 +2,11 @@ package dev.gantry.gateway.auth;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.gantry.gateway.TestData;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.auth.BootstrapKey;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -29,13 +29,7 @@ class ApiKeyLifecycleTest {
 
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
-    var dir = Files.createTempDirectory("gantry-auth-test");
-    registry.add("gantry.data-dir", dir::toString);
-    registry.add(
-        "spring.datasource.url",
-        () ->
-            "jdbc:h2:mem:auth;DB_CLOSE_DELAY=-1"
-                + dev.gantry.infra.db.EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    TestData.embedded(registry, "auth");
     registry.add("gantry.auth.key-refresh", () -> "1h");
     registry.add("GANTRY_API_KEY", () -> BOOTSTRAP_KEY);
   }

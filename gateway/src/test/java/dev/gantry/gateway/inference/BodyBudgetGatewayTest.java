@@ -7,11 +7,11 @@ import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.gateway.GatewayTestBeans;
+import dev.gantry.gateway.TestData;
 import dev.gantry.gateway.inference.InferenceGatewayTest.RawHttp;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.db.DeploymentRepository;
-import dev.gantry.infra.db.EmbeddedDatabase;
 import java.io.IOException;
 import java.net.Socket;
 import java.net.URI;
@@ -19,8 +19,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,11 +51,7 @@ class BodyBudgetGatewayTest {
 
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
-    Path dir = Files.createTempDirectory("gantry-budget-test");
-    registry.add("gantry.data-dir", dir::toString);
-    registry.add(
-        "spring.datasource.url",
-        () -> "jdbc:h2:mem:budget;DB_CLOSE_DELAY=-1" + EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    TestData.embedded(registry, "budget");
     registry.add("gantry.gateway.max-body-bytes", () -> String.valueOf(64 * KIB));
     registry.add(
         "gantry.gateway.queued-body-bytes-per-deployment", () -> String.valueOf(128 * KIB));

@@ -7,16 +7,14 @@ import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.gateway.GatewayTestBeans;
+import dev.gantry.gateway.TestData;
 import dev.gantry.gateway.inference.InferenceGatewayTest.RawHttp;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.db.DeploymentRepository;
-import dev.gantry.infra.db.EmbeddedDatabase;
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -41,12 +39,7 @@ class BodyTimeoutGatewayTest {
 
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
-    Path dir = Files.createTempDirectory("gantry-body-timeout-test");
-    registry.add("gantry.data-dir", dir::toString);
-    registry.add(
-        "spring.datasource.url",
-        () ->
-            "jdbc:h2:mem:bodytimeout;DB_CLOSE_DELAY=-1" + EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    TestData.embedded(registry, "bodytimeout");
     registry.add("gantry.gateway.max-body-bytes", () -> "65536");
     registry.add("gantry.gateway.body-timeout", () -> "1s");
     registry.add("gantry.gateway.route-refresh", () -> "100ms");

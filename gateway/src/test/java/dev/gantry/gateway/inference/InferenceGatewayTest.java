@@ -9,10 +9,10 @@ import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.gateway.GatewayTestBeans;
+import dev.gantry.gateway.TestData;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.db.DeploymentRepository;
-import dev.gantry.infra.db.EmbeddedDatabase;
 import dev.gantry.infra.db.WorkerRepository;
 import dev.gantry.infra.db.WorkerRepository.WorkerTransition;
 import dev.gantry.infra.runtime.RunningWorker;
@@ -30,8 +30,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -69,11 +67,7 @@ class InferenceGatewayTest {
 
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
-    Path dir = Files.createTempDirectory("gantry-inference-test");
-    registry.add("gantry.data-dir", dir::toString);
-    registry.add(
-        "spring.datasource.url",
-        () -> "jdbc:h2:mem:inference;DB_CLOSE_DELAY=-1" + EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    TestData.embedded(registry, "inference");
     registry.add("gantry.gateway.max-queue", () -> "16");
     registry.add("gantry.gateway.max-body-bytes", () -> "65536");
     registry.add("gantry.gateway.route-refresh", () -> "100ms");

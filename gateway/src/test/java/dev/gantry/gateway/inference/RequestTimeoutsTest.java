@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gantry.gateway.FakeOrchestrator;
 import dev.gantry.gateway.GatewayTestBeans;
-import dev.gantry.infra.db.EmbeddedDatabase;
+import dev.gantry.gateway.TestData;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,7 +12,6 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -44,11 +43,7 @@ class RequestTimeoutsTest {
 
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
-    var dir = Files.createTempDirectory("gantry-request-timeouts-test");
-    registry.add("gantry.data-dir", dir::toString);
-    registry.add(
-        "spring.datasource.url",
-        () -> "jdbc:h2:mem:timeouts;DB_CLOSE_DELAY=-1" + EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    TestData.embedded(registry, "timeouts");
     registry.add("gantry.gateway.request-header-timeout", () -> HEAD.toMillis() + "ms");
     registry.add("gantry.gateway.request-body-timeout", () -> BODY.toMillis() + "ms");
     registry.add("gantry.gateway.keep-alive-timeout", () -> KEEP_ALIVE.toMillis() + "ms");

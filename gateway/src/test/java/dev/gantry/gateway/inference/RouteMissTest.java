@@ -6,17 +6,15 @@ import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.gateway.GatewayTestBeans;
+import dev.gantry.gateway.TestData;
 import dev.gantry.infra.auth.ApiKeyCache;
 import dev.gantry.infra.auth.ApiKeys;
 import dev.gantry.infra.db.DeploymentRepository;
-import dev.gantry.infra.db.EmbeddedDatabase;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -47,11 +45,7 @@ class RouteMissTest {
 
   @DynamicPropertySource
   static void properties(DynamicPropertyRegistry registry) throws IOException {
-    Path dir = Files.createTempDirectory("gantry-route-miss-test");
-    registry.add("gantry.data-dir", dir::toString);
-    registry.add(
-        "spring.datasource.url",
-        () -> "jdbc:h2:mem:routemiss;DB_CLOSE_DELAY=-1" + EmbeddedDatabase.POSTGRES_COMPATIBILITY);
+    TestData.embedded(registry, "routemiss");
     registry.add("gantry.gateway.route-refresh", () -> "1h");
   }
 
