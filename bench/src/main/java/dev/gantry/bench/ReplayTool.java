@@ -136,23 +136,9 @@ public final class ReplayTool {
      * @throws IllegalArgumentException saying what is wrong
      */
     static Options parse(String[] args, Map<String, String> env) {
-      Map<String, String> values = new LinkedHashMap<>();
-      for (int i = 0; i < args.length; i++) {
-        String arg = args[i];
-        if (arg.equals("--help") || arg.equals("-h")) {
-          return null;
-        }
-        if (!arg.startsWith("--")) {
-          throw new IllegalArgumentException("unexpected argument: " + arg);
-        }
-        int eq = arg.indexOf('=');
-        if (eq > 0) {
-          values.put(arg.substring(2, eq), arg.substring(eq + 1));
-        } else if (i + 1 < args.length) {
-          values.put(arg.substring(2), args[++i]);
-        } else {
-          throw new IllegalArgumentException("missing value for " + arg);
-        }
+      Map<String, String> values = values(args);
+      if (values == null) {
+        return null;
       }
       String url = take(values, "url", "http://localhost:8080");
       String key = values.remove("key");
@@ -206,7 +192,30 @@ public final class ReplayTool {
       return options;
     }
 
-    private static Path tracePath(String trace, String bundledDir) {
+    /** {@code --name value} and {@code --name=value} pairs by name; null when help is asked. */
+    static Map<String, String> values(String[] args) {
+      Map<String, String> values = new LinkedHashMap<>();
+      for (int i = 0; i < args.length; i++) {
+        String arg = args[i];
+        if (arg.equals("--help") || arg.equals("-h")) {
+          return null;
+        }
+        if (!arg.startsWith("--")) {
+          throw new IllegalArgumentException("unexpected argument: " + arg);
+        }
+        int eq = arg.indexOf('=');
+        if (eq > 0) {
+          values.put(arg.substring(2, eq), arg.substring(eq + 1));
+        } else if (i + 1 < args.length) {
+          values.put(arg.substring(2), args[++i]);
+        } else {
+          throw new IllegalArgumentException("missing value for " + arg);
+        }
+      }
+      return values;
+    }
+
+    static Path tracePath(String trace, String bundledDir) {
       Path path = Path.of(trace);
       if (!Files.exists(path) && bundledDir != null) {
         Path bundled = Path.of(bundledDir).resolve(BUNDLED.getOrDefault(trace, trace));
@@ -221,12 +230,12 @@ public final class ReplayTool {
       return path;
     }
 
-    private static String take(Map<String, String> values, String name, String fallback) {
+    static String take(Map<String, String> values, String name, String fallback) {
       String value = values.remove(name);
       return value == null ? fallback : value;
     }
 
-    private static double number(Map<String, String> values, String name, double fallback) {
+    static double number(Map<String, String> values, String name, double fallback) {
       String value = values.remove(name);
       if (value == null) {
         return fallback;
@@ -242,7 +251,7 @@ public final class ReplayTool {
       }
     }
 
-    private static Integer optionalInt(Map<String, String> values, String name) {
+    static Integer optionalInt(Map<String, String> values, String name) {
       String value = values.remove(name);
       if (value == null) {
         return null;
@@ -277,6 +286,11 @@ public final class ReplayTool {
   }
 
   public static void main(String[] args) {
+    if (List.of(args).contains("--what-if")) {
+      WhatIfTool.main(
+          java.util.Arrays.stream(args).filter(a -> !a.equals("--what-if")).toArray(String[]::new));
+      return;
+    }
     Options options;
     try {
       options = Options.parse(args, System.getenv());
@@ -474,7 +488,7 @@ public final class ReplayTool {
         options.promptScale() != 1 ? "; prompts / " + plain(options.promptScale()) : "");
   }
 
-  private static String plain(double value) {
+  static String plain(double value) {
     return value == Math.rint(value)
         ? Long.toString((long) value)
         : String.format(Locale.ROOT, "%s", value);

@@ -1,14 +1,27 @@
 package dev.gantry.api.deployment;
 
+import dev.gantry.autoscaler.Demand;
+
 /**
  * A snapshot of a deployment's demand, sent coalesced (a few per second at most).
  *
  * @param inFlight requests being served by workers
  * @param queued requests waiting for a worker with free capacity
+ * @param oldestWaitMillis how long the oldest waiting request has waited; 0 in reports from
+ *     gateways before it was sent
  */
-public record DemandReport(int inFlight, int queued) {
+public record DemandReport(int inFlight, int queued, long oldestWaitMillis) {
+
+  public DemandReport(int inFlight, int queued) {
+    this(inFlight, queued, 0);
+  }
 
   public int total() {
     return Math.max(0, inFlight) + Math.max(0, queued);
+  }
+
+  /** The report as the autoscaler reads it. */
+  public Demand demand() {
+    return new Demand(inFlight, queued, oldestWaitMillis);
   }
 }

@@ -25,11 +25,47 @@ public record DeploymentSpec(
     List<String> envNames,
     List<String> frameworkArgs,
     Integer maxTokensLimit,
-    Integer nLimit) {
+    Integer nLimit,
+    AutoscalingSpec autoscaling) {
 
   public DeploymentSpec {
+    autoscaling = autoscaling == null ? AutoscalingSpec.DEFAULTS : autoscaling;
     envNames = envNames == null ? List.of() : List.copyOf(envNames);
     frameworkArgs = frameworkArgs == null ? List.of() : List.copyOf(frameworkArgs);
+  }
+
+  /** A spec with the platform's default autoscaling settings. */
+  public DeploymentSpec(
+      String name,
+      String model,
+      Framework framework,
+      GpuSpec gpu,
+      int minWorkers,
+      int maxWorkers,
+      int concurrency,
+      int idleTimeoutSeconds,
+      int waitTimeSeconds,
+      int storageGb,
+      List<String> envNames,
+      List<String> frameworkArgs,
+      Integer maxTokensLimit,
+      Integer nLimit) {
+    this(
+        name,
+        model,
+        framework,
+        gpu,
+        minWorkers,
+        maxWorkers,
+        concurrency,
+        idleTimeoutSeconds,
+        waitTimeSeconds,
+        storageGb,
+        envNames,
+        frameworkArgs,
+        maxTokensLimit,
+        nLimit,
+        null);
   }
 
   /** A spec with the platform's default request limits. */
@@ -91,6 +127,12 @@ public record DeploymentSpec(
         envNames,
         frameworkArgs,
         maxTokensLimit,
-        nLimit);
+        nLimit,
+        autoscaling);
+  }
+
+  /** How this deployment scales: its bounds, concurrency and autoscaling settings. */
+  public dev.gantry.autoscaler.ScalingPolicy scalingPolicy() {
+    return autoscaling.policy(minWorkers, maxWorkers, concurrency);
   }
 }

@@ -1,6 +1,7 @@
 package dev.gantry.api.deployment;
 
 import dev.gantry.api.worker.WorkerStatus;
+import dev.gantry.autoscaler.Autoscaler;
 import java.util.List;
 
 /**
@@ -14,6 +15,8 @@ import java.util.List;
  * @param scaleUpBlockedReason why the last scale-up was refused, while it still applies
  * @param scaleUpBlockedOrdinal the refused worker; a later one becoming healthy clears the reason
  * @param lastFailureReason the last worker failure, shown while failures repeat
+ * @param autoscaler the autoscaler's memory (recent peaks, cold starts); null in states carried by
+ *     runs from before it existed
  */
 public record ServingState(
     DeploymentStatus status,
@@ -25,10 +28,37 @@ public record ServingState(
     long notBeforeEpochMillis,
     String scaleUpBlockedReason,
     int scaleUpBlockedOrdinal,
-    String lastFailureReason) {
+    String lastFailureReason,
+    Autoscaler autoscaler) {
 
   public ServingState {
     workers = workers == null ? List.of() : List.copyOf(workers);
+  }
+
+  /** A state without the autoscaler's memory, as runs before it carried. */
+  public ServingState(
+      DeploymentStatus status,
+      String statusReason,
+      List<WorkerSlot> workers,
+      int nextOrdinal,
+      int wanted,
+      int consecutiveFailures,
+      long notBeforeEpochMillis,
+      String scaleUpBlockedReason,
+      int scaleUpBlockedOrdinal,
+      String lastFailureReason) {
+    this(
+        status,
+        statusReason,
+        workers,
+        nextOrdinal,
+        wanted,
+        consecutiveFailures,
+        notBeforeEpochMillis,
+        scaleUpBlockedReason,
+        scaleUpBlockedOrdinal,
+        lastFailureReason,
+        null);
   }
 
   /** One current worker as the deployment tracks it. */

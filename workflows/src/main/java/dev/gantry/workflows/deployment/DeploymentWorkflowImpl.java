@@ -30,6 +30,9 @@ import dev.gantry.api.worker.WorkerSettings;
 import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.api.worker.WorkerWorkflow;
 import dev.gantry.api.worker.WorkerWorkflowInput;
+import dev.gantry.autoscaler.Autoscaler;
+import dev.gantry.autoscaler.Decision;
+import dev.gantry.autoscaler.Fleet;
 import dev.gantry.workflows.ActivityPolicies;
 import dev.gantry.workflows.Signals;
 import io.temporal.activity.ActivityCancellationType;
@@ -135,6 +138,14 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
    */
   static final String DELETE_DRAINS_DRAINING = "delete-drains-draining-workers";
 
+  /**
+   * The LLM-aware autoscaler ({@link Autoscaler}): demand is sized at the target utilization, the
+   * workers a recent peak needed are kept through the scale-down delay (the others reap themselves
+   * when idle), and cold starts are measured. Before it, a burst raised the target and only reaping
+   * lowered it, and only min workers were kept.
+   */
+  static final String LLM_AUTOSCALER = "llm-autoscaler";
+
   private static final Duration SLOT_FIRST_WAIT = Duration.ofSeconds(5);
   private static final Duration SLOT_MAX_WAIT = Duration.ofMinutes(1);
 
@@ -163,11 +174,23 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
   private String lastFailureReason;
   private boolean changed;
 
+  /** The autoscaler's memory, carried across continue-as-new. */
+  private Autoscaler autoscaler = Autoscaler.IDLE;
+
+  /** Whether this run uses {@link #LLM_AUTOSCALER}; asked once, when first needed. */
+  private Boolean scalerOn;
+
+  /** When {@code wanted} may next fall without new demand (the autoscaler's review time). */
+  private long reviewAtMillis = Long.MAX_VALUE;
+
   /** A current worker: its ordinal, last reported status and whether it is a min worker. */
   private static final class Slot {
     final int ordinal;
     WorkerStatus status;
     boolean keepWarm;
+
+    /** When this run decided to start it; 0 for a worker carried from an earlier run. */
+    long decidedAtMillis;
 
     Slot(int ordinal, WorkerStatus status, boolean keepWarm) {
       this.ordinal = ordinal;
@@ -200,7 +223,18 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
       scaleUpBlockedOrdinal = carried.scaleUpBlockedOrdinal();
       recordedBlockedOrdinal = scaleUpBlockedOrdinal;
       lastFailureReason = carried.lastFailureReason();
+      if (carried.autoscaler() != null) {
+        autoscaler = carried.autoscaler();
+      }
     }
+  }
+
+  /** Whether this run scales with the {@link Autoscaler}; old histories replay without it. */
+  private boolean autoscalerOn() {
+    if (scalerOn == null) {
+      scalerOn = Workflow.getVersion(LLM_AUTOSCALER, Workflow.DEFAULT_VERSION, 1) >= 1;
+    }
+    return scalerOn;
   }
 
   @Override
@@ -263,6 +297,10 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
    */
   private void serve() {
     wanted = clamp(wanted);
+    if (autoscalerOn()) {
+      serveScaled();
+      return;
+    }
     while (deleteRequest == null) {
       // Cleared before reconciling: a signal that arrives while it runs activities must wake the
       // next wait, not be forgotten.
@@ -284,6 +322,60 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
         Workflow.await(() -> changed || deleteRequest != null || continueAsNewDue(historyLimit));
       }
     }
+  }
+
+  /**
+   * The serving loop under the {@link Autoscaler}: like the one before it, and it also wakes when
+   * the recent peak leaves the scale-down window, to let the workers it kept go.
+   */
+  private void serveScaled() {
+    while (deleteRequest == null) {
+      changed = false;
+      rescale();
+      reconcile();
+      if (continueAsNewDue(historyLimit)) {
+        continueAsNew();
+      }
+      long now = Workflow.currentTimeMillis();
+      long wakeAt = reviewAtMillis;
+      if (pendingStarts() > 0) {
+        if (notBeforeMillis <= now) {
+          continue;
+        }
+        wakeAt = Math.min(wakeAt, notBeforeMillis);
+      }
+      if (changed) {
+        continue;
+      }
+      if (wakeAt != Long.MAX_VALUE) {
+        Workflow.await(
+            Duration.ofMillis(Math.max(1, wakeAt - now)),
+            () -> changed || deleteRequest != null || continueAsNewDue(historyLimit));
+      } else {
+        Workflow.await(() -> changed || deleteRequest != null || continueAsNewDue(historyLimit));
+      }
+    }
+  }
+
+  /** Sets {@code wanted} to what the autoscaler wants now. */
+  private void rescale() {
+    Decision decision =
+        autoscaler.decide(spec.scalingPolicy(), Workflow.currentTimeMillis(), fleet());
+    wanted = decision.desired();
+    reviewAtMillis = decision.reviewAtMillis();
+  }
+
+  private Fleet fleet() {
+    int starting = 0;
+    int ready = 0;
+    for (Slot w : workers.values()) {
+      if (w.status == WorkerStatus.PROVISIONING) {
+        starting++;
+      } else if (w.status == WorkerStatus.HEALTHY) {
+        ready++;
+      }
+    }
+    return new Fleet(starting, ready);
   }
 
   private void reconcile() {
@@ -321,6 +413,7 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
   private void startWorker() {
     int ordinal = nextOrdinal++;
     var slot = new Slot(ordinal, WorkerStatus.PROVISIONING, false);
+    slot.decidedAtMillis = Workflow.currentTimeMillis();
     workers.put(ordinal, slot);
     slot.keepWarm = keepWarmOrdinals().contains(ordinal);
     var child =
@@ -341,13 +434,17 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
     childStarts.put(ordinal, Workflow.getWorkflowExecution(child));
   }
 
-  /** The oldest live workers are the min workers: the ones never reaped. */
+  /**
+   * The oldest live workers are kept: the min workers, and under the autoscaler the {@code wanted}
+   * ones (routing fills the oldest first, so the others are the ones demand has left and may go).
+   */
   private List<Integer> keepWarmOrdinals() {
-    return workers.values().stream()
-        .filter(Slot::live)
-        .map(w -> w.ordinal)
-        .limit(spec.minWorkers())
-        .toList();
+    var live = workers.values().stream().filter(Slot::live).map(w -> w.ordinal).toList();
+    if (scalerOn != null && scalerOn) {
+      var mayGo = Autoscaler.mayGo(wanted, live);
+      return live.subList(0, live.size() - mayGo.size());
+    }
+    return live.stream().limit(spec.minWorkers()).toList();
   }
 
   private void assignKeepWarm() {
@@ -429,13 +526,26 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
             notBeforeMillis,
             scaleUpBlockedReason,
             scaleUpBlockedOrdinal,
-            lastFailureReason);
+            lastFailureReason,
+            scalerOn != null && scalerOn ? autoscaler : null);
     Workflow.continueAsNew(input.continued(spec, carried));
   }
 
   @Override
   public void reportDemand(DemandReport report) {
     if (status != DeploymentStatus.RUNNING || deleteRequest != null) {
+      return;
+    }
+    if (autoscalerOn()) {
+      autoscaler =
+          autoscaler.observe(
+              spec.scalingPolicy(), Workflow.currentTimeMillis(), report.demand(), fleet());
+      int before = wanted;
+      rescale();
+      // A report that changes nothing wakes nothing: the loop's review timer covers the window.
+      if (wanted != before) {
+        changed = true;
+      }
       return;
     }
     int needed = clamp(ceilDiv(report.total(), spec.concurrency()));
@@ -459,6 +569,12 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
     boolean wasLive = w.live();
     switch (event.status()) {
       case HEALTHY -> {
+        if (w.status == WorkerStatus.PROVISIONING
+            && w.decidedAtMillis > 0
+            && scalerOn != null
+            && scalerOn) {
+          autoscaler = autoscaler.coldStarted(Workflow.currentTimeMillis() - w.decidedAtMillis);
+        }
         w.status = WorkerStatus.HEALTHY;
         consecutiveFailures = 0;
         notBeforeMillis = 0;
@@ -487,7 +603,8 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
       return;
     }
     switch (event.cause()) {
-      case IDLE -> wanted = clamp(wanted - 1);
+      // Under the autoscaler, wanted is its decision alone; a reaped worker was one it let go.
+      case IDLE -> wanted = scalerOn != null && scalerOn ? wanted : clamp(wanted - 1);
       case NO_CAPACITY -> {
         // The demand it was for is answered 503 by the gateway and comes back as new demand.
         wanted = clamp(wanted - 1);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gantry.api.FailureType;
 import dev.gantry.api.TaskQueues;
+import dev.gantry.api.deployment.AutoscalingSpec;
 import dev.gantry.api.deployment.DeleteRequest;
 import dev.gantry.api.deployment.DemandReport;
 import dev.gantry.api.deployment.DeploymentSpec;
@@ -86,6 +87,7 @@ class HistoryRecorder {
   private static final String IDLE_REAP_RECHECK = "idle-reap-rechecks-ends";
   private static final String SCALE_IN_YIELDS = "scale-in-drain-yields-to-deletion@1";
   private static final String DELETE_DRAINS_DRAINING = "delete-drains-draining-workers@1";
+  private static final String LLM_AUTOSCALER = "llm-autoscaler@1";
 
   private TestWorkflowEnvironment env;
   private WorkflowClient client;
@@ -398,6 +400,82 @@ class HistoryRecorder {
         .isEqualTo("continued");
     write("deployment/flat-input-continued-as-typed-run1", run1);
     write("deployment/flat-input-continued-as-typed-run2", run2);
+  }
+
+  /**
+   * The autoscaler ({@value LLM_AUTOSCALER}): a burst starts the workers it needs once (a repeated
+   * report while they boot starts none), the peak keeps them through a lull longer than their idle
+   * timeout, then they are let go (a {@code configure} signal) and reap themselves.
+   */
+  @Test
+  void autoscalerKeepsAPeakThroughALullThenScalesToZero() {
+    var wf = startDeployment(fresh(spec(0, 4, 10, new AutoscalingSpec(null, 120, null, null))));
+    awaitStatus(wf, DeploymentStatus.RUNNING);
+    wf.reportDemand(new DemandReport(0, 24));
+    wf.reportDemand(new DemandReport(0, 24, 1_000));
+    awaitWorkers(wf, "three healthy workers", List.of(1, 2, 3), List.of(1, 2, 3));
+    wf.reportDemand(new DemandReport(0, 0));
+    await("scaled to zero after the window", () -> ordinals(wf, false).isEmpty());
+    awaitClosed(workerId(2));
+    record("worker/kept-then-released-then-idle-reaped", workerId(2));
+    delete(wf);
+    awaitClosed(deploymentId());
+    record(
+        "deployment/autoscaler-peak-kept-through-lull-then-scaled-to-zero-then-delete",
+        deploymentId(),
+        LLM_AUTOSCALER);
+  }
+
+  /**
+   * The autoscaler's memory continues as new: a peak kept for an hour is still kept by the next
+   * run, which lets the workers go only when it leaves the window.
+   */
+  @Test
+  void autoscalerMemoryContinuesAsNew() {
+    var input =
+        fresh(spec(0, 3, 60, new AutoscalingSpec(null, 3600, null, null))).withHistoryLimit(80);
+    var wf = startDeployment(input);
+    awaitStatus(wf, DeploymentStatus.RUNNING);
+    wf.reportDemand(new DemandReport(0, 16));
+    awaitWorkers(wf, "two healthy workers", List.of(1, 2), List.of(1, 2));
+    String firstRun = runId();
+    var first =
+        client.newUntypedWorkflowStub(deploymentId(), Optional.of(firstRun), Optional.empty());
+    for (int signals = 0; ; signals++) {
+      awaitSettled(deploymentId(), firstRun);
+      if (status(deploymentId(), firstRun)
+          != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) {
+        break;
+      }
+      assertThat(signals).as("signals before the run continues as new").isLessThan(100);
+      first.signal("reportDemand", new DemandReport(0, 0));
+    }
+    var latest =
+        client.newWorkflowStub(DeploymentWorkflow.class, DeploymentWorkflow.workflowId(DEP));
+    await("the new run keeps both workers", () -> latest.state().wanted() == 2);
+    await("scaled to zero after the hour", () -> ordinals(latest, false).isEmpty());
+    delete(latest);
+    awaitClosed(deploymentId());
+    var run1 = client.fetchHistory(deploymentId(), firstRun);
+    assertThat(run1.getLastEvent().getEventType())
+        .isEqualTo(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
+    String secondRun =
+        run1.getLastEvent()
+            .getWorkflowExecutionContinuedAsNewEventAttributes()
+            .getNewExecutionRunId();
+    var run2 = client.fetchHistory(deploymentId(), secondRun);
+    assertThat(Histories.versionMarkers(run1)).contains(LLM_AUTOSCALER);
+    assertThat(Histories.versionMarkers(run2)).contains(LLM_AUTOSCALER);
+    write("deployment/autoscaler-continued-as-new-run1", run1);
+    write("deployment/autoscaler-continued-as-new-run2", run2);
+  }
+
+  private String runId() {
+    return client
+        .newUntypedWorkflowStub(DeploymentWorkflow.workflowId(DEP))
+        .describe()
+        .getExecution()
+        .getRunId();
   }
 
   /**
@@ -813,6 +891,25 @@ class HistoryRecorder {
   }
 
   // ---- helpers ----
+
+  static DeploymentSpec spec(int min, int max, int idleSeconds, AutoscalingSpec autoscaling) {
+    return new DeploymentSpec(
+        "chat",
+        "tiny",
+        Framework.SIM,
+        null,
+        min,
+        max,
+        8,
+        idleSeconds,
+        60,
+        5,
+        List.of(),
+        List.of(),
+        null,
+        null,
+        autoscaling);
+  }
 
   static DeploymentSpec spec(int min, int max, int idleSeconds) {
     return new DeploymentSpec(

@@ -229,7 +229,22 @@ class HistoryReplayTest {
                 "deployment/provision-then-delete",
                 "deployment/scale-out-idle-reap-then-delete",
                 "deployment/delete-while-worker-starting"),
-            List.of("deployment/delete-during-scale-in-drain")));
+            List.of("deployment/delete-during-scale-in-drain")),
+        // Before it: deployments that served demand (their serving loop reached without a marker).
+        // Since it: the autoscaler's keep window, its scale to zero and its memory carried across
+        // continue-as-new.
+        Arguments.of(
+            "llm-autoscaler",
+            "RecordStatus",
+            List.of(
+                "deployment/scale-out-idle-reap-then-delete",
+                "deployment/edit-then-delete",
+                "deployment/scale-up-refused-no-gpu-then-delete",
+                "deployment/continue-as-new-run2"),
+            List.of(
+                "deployment/autoscaler-peak-kept-through-lull-then-scaled-to-zero-then-delete",
+                "deployment/autoscaler-continued-as-new-run1",
+                "deployment/autoscaler-continued-as-new-run2")));
   }
 
   /**
