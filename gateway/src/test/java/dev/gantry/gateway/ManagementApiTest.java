@@ -412,7 +412,68 @@ class ManagementApiTest {
         Arguments.of(Map.of("name", "x".repeat(101), "model", "m", "framework", "sim"), "name"),
         Arguments.of(Map.of("model", "m", "framework", "sim"), "name"),
         Arguments.of(
-            Map.of("name", "x", "model", "m", "framework", "sim", "replicas", 3), "replicas"));
+            Map.of("name", "x", "model", "m", "framework", "sim", "replicas", 3), "replicas"),
+        Arguments.of(
+            simWithAutoscaling(Map.of("target_utilization", 0)), "autoscaling.target_utilization"),
+        Arguments.of(
+            simWithAutoscaling(Map.of("target_utilization", 1.5)),
+            "autoscaling.target_utilization"),
+        Arguments.of(
+            simWithAutoscaling(Map.of("target_utilization", "most")),
+            "autoscaling.target_utilization"),
+        Arguments.of(
+            simWithAutoscaling(Map.of("scale_down_delay_seconds", -1)),
+            "autoscaling.scale_down_delay_seconds"),
+        Arguments.of(
+            simWithAutoscaling(Map.of("scale_down_delay_seconds", 3601)),
+            "autoscaling.scale_down_delay_seconds"),
+        Arguments.of(simWithAutoscaling(Map.of("warm_buffer", 2)), "autoscaling.warm_buffer"),
+        Arguments.of(
+            simWithAutoscaling(Map.of("queue_delay_ms", 60_001)), "autoscaling.queue_delay_ms"),
+        Arguments.of(simWithAutoscaling(Map.of("stabilization", 5)), "autoscaling.stabilization"),
+        Arguments.of(
+            Map.of("name", "x", "model", "m", "framework", "sim", "autoscaling", 5),
+            "autoscaling"));
+  }
+
+  /** A sim deployment (max_workers 1, wait 60 s) with these autoscaling settings. */
+  private static Map<String, Object> simWithAutoscaling(Map<String, Object> autoscaling) {
+    return Map.of("name", "x", "model", "m", "framework", "sim", "autoscaling", autoscaling);
+  }
+
+  @Test
+  void autoscalingSettingsAreKeptAndShownWithTheirDefaults() {
+    var body = new java.util.HashMap<>(validSim());
+    body.put("max_workers", 4);
+    body.put(
+        "autoscaling", Map.of("target_utilization", 0.8, "warm_buffer", 1, "queue_delay_ms", 500));
+    create(acme, body)
+        .expectStatus()
+        .isCreated()
+        .expectBody()
+        .jsonPath("$.autoscaling.target_utilization")
+        .isEqualTo(0.8)
+        .jsonPath("$.autoscaling.scale_down_delay_seconds")
+        .isEmpty()
+        .jsonPath("$.autoscaling.warm_buffer")
+        .isEqualTo(1)
+        .jsonPath("$.autoscaling.queue_delay_ms")
+        .isEqualTo(500);
+    var spec = orchestrator.started.getLast().spec();
+    assertThat(spec.scalingPolicy().targetSlots()).isEqualTo(6); // 0.8 x concurrency 8
+    assertThat(spec.scalingPolicy().scaleDownDelayMillis())
+        .isEqualTo(dev.gantry.autoscaler.ScalingPolicy.AUTO_DELAY);
+
+    create(acme, validSim())
+        .expectStatus()
+        .isCreated()
+        .expectBody()
+        .jsonPath("$.autoscaling.target_utilization")
+        .isEqualTo(1.0)
+        .jsonPath("$.autoscaling.warm_buffer")
+        .isEqualTo(0)
+        .jsonPath("$.autoscaling.queue_delay_ms")
+        .isEqualTo(0);
   }
 
   @ParameterizedTest

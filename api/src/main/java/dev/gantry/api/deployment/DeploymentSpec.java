@@ -131,6 +131,26 @@ public record DeploymentSpec(
         autoscaling);
   }
 
+  /** This spec with other autoscaling settings. */
+  public DeploymentSpec withAutoscaling(AutoscalingSpec settings) {
+    return new DeploymentSpec(
+        name,
+        model,
+        framework,
+        gpu,
+        minWorkers,
+        maxWorkers,
+        concurrency,
+        idleTimeoutSeconds,
+        waitTimeSeconds,
+        storageGb,
+        envNames,
+        frameworkArgs,
+        maxTokensLimit,
+        nLimit,
+        settings);
+  }
+
   /** How this deployment scales: its bounds, concurrency and autoscaling settings. */
   public dev.gantry.autoscaler.ScalingPolicy scalingPolicy() {
     return autoscaling.policy(minWorkers, maxWorkers, concurrency);

@@ -1,5 +1,6 @@
 package dev.gantry.gateway.deployment;
 
+import dev.gantry.api.deployment.AutoscalingSpec;
 import dev.gantry.api.deployment.DemandReport;
 import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.deployment.EditRequest;
@@ -49,7 +50,14 @@ public class DeploymentRequestValidator {
           "env",
           "framework_args",
           "max_tokens_limit",
-          "n_limit");
+          "n_limit",
+          "autoscaling");
+  static final Set<String> AUTOSCALING_FIELDS =
+      Set.of("target_utilization", "scale_down_delay_seconds", "warm_buffer", "queue_delay_ms");
+
+  /** The longest scale-down delay a deployment may ask for. */
+  static final int MAX_SCALE_DOWN_DELAY_SECONDS = 3600;
+
   private static final Set<String> GPU_FIELDS = Set.of("type", "count", "fallback_types");
 
   private static final Pattern HF_REPO =
@@ -141,6 +149,7 @@ public class DeploymentRequestValidator {
     List<String> args = readArgs(in, framework, admin);
     Integer maxTokensLimit = readMaxTokensLimit(in);
     Integer nLimit = readNLimit(in);
+    AutoscalingSpec autoscaling = readAutoscaling(in, max, wait);
 
     if (!in.errors.isEmpty()) {
       throw ApiProblem.validation(in.errors);
@@ -160,8 +169,49 @@ public class DeploymentRequestValidator {
             List.copyOf(env.keySet()),
             args,
             maxTokensLimit,
-            nLimit);
+            nLimit,
+            autoscaling);
     return new CreateDeploymentCommand(spec, env);
+  }
+
+  /**
+   * {@code autoscaling}: each setting optional (null takes the default); the warm buffer at most
+   * max_workers, the queue delay at most the wait time.
+   */
+  private static AutoscalingSpec readAutoscaling(RequestReader in, Integer max, Integer wait) {
+    Map<String, Object> raw = in.object("autoscaling");
+    if (raw == null) {
+      return null;
+    }
+    var a = new RequestReader(raw, "autoscaling.", in.errors);
+    a.rejectUnknown(AUTOSCALING_FIELDS);
+    Double target = a.decimal("target_utilization", 0.1, 1.0, "must be between 0.1 and 1");
+    Integer delay =
+        a.has("scale_down_delay_seconds")
+            ? a.integer(
+                "scale_down_delay_seconds",
+                0,
+                0,
+                MAX_SCALE_DOWN_DELAY_SECONDS,
+                "must be between 0 and " + MAX_SCALE_DOWN_DELAY_SECONDS + ", or null for auto")
+            : null;
+    int bufferMax = max != null ? max : Integer.MAX_VALUE;
+    Integer buffer =
+        a.has("warm_buffer")
+            ? a.integer(
+                "warm_buffer", 0, 0, bufferMax, "must be between 0 and max_workers (" + max + ")")
+            : null;
+    int queueMax = wait != null ? wait * 1000 : Integer.MAX_VALUE;
+    Integer queueDelay =
+        a.has("queue_delay_ms")
+            ? a.integer(
+                "queue_delay_ms",
+                0,
+                0,
+                queueMax,
+                "must be between 0 (off) and wait_time_seconds in ms (" + queueMax + ")")
+            : null;
+    return new AutoscalingSpec(target, delay, buffer, queueDelay);
   }
 
   /** {@code max_tokens_limit}: null when absent (the platform default applies). */

@@ -127,7 +127,49 @@ public final class DeploymentRequests {
                       + " gantry.limits.max-n-limit (128); default gantry.limits.default-n-limit"
                       + " (4)",
               minimum = "1")
-          Integer nLimit) {}
+          Integer nLimit,
+      @Schema(
+              description =
+                  "How the deployment scales between min_workers and max_workers; every setting"
+                      + " optional (docs/api.md \"Autoscaling\")")
+          Autoscaling autoscaling) {}
+
+  /** The autoscaling settings; each null or absent one takes its default. */
+  @Schema(name = "AutoscalingRequest", description = "Autoscaling settings, each optional")
+  public record Autoscaling(
+      @JsonProperty("target_utilization")
+          @Schema(
+              description =
+                  "Share of a worker's concurrency that demand is sized for and routing fills"
+                      + " before it spreads to the next worker, 0.1 to 1",
+              minimum = "0.1",
+              maximum = "1",
+              defaultValue = "1")
+          Double targetUtilization,
+      @JsonProperty("scale_down_delay_seconds")
+          @Schema(
+              description =
+                  "How long the workers a demand peak needed are kept after it (0 to 3600); null"
+                      + " or absent: as long as the deployment's recent cold start",
+              minimum = "0",
+              maximum = "3600",
+              nullable = true)
+          Integer scaleDownDelaySeconds,
+      @JsonProperty("warm_buffer")
+          @Schema(
+              description =
+                  "Workers kept above demand while the deployment is in use, 0 to max_workers",
+              minimum = "0",
+              defaultValue = "0")
+          Integer warmBuffer,
+      @JsonProperty("queue_delay_ms")
+          @Schema(
+              description =
+                  "Start one more worker when a request has waited this long and none is starting;"
+                      + " 0 (off) to wait_time_seconds in ms",
+              minimum = "0",
+              defaultValue = "0")
+          Integer queueDelayMs) {}
 
   /** The GPUs each worker of a deployment takes. */
   @Schema(name = "GpuRequest", description = "The GPUs each worker takes")

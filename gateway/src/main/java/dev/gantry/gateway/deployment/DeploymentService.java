@@ -318,6 +318,7 @@ public class DeploymentService {
         spec.frameworkArgs(),
         spec.maxTokensLimit() != null ? spec.maxTokensLimit() : limits.defaultMaxTokensLimit(),
         spec.nLimit() != null ? spec.nLimit() : limits.defaultNLimit(),
+        autoscaling(spec),
         new DeploymentView.Workers(provisioning, healthy, current.size()),
         // Every worker since creation, not only the visible ones, so cost never goes down.
         costs.accrued(d, workers.listBillable(d.id())),
@@ -325,6 +326,16 @@ public class DeploymentService {
         text(d.createdAt()),
         text(d.updatedAt()),
         download(d));
+  }
+
+  private static DeploymentView.Autoscaling autoscaling(
+      dev.gantry.api.deployment.DeploymentSpec spec) {
+    var policy = spec.scalingPolicy();
+    return new DeploymentView.Autoscaling(
+        policy.targetUtilization(),
+        spec.autoscaling().scaleDownDelaySeconds(),
+        policy.warmBuffer(),
+        (int) policy.queueDelayMillis());
   }
 
   /** Progress of the model download, shown while it runs (a finished one is in the status). */

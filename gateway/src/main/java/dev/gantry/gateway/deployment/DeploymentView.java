@@ -36,6 +36,7 @@ import java.util.Map;
       "framework_args",
       "max_tokens_limit",
       "n_limit",
+      "autoscaling",
       "workers",
       "accrued_cost_usd",
       "openai_base_url",
@@ -69,6 +70,7 @@ public record DeploymentView(
     @JsonProperty("framework_args") List<String> frameworkArgs,
     @JsonProperty("max_tokens_limit") int maxTokensLimit,
     @JsonProperty("n_limit") int nLimit,
+    Autoscaling autoscaling,
     Workers workers,
     @JsonProperty("accrued_cost_usd")
         @Schema(
@@ -90,6 +92,25 @@ public record DeploymentView(
       requiredProperties = {"type", "count", "fallback_types"})
   public record Gpu(
       String type, int count, @JsonProperty("fallback_types") List<String> fallbackTypes) {}
+
+  /** The autoscaling settings in force, defaults filled in. */
+  @Schema(
+      name = "Autoscaling",
+      description = "The autoscaling settings in force (docs/api.md \"Autoscaling\")",
+      requiredProperties = {
+        "target_utilization",
+        "scale_down_delay_seconds",
+        "warm_buffer",
+        "queue_delay_ms"
+      })
+  public record Autoscaling(
+      @JsonProperty("target_utilization") double targetUtilization,
+      @JsonProperty("scale_down_delay_seconds")
+          @JsonInclude(JsonInclude.Include.ALWAYS)
+          @Schema(description = "null: as long as the recent cold start", nullable = true)
+          Integer scaleDownDelaySeconds,
+      @JsonProperty("warm_buffer") int warmBuffer,
+      @JsonProperty("queue_delay_ms") @Schema(description = "0: off") int queueDelayMs) {}
 
   @Schema(
       name = "WorkerCounts",

@@ -99,6 +99,24 @@ final class RequestReader {
     return v;
   }
 
+  /** A number field within [min, max]; null when absent, or when invalid (an error then). */
+  Double decimal(String field, double min, double max, String rangeMessage) {
+    Object value = body.get(field);
+    if (value == null) {
+      return null;
+    }
+    if (!(value instanceof Number n) || !Double.isFinite(n.doubleValue())) {
+      error(field, "must be a number");
+      return null;
+    }
+    double v = n.doubleValue();
+    if (v < min || v > max) {
+      error(field, rangeMessage);
+      return null;
+    }
+    return v;
+  }
+
   /** An integer field as given: null when absent, or when not an int (an error then). */
   Integer wholeNumber(String field) {
     Object value = body.get(field);

@@ -38,6 +38,9 @@ final class DeploymentRoute {
   private volatile String tenantId;
   private volatile DeploymentSpec spec;
 
+  /** Requests a worker takes before routing spreads to the next (the target utilization). */
+  private volatile int targetSlots;
+
   /** Healthy workers by id, oldest first. */
   private final Map<String, Upstream> workers = new LinkedHashMap<>();
 
@@ -62,7 +65,9 @@ final class DeploymentRoute {
   final AtomicBoolean reporting = new AtomicBoolean();
 
   long lastDemandReportMillis;
-  int lastReportedDemand;
+
+  /** The workers the last demand report needed; 0 before any. */
+  int lastReportedNeed;
 
   DeploymentRoute(
       RoutableDeployment deployment, LongSupplier clock, Scheduler timers, int maxQueue) {
@@ -155,22 +160,30 @@ final class DeploymentRoute {
     return removed ? null : tryAcquire(failed);
   }
 
-  /** The healthy worker with the most free slots, if any has one. Caller holds the lock. */
+  /**
+   * A slot on a healthy worker, if any has one: the busiest (then oldest) worker still below the
+   * target utilization, so load packs onto few workers and the autoscaler's surplus ones go idle
+   * and are reaped; when every worker is at its target, the one with the most free slots. Caller
+   * holds the lock.
+   */
   private Lease tryAcquire(Upstream exclude) {
     int concurrency = spec.concurrency();
+    int target = targetSlots;
     long now = clock.getAsLong();
-    Upstream best = null;
-    int bestFree = 0;
+    Upstream packed = null;
+    Upstream spread = null;
     for (Upstream u : workers.values()) {
-      if (u == exclude || u.leaving || u.excludedUntilMillis > now) {
+      if (u == exclude || u.leaving || u.excludedUntilMillis > now || u.inFlight >= concurrency) {
         continue;
       }
-      int free = concurrency - u.inFlight;
-      if (free > bestFree) {
-        best = u;
-        bestFree = free;
+      if (u.inFlight < target && (packed == null || u.inFlight > packed.inFlight)) {
+        packed = u;
+      }
+      if (spread == null || u.inFlight < spread.inFlight) {
+        spread = u;
       }
     }
+    Upstream best = packed != null ? packed : spread;
     if (best == null) {
       return null;
     }
@@ -311,6 +324,7 @@ final class DeploymentRoute {
   private void update(RoutableDeployment d) {
     tenantId = d.tenantId();
     spec = d.spec();
+    targetSlots = spec.scalingPolicy().targetSlots();
     capacityBlockedAt = d.capacityBlockedAt();
     int starting = 0;
     var seen = new HashSet<String>();
@@ -365,7 +379,9 @@ final class DeploymentRoute {
     for (Upstream u : workers.values()) {
       inFlight += u.inFlight;
     }
-    return new Demand(inFlight, queue.size());
+    Waiter oldest = queue.peekFirst();
+    long waited = oldest == null ? 0 : Math.max(0, clock.getAsLong() - oldest.enqueuedAtMillis);
+    return new Demand(inFlight, queue.size(), waited);
   }
 
   /** The workers now routed to, for activity reports. */
@@ -378,7 +394,10 @@ final class DeploymentRoute {
     return u == null ? 0 : u.inFlight;
   }
 
-  record Demand(int inFlight, int queued) {}
+  /**
+   * @param oldestWaitMillis how long the request at the head of the queue has waited
+   */
+  record Demand(int inFlight, int queued, long oldestWaitMillis) {}
 
   private record Handoff(Waiter waiter, Lease lease, InferenceException error) {}
 

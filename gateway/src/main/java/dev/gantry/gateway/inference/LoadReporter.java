@@ -15,11 +15,11 @@ import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 
 /**
- * Tells the control plane what the data plane sees, coalesced: a deployment's demand while requests
- * wait (at once for the first waiting request, then at most every {@code demand-report-interval},
- * and again every second while they still wait), and each worker's last use, at most a few times
- * per idle timeout. Reports go out on virtual threads, at most one in flight per deployment, so a
- * slow control plane never holds up requests or other deployments.
+ * Tells the control plane what the data plane sees, coalesced: a deployment's demand whenever the
+ * workers it needs change (at once for the first waiting request, then at most every {@code
+ * demand-report-interval}, and again every second while requests wait), and each worker's last use,
+ * at most a few times per idle timeout. Reports go out on virtual threads, at most one in flight
+ * per deployment, so a slow control plane never holds up requests or other deployments.
  */
 @ConditionalOnGatewayRole
 @Component
@@ -62,24 +62,29 @@ public class LoadReporter implements SmartLifecycle {
     }
   }
 
+  /**
+   * Reports when the workers the demand needs (at the target utilization) changed, up or down, at
+   * most every {@code demand-report-interval}; and while requests wait, every second, so the
+   * autoscaler sees how long they have waited.
+   */
   private void reportDemand(DeploymentRoute route, boolean urgent) {
     var demand = route.demand();
-    if (demand.queued() == 0) {
+    int need = route.spec().scalingPolicy().workersFor(demand.inFlight() + demand.queued());
+    boolean queued = demand.queued() > 0;
+    if (!queued && need == route.lastReportedNeed) {
       return;
     }
     long now = clock.millis();
-    int total = demand.inFlight() + demand.queued();
     long since = now - route.lastDemandReportMillis;
     boolean due =
-        urgent && since >= intervalMillis
-            || total != route.lastReportedDemand && since >= intervalMillis
-            || since >= REPEAT_MILLIS;
+        (urgent || need != route.lastReportedNeed) && since >= intervalMillis
+            || queued && since >= REPEAT_MILLIS;
     if (!due || !route.reporting.compareAndSet(false, true)) {
       return;
     }
     route.lastDemandReportMillis = now;
-    route.lastReportedDemand = total;
-    var report = new DemandReport(demand.inFlight(), demand.queued());
+    route.lastReportedNeed = need;
+    var report = new DemandReport(demand.inFlight(), demand.queued(), demand.oldestWaitMillis());
     Thread.ofVirtual()
         .name("gantry-demand-report")
         .start(

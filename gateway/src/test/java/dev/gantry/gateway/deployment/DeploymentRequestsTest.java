@@ -32,6 +32,12 @@ class DeploymentRequestsTest {
   }
 
   @Test
+  void autoscalingDocumentsTheFieldsTheValidatorAccepts() {
+    assertThat(jsonFields(DeploymentRequests.Autoscaling.class))
+        .isEqualTo(DeploymentRequestValidator.AUTOSCALING_FIELDS);
+  }
+
+  @Test
   void editDocumentsTheFieldsThatMayChange() {
     assertThat(jsonFields(DeploymentRequests.Edit.class))
         .isEqualTo(java.util.Set.copyOf(dev.gantry.api.deployment.EditRules.EDITABLE_FIELDS));

@@ -2,6 +2,7 @@ package dev.gantry.gateway.inference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.gantry.api.deployment.AutoscalingSpec;
 import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.worker.WorkerStatus;
@@ -93,20 +94,62 @@ class DeploymentRouteTest {
   }
 
   @Test
-  void aRequestGoesToTheWorkerWithTheMostFreeSlotsAndNeverOverConcurrency() {
+  void requestsPackOntoTheBusiestWorkerWithRoomAndNeverOverConcurrency() {
     var route = route(deployment(2, null, List.of(healthy(1), healthy(2))), 10);
     var first = admit(route);
     var second = admit(route);
-    assertThat(List.of(first.worker(), second.worker()))
-        .containsExactlyInAnyOrder("dep_1-w1", "dep_1-w2");
-    admit(route);
+    // Packed: the second worker stays idle, so the autoscaler can let it go.
+    assertThat(List.of(first.worker(), second.worker())).containsExactly("dep_1-w1", "dep_1-w1");
+    assertThat(admit(route).worker()).isEqualTo("dep_1-w2");
     admit(route);
     var fifth = admit(route);
 
     assertThat(fifth.lease.get()).as("four slots, all taken").isNull();
-    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(4, 1));
+    assertThat(route.demand())
+        .usingRecursiveComparison()
+        .ignoringFields("oldestWaitMillis")
+        .isEqualTo(new DeploymentRoute.Demand(4, 1, 0));
     assertThat(queuedSignals).hasValue(1);
     assertThat(route.upstreams()).allMatch(u -> u.inFlight == 2);
+  }
+
+  @Test
+  void routingFillsWorkersUpToTheTargetUtilizationThenSpreads() {
+    var spec =
+        deployment(4, null, List.of())
+            .spec()
+            .withAutoscaling(new AutoscalingSpec(0.5, null, null, null));
+    var route =
+        route(
+            new RoutableDeployment(
+                "dep_1", "acme", spec, null, List.of(healthy(1), healthy(2), healthy(3))),
+            10);
+    List<String> placed = new java.util.ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      placed.add(admit(route).worker());
+    }
+    // Two per worker (half of concurrency 4) oldest first, then the least loaded.
+    assertThat(placed)
+        .containsExactly(
+            "dep_1-w1",
+            "dep_1-w1",
+            "dep_1-w2",
+            "dep_1-w2",
+            "dep_1-w3",
+            "dep_1-w3",
+            "dep_1-w1",
+            "dep_1-w2");
+  }
+
+  @Test
+  void oldestWaitIsReportedWithTheDemand() {
+    var route = route(deployment(1, null, List.of(healthy(1))), 10);
+    admit(route);
+    admit(route);
+    time.advanceTimeBy(java.time.Duration.ofMillis(750));
+    admit(route);
+
+    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(1, 2, 750));
   }
 
   @Test
@@ -123,7 +166,10 @@ class DeploymentRouteTest {
     a.lease.get().release();
     a.lease.get().release(); // a second release of the same lease changes nothing
     assertThat(b.worker()).isEqualTo("dep_1-w1");
-    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(1, 0));
+    assertThat(route.demand())
+        .usingRecursiveComparison()
+        .ignoringFields("oldestWaitMillis")
+        .isEqualTo(new DeploymentRoute.Demand(1, 0, 0));
   }
 
   /** Re-admits a request whose worker could not be reached, as the relay does. */
@@ -153,7 +199,10 @@ class DeploymentRouteTest {
     onDead.lease.get().release();
     assertThat(again.lease.get()).as("nothing on the dead worker").isNull();
     assertThat(waiting.lease.get()).isNull();
-    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(1, 2));
+    assertThat(route.demand())
+        .usingRecursiveComparison()
+        .ignoringFields("oldestWaitMillis")
+        .isEqualTo(new DeploymentRoute.Demand(1, 2, 0));
 
     onLive.lease.get().release();
     assertThat(again.worker()).as("ahead of the queue").isEqualTo(onLive.worker());
@@ -175,7 +224,10 @@ class DeploymentRouteTest {
     var rejected = admit(route);
 
     assertThat(rejected.status()).isEqualTo(HttpStatus.TOO_MANY_REQUESTS);
-    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(1, 2));
+    assertThat(route.demand())
+        .usingRecursiveComparison()
+        .ignoringFields("oldestWaitMillis")
+        .isEqualTo(new DeploymentRoute.Demand(1, 2, 0));
   }
 
   @Test
@@ -295,7 +347,10 @@ class DeploymentRouteTest {
     assertThat(leaver.lease.get()).isNull();
     assertThat(next.worker()).isEqualTo("dep_1-w1");
     next.lease.get().release();
-    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(0, 0));
+    assertThat(route.demand())
+        .usingRecursiveComparison()
+        .ignoringFields("oldestWaitMillis")
+        .isEqualTo(new DeploymentRoute.Demand(0, 0, 0));
   }
 
   @Test
@@ -360,7 +415,10 @@ class DeploymentRouteTest {
 
     assertThat(inLine).allSatisfy(o -> assertThat(o.error.get()).isNull());
     assertThat(sixth.status()).isEqualTo(HttpStatus.TOO_MANY_REQUESTS);
-    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(1, 5));
+    assertThat(route.demand())
+        .usingRecursiveComparison()
+        .ignoringFields("oldestWaitMillis")
+        .isEqualTo(new DeploymentRoute.Demand(1, 5, 0));
   }
 
   @Test
