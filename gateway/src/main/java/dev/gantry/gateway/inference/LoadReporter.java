@@ -70,15 +70,15 @@ public class LoadReporter implements SmartLifecycle {
   private void reportDemand(DeploymentRoute route, boolean urgent) {
     var demand = route.demand();
     int need = route.spec().scalingPolicy().workersFor(demand.inFlight() + demand.queued());
-    boolean queued = demand.queued() > 0;
-    if (!queued && need == route.lastReportedNeed) {
-      return;
-    }
     long now = clock.millis();
-    long since = now - route.lastDemandReportMillis;
     boolean due =
-        (urgent || need != route.lastReportedNeed) && since >= intervalMillis
-            || queued && since >= REPEAT_MILLIS;
+        demandDue(
+            need,
+            route.lastReportedNeed,
+            demand.queued() > 0,
+            urgent,
+            now - route.lastDemandReportMillis,
+            intervalMillis);
     if (!due || !route.reporting.compareAndSet(false, true)) {
       return;
     }
@@ -97,6 +97,25 @@ public class LoadReporter implements SmartLifecycle {
                 route.reporting.set(false);
               }
             });
+  }
+
+  /**
+   * Whether a demand report is due: the workers the demand needs changed (or a first request
+   * started waiting) and the last report is at least {@code intervalMillis} old, or requests wait
+   * and it is a second old. Nothing is sent while neither the need nor a queue says anything new.
+   */
+  static boolean demandDue(
+      int need,
+      int lastNeed,
+      boolean queued,
+      boolean urgent,
+      long sinceLastMillis,
+      long intervalMillis) {
+    if (!queued && need == lastNeed) {
+      return false;
+    }
+    return (urgent || need != lastNeed) && sinceLastMillis >= intervalMillis
+        || queued && sinceLastMillis >= REPEAT_MILLIS;
   }
 
   private void reportActivity(DeploymentRoute route, long now) {
