@@ -44,6 +44,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.stereotype.Component;
 
 /**
@@ -59,6 +60,11 @@ import org.springframework.stereotype.Component;
  * cannot launch two engines; calls for different workers run in parallel.
  */
 @Component
+@ConditionalOnProperty(
+    prefix = "gantry.runtime",
+    name = "type",
+    havingValue = "local",
+    matchIfMissing = true)
 public class LocalWorkerRuntime implements WorkerRuntime {
   private static final Logger log = LoggerFactory.getLogger(LocalWorkerRuntime.class);
 
