@@ -1,0 +1,38 @@
+package dev.gantry.kubernetes;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gantry.infra.config.InfraConfiguration;
+import dev.gantry.infra.runtime.WorkerRuntime;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import org.junit.jupiter.api.Test;
+import org.mockito.Mockito;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+
+/** The kubernetes adapters serve the ports exactly when the runtime type says so. */
+class KubernetesConfigurationTest {
+  private final ApplicationContextRunner runner =
+      new ApplicationContextRunner()
+          .withUserConfiguration(InfraConfiguration.class, KubernetesConfiguration.class)
+          .withBean(KubernetesClient.class, () -> Mockito.mock(KubernetesClient.class))
+          .withPropertyValues(
+              "gantry.data-dir=" + System.getProperty("java.io.tmpdir"),
+              "gantry.runtime.kubernetes.namespace=gantry-test");
+
+  @Test
+  void theKubernetesTypeWiresTheKubernetesAdapters() {
+    runner
+        .withPropertyValues("gantry.runtime.type=kubernetes")
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              assertThat(context.getBean(WorkerRuntime.class))
+                  .isInstanceOf(KubernetesWorkerRuntime.class);
+            });
+  }
+
+  @Test
+  void theDefaultTypeLeavesThemOut() {
+    runner.run(context -> assertThat(context).doesNotHaveBean(WorkerRuntime.class));
+  }
+}
