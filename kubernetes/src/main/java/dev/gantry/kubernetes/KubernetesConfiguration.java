@@ -28,4 +28,15 @@ public class KubernetesConfiguration {
       KubernetesClient client, GantryProperties properties) {
     return new KubernetesWorkerRuntime(client, properties);
   }
+
+  @Bean
+  KubernetesStorage kubernetesStorage(KubernetesClient client, GantryProperties properties) {
+    return new KubernetesStorage(client, properties);
+  }
+
+  @Bean(destroyMethod = "close")
+  KubernetesModelPreparation kubernetesModelPreparation(
+      KubernetesClient client, GantryProperties properties) {
+    return new KubernetesModelPreparation(client, properties);
+  }
 }

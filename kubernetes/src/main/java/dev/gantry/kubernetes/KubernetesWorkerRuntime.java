@@ -19,7 +19,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.PodResource;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
-import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.net.HttpURLConnection;
 import java.time.Clock;
 import java.time.Duration;
@@ -35,8 +34,6 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
@@ -63,10 +60,8 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
   private final EngineEnvPolicy envPolicy;
   private final EngineHttp http = new EngineHttp(PROBE_TIMEOUT);
   private final Clock clock;
-  private final Duration resync;
   private final Map<String, CompletableFuture<EngineExit>> exits = new ConcurrentHashMap<>();
-  private final Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
-  private volatile SharedIndexInformer<Pod> informer;
+  private final Watched<Pod> watched;
 
   public KubernetesWorkerRuntime(KubernetesClient client, GantryProperties properties) {
     this(client, properties, Clock.systemUTC(), Duration.ofSeconds(10));
@@ -85,7 +80,12 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
     this.secrets = new KubernetesSecrets(client, namespace);
     this.envPolicy = new EngineEnvPolicy(properties.runtime().local().containment().extraEnv());
     this.clock = clock;
-    this.resync = resync;
+    this.watched =
+        new Watched<>(
+            () -> client.pods().inNamespace(namespace).withLabels(workerSelector()),
+            name -> pod(name).get(),
+            new Handler(),
+            resync);
   }
 
   static String namespaceOf(KubernetesClient client, GantryProperties.Kubernetes settings) {
@@ -263,34 +263,16 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
         timeout);
   }
 
-  /**
-   * Waits until the Pod (null: no Pod of that name) satisfies {@code until}, on the events of the
-   * one informer: a watch per wait would cost the API server a watch per start and stop.
-   */
+  /** Waits until the Pod (null: no Pod of that name) satisfies {@code until}. */
   private Pod await(String name, Predicate<Pod> until, Duration timeout) throws TimeoutException {
-    informer();
-    var waiter = new Waiter(name, until, new CompletableFuture<>());
-    waiters.add(waiter);
     try {
-      // Registered first, read second: a change in between reaches the waiter as an event.
-      Pod now = pod(name).get();
-      if (until.test(now)) {
-        return now;
-      }
-      return waiter.done().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      return watched.await(name, until, timeout);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new WorkerRuntimeException(
           FailureType.TRANSIENT, "interrupted while waiting for the Pod " + name, e);
-    } catch (ExecutionException e) {
-      throw new WorkerRuntimeException(
-          FailureType.TRANSIENT, "cannot follow the Pod " + name + ": " + e.getCause(), e);
-    } finally {
-      waiters.remove(waiter);
     }
   }
-
-  private record Waiter(String name, Predicate<Pod> until, CompletableFuture<Pod> done) {}
 
   private Duration remaining(Instant deadline) {
     Duration left = Duration.between(clock.instant(), deadline);
@@ -357,7 +339,6 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
   @Override
   public CompletableFuture<EngineExit> onExit(String workerId) {
     String name = KubernetesNames.podName(workerId);
-    informer();
     CompletableFuture<EngineExit> exit =
         exits.computeIfAbsent(workerId, k -> new CompletableFuture<>());
     // An event before the registration above would have found no future: look once now.
@@ -450,7 +431,7 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
    * yet its address (the cache may lag the start that just saw it).
    */
   private Pod current(String name) {
-    Pod cached = informer().getStore().getByKey(namespace + "/" + name);
+    Pod cached = watched.cached(namespace, name);
     return cached != null && PodStates.addressed(cached) ? cached : pod(name).get();
   }
 
@@ -458,25 +439,6 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
     return Map.of(
         KubernetesNames.MANAGED_BY, KubernetesNames.GANTRY,
         KubernetesNames.COMPONENT, KubernetesNames.WORKER);
-  }
-
-  /** Started on first use, so that a platform without a reachable cluster still starts. */
-  private SharedIndexInformer<Pod> informer() {
-    var current = informer;
-    if (current != null) {
-      return current;
-    }
-    synchronized (this) {
-      if (informer == null) {
-        informer =
-            client
-                .pods()
-                .inNamespace(namespace)
-                .withLabels(workerSelector())
-                .inform(new Handler(), resync.toMillis());
-      }
-      return informer;
-    }
   }
 
   /** Completes the exits of watched workers whose Pods failed or went away. */
@@ -493,7 +455,6 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
 
     @Override
     public void onDelete(Pod pod, boolean deletedFinalStateUnknown) {
-      notifyWaiters(pod.getMetadata().getName(), null);
       String workerId = workerIdOf(pod);
       if (workerId != null) {
         var failure = failureOf(pod);
@@ -501,16 +462,7 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
       }
     }
 
-    private void notifyWaiters(String name, Pod pod) {
-      for (Waiter waiter : waiters) {
-        if (waiter.name().equals(name) && waiter.until().test(pod)) {
-          waiter.done().complete(pod);
-        }
-      }
-    }
-
     private void check(Pod pod) {
-      notifyWaiters(pod.getMetadata().getName(), pod);
       String workerId = workerIdOf(pod);
       if (workerId != null && exits.containsKey(workerId)) {
         failureOf(pod).ifPresent(f -> complete(workerId, f));
@@ -525,10 +477,7 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
 
   @Override
   public void close() {
-    var current = informer;
-    if (current != null) {
-      current.close();
-    }
+    watched.close();
     http.close();
   }
 }

@@ -3,7 +3,9 @@ package dev.gantry.kubernetes;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gantry.infra.config.InfraConfiguration;
+import dev.gantry.infra.model.ModelPreparation;
 import dev.gantry.infra.runtime.WorkerRuntime;
+import dev.gantry.infra.storage.DeploymentStorage;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import org.junit.jupiter.api.Test;
 import org.mockito.Mockito;
@@ -28,6 +30,10 @@ class KubernetesConfigurationTest {
               assertThat(context).hasNotFailed();
               assertThat(context.getBean(WorkerRuntime.class))
                   .isInstanceOf(KubernetesWorkerRuntime.class);
+              assertThat(context.getBean(DeploymentStorage.class))
+                  .isInstanceOf(KubernetesStorage.class);
+              assertThat(context.getBean(ModelPreparation.class))
+                  .isInstanceOf(KubernetesModelPreparation.class);
             });
   }
 

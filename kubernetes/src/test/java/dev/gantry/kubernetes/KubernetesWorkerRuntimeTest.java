@@ -30,7 +30,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -61,10 +60,12 @@ class KubernetesWorkerRuntimeTest {
             Duration.ofMillis(200));
   }
 
-  @AfterEach
-  void tearDown() {
-    runtime.close();
-  }
+  /*
+   * The runtime's informers are not closed here: the mock server's extension shuts the server down
+   * first and then closes the client, which ends them. A watch closed by the client while the mock
+   * server still runs can block the mock server's event loop (its watch listener waits on its own
+   * event sender), which would stall the next requests.
+   */
 
   static WorkerLaunchRequest request(Framework framework, GpuSpec gpu) {
     return new WorkerLaunchRequest(
@@ -412,21 +413,16 @@ class KubernetesWorkerRuntimeTest {
               TestSettings.bind(Map.of("runtime.kubernetes.engine-port", Integer.toString(port))),
               clock,
               Duration.ofMillis(200));
-      try {
-        var started =
-            CompletableFuture.supplyAsync(
-                () ->
-                    runtimeOnPort.start(
-                        request(Framework.VLLM, new GpuSpec("H100", 1, List.of()))));
-        kubelet.awaitPod(POD, null);
-        kubelet.running(POD, "127.0.0.1");
-        var running = started.join();
-        assertThat(running.endpoint()).isEqualTo("http://127.0.0.1:" + port);
-        assertThat(runtimeOnPort.probe(running, Duration.ofSeconds(2))).isTrue();
-        assertThat(runtimeOnPort.inFlight(running)).contains(5);
-      } finally {
-        runtimeOnPort.close();
-      }
+      var started =
+          CompletableFuture.supplyAsync(
+              () ->
+                  runtimeOnPort.start(request(Framework.VLLM, new GpuSpec("H100", 1, List.of()))));
+      kubelet.awaitPod(POD, null);
+      kubelet.running(POD, "127.0.0.1");
+      var running = started.join();
+      assertThat(running.endpoint()).isEqualTo("http://127.0.0.1:" + port);
+      assertThat(runtimeOnPort.probe(running, Duration.ofSeconds(2))).isTrue();
+      assertThat(runtimeOnPort.inFlight(running)).contains(5);
     } finally {
       engine.stop(0);
     }
