@@ -1,8 +1,14 @@
 package dev.gantry.kubernetes;
 
 import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.db.DeploymentRecord;
+import dev.gantry.infra.db.DeploymentRepository;
+import dev.gantry.infra.db.WorkerRecord;
+import dev.gantry.infra.db.WorkerRepository;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.time.Clock;
+import java.util.stream.Collectors;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.context.annotation.Bean;
@@ -32,6 +38,21 @@ public class KubernetesConfiguration {
   @Bean
   KubernetesStorage kubernetesStorage(KubernetesClient client, GantryProperties properties) {
     return new KubernetesStorage(client, properties);
+  }
+
+  @Bean(initMethod = "start", destroyMethod = "close")
+  KubernetesSweeper kubernetesSweeper(
+      KubernetesClient client,
+      GantryProperties properties,
+      DeploymentRepository deployments,
+      WorkerRepository workers,
+      Clock clock) {
+    return new KubernetesSweeper(
+        client,
+        properties,
+        id -> deployments.findById(id).map(DeploymentRecord::status),
+        () -> workers.listCurrent().stream().map(WorkerRecord::id).collect(Collectors.toSet()),
+        clock);
   }
 
   @Bean(destroyMethod = "close")

@@ -3,6 +3,8 @@ package dev.gantry.kubernetes;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gantry.infra.config.InfraConfiguration;
+import dev.gantry.infra.db.DeploymentRepository;
+import dev.gantry.infra.db.WorkerRepository;
 import dev.gantry.infra.model.ModelPreparation;
 import dev.gantry.infra.runtime.WorkerRuntime;
 import dev.gantry.infra.storage.DeploymentStorage;
@@ -17,6 +19,8 @@ class KubernetesConfigurationTest {
       new ApplicationContextRunner()
           .withUserConfiguration(InfraConfiguration.class, KubernetesConfiguration.class)
           .withBean(KubernetesClient.class, () -> Mockito.mock(KubernetesClient.class))
+          .withBean(DeploymentRepository.class, () -> Mockito.mock(DeploymentRepository.class))
+          .withBean(WorkerRepository.class, () -> Mockito.mock(WorkerRepository.class))
           .withPropertyValues(
               "gantry.data-dir=" + System.getProperty("java.io.tmpdir"),
               "gantry.runtime.kubernetes.namespace=gantry-test");
@@ -34,6 +38,7 @@ class KubernetesConfigurationTest {
                   .isInstanceOf(KubernetesStorage.class);
               assertThat(context.getBean(ModelPreparation.class))
                   .isInstanceOf(KubernetesModelPreparation.class);
+              assertThat(context).hasSingleBean(KubernetesSweeper.class);
             });
   }
 
