@@ -169,7 +169,8 @@ final class PodStates {
                 .toString();
     return "its memory limit is "
         + limit
-        + "; raise gantry.runtime.kubernetes.memory-limit, or serve a smaller model or context";
+        + "; raise gantry.runtime.kubernetes.memory-limit (sim-memory-limit for sim), or serve a"
+        + " smaller model or context";
   }
 
   /** The scheduler's message when no node can take the Pod; empty otherwise. */
