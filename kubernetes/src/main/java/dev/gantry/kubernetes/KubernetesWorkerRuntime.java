@@ -63,6 +63,9 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
   private final Map<String, CompletableFuture<EngineExit>> exits = new ConcurrentHashMap<>();
   private final Watched<Pod> watched;
 
+  /** Names of worker Pods seen ready. */
+  private final Set<String> everReady = ConcurrentHashMap.newKeySet();
+
   public KubernetesWorkerRuntime(KubernetesClient client, GantryProperties properties) {
     this(client, properties, Clock.systemUTC(), Duration.ofSeconds(10));
   }
@@ -417,9 +420,30 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
     return false;
   }
 
+  /**
+   * The readiness deadline is a start's: a Pod seen ready once is not held to it, as an engine that
+   * stops answering later is the health probes' to find (and say so).
+   */
   private Optional<PodStates.Failure> failureOf(Pod pod) {
-    Instant readyBy = PodStates.created(pod).map(c -> c.plus(settings.readyTimeout())).orElse(null);
+    String name = pod.getMetadata().getName();
+    if (PodStates.ready(pod)) {
+      everReady.add(name);
+    }
+    Instant readyBy =
+        everReady.contains(name)
+            ? null
+            : PodStates.created(pod).map(c -> c.plus(settings.readyTimeout())).orElse(null);
     return PodStates.failure(pod, clock.instant(), readyBy);
+  }
+
+  /** The worker's Pod as the informer's cache holds it, if it does. */
+  Optional<Pod> cached(String workerId) {
+    return Optional.ofNullable(watched.cached(namespace, KubernetesNames.podName(workerId)));
+  }
+
+  /** Whether the worker's Pod has been seen ready (since this process started). */
+  boolean seenReady(String workerId) {
+    return everReady.contains(KubernetesNames.podName(workerId));
   }
 
   private PodResource pod(String name) {
@@ -460,9 +484,13 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
         var failure = failureOf(pod);
         complete(workerId, failure.orElse(gone()));
       }
+      everReady.remove(pod.getMetadata().getName());
     }
 
     private void check(Pod pod) {
+      if (PodStates.ready(pod)) {
+        everReady.add(pod.getMetadata().getName());
+      }
       String workerId = workerIdOf(pod);
       if (workerId != null && exits.containsKey(workerId)) {
         failureOf(pod).ifPresent(f -> complete(workerId, f));

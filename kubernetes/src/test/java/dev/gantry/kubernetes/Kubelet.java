@@ -71,6 +71,20 @@ final class Kubelet {
         });
   }
 
+  /** The readiness probe passes (true) or fails (false). */
+  void ready(String name, boolean ready) {
+    status(
+        name,
+        s ->
+            s.setConditions(
+                new ArrayList<>(
+                    List.of(
+                        condition("PodScheduled", "True", null, null),
+                        ready
+                            ? condition("Ready", "True", null, null)
+                            : condition("Ready", "False", "ContainersNotReady", null)))));
+  }
+
   void unschedulable(String name, String message) {
     status(
         name,

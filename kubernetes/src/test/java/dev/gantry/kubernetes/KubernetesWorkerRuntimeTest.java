@@ -346,6 +346,24 @@ class KubernetesWorkerRuntimeTest {
   }
 
   @Test
+  void anEngineThatWasReadyOnceIsNotHeldToTheStartDeadline() throws Exception {
+    start(request(Framework.VLLM, new GpuSpec("H100", 1, List.of())), "10.0.0.6");
+    kubelet.ready(POD, true);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> runtime.find(WORKER).isPresent() && runtime.seenReady(WORKER));
+
+    kubelet.ready(POD, false);
+    clock.advance(Duration.ofMinutes(31));
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> runtime.cached(WORKER).filter(p -> !PodStates.ready(p)).isPresent());
+
+    // Not ready now, long after the start deadline: the health probes judge it, not the deadline.
+    assertThat(runtime.find(WORKER)).isPresent();
+  }
+
+  @Test
   void stopDeletesThePodAndWaitsTillItIsGone() throws Exception {
     start(request(Framework.VLLM, new GpuSpec("H100", 1, List.of())), "10.0.0.7");
     var exit = runtime.onExit(WORKER);
