@@ -19,7 +19,7 @@ class KubernetesSettingsTest {
     assertThat(settings.storageAccessMode()).isEqualTo("ReadWriteMany");
     assertThat(settings.storageClass()).isNull();
     assertThat(settings.images().vllm()).isEqualTo("vllm/vllm-openai:latest");
-    assertThat(settings.scheduleTimeout()).isEqualTo(Duration.ofMinutes(2));
+    assertThat(settings.scheduleTimeout()).isEqualTo(Duration.ofSeconds(60));
     assertThat(settings.sweepGrace()).isEqualTo(Duration.ofMinutes(5));
   }
 
@@ -36,6 +36,13 @@ class KubernetesSettingsTest {
         .rootCause()
         .hasMessageStartingWith("gantry.runtime.kubernetes.storage-access-mode must be one of")
         .hasMessageEndingWith("got Shared");
+  }
+
+  @Test
+  void aScheduleTimeoutBeyondTheStartActivityIsRefused() {
+    assertThatThrownBy(() -> TestSettings.bind(Map.of("runtime.kubernetes.schedule-timeout", "3m")))
+        .rootCause()
+        .hasMessageContaining("schedule-timeout must be at most 90s");
   }
 
   @Test

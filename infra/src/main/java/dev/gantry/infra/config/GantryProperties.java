@@ -183,7 +183,8 @@ public record GantryProperties(
    * @param ephemeralStorageLimit ephemeral-storage limit of every container Gantry creates
    * @param runAsUser the uid containers run as (non-root; the restricted Pod Security Standard)
    * @param scheduleTimeout how long a worker Pod may wait for a node and an address before the
-   *     start is given up ({@code Unschedulable} is acted on at once)
+   *     start is given up ({@code Unschedulable} is acted on at once); at most {@link
+   *     #MAX_SCHEDULE_TIMEOUT}, so a start ends within its activity's two minutes
    * @param readyTimeout how long a worker Pod may take to pass its readiness probe after it is
    *     scheduled (image pull and model load included) before it is ended as failed
    * @param downloadTimeout longest run of a model download Job
@@ -215,11 +216,14 @@ public record GantryProperties(
       @DefaultValue("1Gi") @NotEmpty String downloadMemoryLimit,
       @DefaultValue("8Gi") @NotEmpty String ephemeralStorageLimit,
       @DefaultValue("10001") @Min(1) long runAsUser,
-      @DefaultValue("2m") @NotNull Duration scheduleTimeout,
+      @DefaultValue("60s") @NotNull Duration scheduleTimeout,
       @DefaultValue("30m") @NotNull Duration readyTimeout,
       @DefaultValue("6h") @NotNull Duration downloadTimeout,
       @DefaultValue("60s") @NotNull Duration sweepInterval,
       @DefaultValue("5m") @NotNull Duration sweepGrace) {
+
+    /** Longest schedule timeout: the start activity that waits for it has two minutes. */
+    public static final Duration MAX_SCHEDULE_TIMEOUT = Duration.ofSeconds(90);
 
     private static final Set<String> ACCESS_MODES =
         Set.of("ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod");
@@ -243,6 +247,11 @@ public record GantryProperties(
           throw new IllegalArgumentException(
               "gantry.runtime.kubernetes timeouts and sweep settings must be positive");
         }
+      }
+      if (scheduleTimeout != null && scheduleTimeout.compareTo(MAX_SCHEDULE_TIMEOUT) > 0) {
+        throw new IllegalArgumentException(
+            "gantry.runtime.kubernetes.schedule-timeout must be at most 90s, got "
+                + scheduleTimeout);
       }
     }
   }
