@@ -74,6 +74,10 @@ class WorkerSweeper {
       return;
     }
     watcher.stopReporting();
+    if (!runtime.enginesStopWithPlatform()) {
+      // Pods outlive this process: an orchestrator's rolling restart must not end every worker.
+      return;
+    }
     boolean embeddedTemporal =
         properties.temporal().target() == null || properties.temporal().target().isBlank();
     var configured = properties.runtime().local().stopGrace();

@@ -8,7 +8,7 @@ import dev.gantry.api.deployment.ModelActivities;
 import dev.gantry.infra.db.DeploymentRecord;
 import dev.gantry.infra.db.DeploymentRepository;
 import dev.gantry.infra.model.ModelException;
-import dev.gantry.infra.model.ModelPreparer;
+import dev.gantry.infra.model.ModelPreparation;
 import dev.gantry.infra.model.ModelRequest;
 import dev.gantry.infra.model.ProgressListener;
 import dev.gantry.infra.secrets.SecretStore;
@@ -39,13 +39,13 @@ public class ModelActivitiesImpl implements ModelActivities {
   private static final Duration SLOT_POLL = Duration.ofSeconds(1);
   static final String WAITING_FOR_SLOT = "waiting for a download slot";
 
-  private final ModelPreparer preparer;
+  private final ModelPreparation preparer;
   private final SecretStore secrets;
   private final DeploymentRepository deployments;
   private final DownloadSlots slots;
 
   public ModelActivitiesImpl(
-      ModelPreparer preparer,
+      ModelPreparation preparer,
       SecretStore secrets,
       DeploymentRepository deployments,
       DownloadSlots slots) {

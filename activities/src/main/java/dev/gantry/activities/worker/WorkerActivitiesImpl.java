@@ -13,7 +13,7 @@ import dev.gantry.infra.runtime.WorkerLaunchRequest;
 import dev.gantry.infra.runtime.WorkerRuntime;
 import dev.gantry.infra.runtime.WorkerRuntimeException;
 import dev.gantry.infra.secrets.SecretStore;
-import dev.gantry.infra.storage.LocalStorage;
+import dev.gantry.infra.storage.DeploymentStorage;
 import io.temporal.activity.Activity;
 import io.temporal.failure.ApplicationFailure;
 import java.time.Duration;
@@ -31,7 +31,7 @@ public class WorkerActivitiesImpl implements WorkerActivities {
   private static final int LOG_LINES_IN_REASONS = 15;
 
   private final WorkerRuntime runtime;
-  private final LocalStorage storage;
+  private final DeploymentStorage storage;
   private final SecretStore secrets;
   private final WorkerRepository workers;
   private final EngineWatcher watcher;
@@ -40,7 +40,7 @@ public class WorkerActivitiesImpl implements WorkerActivities {
 
   public WorkerActivitiesImpl(
       WorkerRuntime runtime,
-      LocalStorage storage,
+      DeploymentStorage storage,
       SecretStore secrets,
       WorkerRepository workers,
       EngineWatcher watcher,
@@ -73,7 +73,7 @@ public class WorkerActivitiesImpl implements WorkerActivities {
                   workerId,
                   engine.framework(),
                   engine.model(),
-                  storage.directoryOf(input.deploymentId()),
+                  storage.pathOf(input.deploymentId()),
                   env,
                   engine.frameworkArgs(),
                   engine.gpu()));

@@ -143,9 +143,130 @@ public record GantryProperties(
   public record Billing(@DefaultValue("0.10") @NotNull BigDecimal storageGbMonthUsd) {}
 
   /**
-   * @param local the local runtime: engines as child processes of this host
+   * @param type where workers' engines run: {@code local} (child processes of this host) or {@code
+   *     kubernetes} (Pods in a cluster)
+   * @param local the local runtime: engines as child processes of this host; its start, drain,
+   *     health-check and stop-grace timings apply to the kubernetes runtime too
+   * @param kubernetes the kubernetes runtime: worker Pods, storage claims, model download Jobs
    */
-  public record Runtime(@Valid @DefaultValue Local local) {}
+  public record Runtime(
+      @DefaultValue("local") @NotNull Type type,
+      @Valid @DefaultValue Local local,
+      @Valid @DefaultValue Kubernetes kubernetes) {
+
+    /** The runtimes; the property takes the lower-case name. */
+    public enum Type {
+      LOCAL,
+      KUBERNETES
+    }
+  }
+
+  /**
+   * The kubernetes runtime (see deploy/kubernetes). Objects are named after the deployment and
+   * worker ids and carry the {@code gantry.dev/*} labels the sweeper goes by.
+   *
+   * @param namespace where Pods, claims, Jobs and Secrets are created; empty: the client's own (in
+   *     a cluster, the namespace Gantry runs in)
+   * @param images the engine image of each framework
+   * @param gantryImage the Gantry image: runs the model download Jobs ({@code gantry.jar download})
+   * @param simCommand how the {@code sim} image starts the simulator, before its flags
+   * @param enginePort the port every engine listens on inside its Pod
+   * @param gpuNodeLabel the node label whose value is the GPU type of the catalog (e.g. {@code
+   *     H100}); a worker's Pod selects nodes by it
+   * @param storageClass storage class of the deployments' claims; empty: the cluster's default
+   * @param storageAccessMode access mode of the claims: every worker Pod mounts its deployment's
+   *     claim, on whatever node it lands ({@code ReadWriteMany}), or on one node ({@code
+   *     ReadWriteOnce})
+   * @param memoryLimit memory limit (and request) of an engine container
+   * @param simMemoryLimit memory limit (and request) of a {@code sim} engine container
+   * @param downloadMemoryLimit memory limit (and request) of a model download Job
+   * @param ephemeralStorageLimit ephemeral-storage limit of every container Gantry creates
+   * @param runAsUser the uid containers run as (non-root; the restricted Pod Security Standard)
+   * @param scheduleTimeout how long a worker Pod may wait for a node and an address before the
+   *     start is given up ({@code Unschedulable} is acted on at once); at most {@link
+   *     #MAX_SCHEDULE_TIMEOUT}, so a start ends within its activity's two minutes
+   * @param readyTimeout how long a worker Pod may take to pass its readiness probe after it is
+   *     scheduled (image pull and model load included) before it is ended as failed
+   * @param downloadTimeout longest run of a model download Job
+   * @param sweepInterval how often Gantry-labelled objects whose deployment or worker is gone are
+   *     deleted
+   * @param sweepGrace how old such an object must be before the sweeper deletes it, so that one
+   *     created a moment before its record is never taken for an orphan
+   */
+  public record Kubernetes(
+      String namespace,
+      @Valid @DefaultValue Images images,
+      @DefaultValue("gantry:latest") @NotEmpty String gantryImage,
+      @DefaultValue({
+            "java",
+            "-XX:+UseSerialGC",
+            "-Xmx192m",
+            "-jar",
+            "/opt/gantry/gantry.jar",
+            "sim"
+          })
+          @NotEmpty
+          List<String> simCommand,
+      @DefaultValue("8000") @Min(1024) @Max(65535) int enginePort,
+      @DefaultValue("gantry.dev/gpu-type") @NotEmpty String gpuNodeLabel,
+      String storageClass,
+      @DefaultValue("ReadWriteMany") @NotEmpty String storageAccessMode,
+      @DefaultValue("64Gi") @NotEmpty String memoryLimit,
+      @DefaultValue("512Mi") @NotEmpty String simMemoryLimit,
+      @DefaultValue("1Gi") @NotEmpty String downloadMemoryLimit,
+      @DefaultValue("8Gi") @NotEmpty String ephemeralStorageLimit,
+      @DefaultValue("10001") @Min(1) long runAsUser,
+      @DefaultValue("60s") @NotNull Duration scheduleTimeout,
+      @DefaultValue("30m") @NotNull Duration readyTimeout,
+      @DefaultValue("6h") @NotNull Duration downloadTimeout,
+      @DefaultValue("60s") @NotNull Duration sweepInterval,
+      @DefaultValue("5m") @NotNull Duration sweepGrace) {
+
+    /** Longest schedule timeout: the start activity that waits for it has two minutes. */
+    public static final Duration MAX_SCHEDULE_TIMEOUT = Duration.ofSeconds(90);
+
+    private static final Set<String> ACCESS_MODES =
+        Set.of("ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod");
+
+    public Kubernetes {
+      namespace = namespace == null || namespace.isBlank() ? null : namespace.trim();
+      storageClass = storageClass == null || storageClass.isBlank() ? null : storageClass.trim();
+      simCommand = simCommand == null ? List.of() : List.copyOf(simCommand);
+      if (storageAccessMode != null && !ACCESS_MODES.contains(storageAccessMode)) {
+        throw new IllegalArgumentException(
+            "gantry.runtime.kubernetes.storage-access-mode must be one of "
+                + ACCESS_MODES
+                + ", got "
+                + storageAccessMode);
+      }
+      for (Duration d :
+          new Duration[] {
+            scheduleTimeout, readyTimeout, downloadTimeout, sweepInterval, sweepGrace
+          }) {
+        if (d != null && !d.isPositive()) {
+          throw new IllegalArgumentException(
+              "gantry.runtime.kubernetes timeouts and sweep settings must be positive");
+        }
+      }
+      if (scheduleTimeout != null && scheduleTimeout.compareTo(MAX_SCHEDULE_TIMEOUT) > 0) {
+        throw new IllegalArgumentException(
+            "gantry.runtime.kubernetes.schedule-timeout must be at most 90s, got "
+                + scheduleTimeout);
+      }
+    }
+  }
+
+  /**
+   * @param vllm the image that has {@code vllm} on its path
+   * @param sglang the image that has {@code python3 -m sglang.launch_server}
+   * @param ollama the image that has {@code ollama}
+   * @param sim the image that runs the simulator (the Gantry image)
+   */
+  public record Images(
+      @DefaultValue("vllm/vllm-openai:latest") @NotEmpty String vllm,
+      @DefaultValue("lmsysorg/sglang:latest") @NotEmpty String sglang,
+      @DefaultValue("ollama/ollama:latest") @NotEmpty String ollama,
+      @DefaultValue("gantry:latest") @NotEmpty String sim) {}
 
   /**
    * @param gpus GPU types and counts on this host; none by default (no real GPU is assumed)

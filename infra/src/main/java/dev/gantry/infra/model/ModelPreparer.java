@@ -19,6 +19,7 @@ import java.util.function.ToLongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.stereotype.Component;
 
 /**
@@ -36,7 +37,12 @@ import org.springframework.stereotype.Component;
  * last and says the model is complete, so preparing it again costs no network.
  */
 @Component
-public class ModelPreparer {
+@ConditionalOnProperty(
+    prefix = "gantry.runtime",
+    name = "type",
+    havingValue = "local",
+    matchIfMissing = true)
+public class ModelPreparer implements ModelPreparation {
   private static final Logger log = LoggerFactory.getLogger(ModelPreparer.class);
   private static final ObjectMapper MAPPER = new ObjectMapper();
   static final String STATE_DIR = ".gantry";
@@ -49,9 +55,6 @@ public class ModelPreparer {
   private final OllamaPuller ollama;
   private final EndpointPolicy policy;
   private final Map<Path, ReentrantLock> locks = new ConcurrentHashMap<>();
-
-  /** Result of preparing a model: where it is, how many bytes it holds, and which version. */
-  public record Prepared(Path modelDir, long bytes, String revision) {}
 
   @Autowired
   public ModelPreparer(GantryProperties properties) {
@@ -91,6 +94,7 @@ public class ModelPreparer {
    * @throws ModelException with a reason a user can act on; {@link ModelException#permanent()} says
    *     whether trying again can help
    */
+  @Override
   public Prepared prepare(ModelRequest request, ProgressListener listener) throws IOException {
     Path storage = request.storageDir();
     if (!Files.isDirectory(storage)) {

@@ -43,34 +43,51 @@ public class EngineLaunchSpecs {
   }
 
   /**
-   * The engine's command line and environment.
+   * The engine's command line and environment on this host.
    *
    * @param port the loopback port the engine must listen on
    * @param allocation the worker's GPUs; a virtual slot sets no {@code CUDA_VISIBLE_DEVICES}
    */
   public EngineLaunchSpec build(WorkerLaunchRequest request, int port, Allocation allocation) {
+    EngineLaunchSpec engine = engine(request, HOST, port, simPrefix);
+    if (allocation.isVirtual()) {
+      return engine;
+    }
+    Map<String, String> env = new LinkedHashMap<>();
+    // Without PCI_BUS_ID, CUDA numbers GPUs fastest-first and the indices would not be the
+    // nvidia-smi ones the inventory is configured with.
+    env.put("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
+    env.put(
+        "CUDA_VISIBLE_DEVICES",
+        allocation.indices().stream().map(String::valueOf).collect(Collectors.joining(",")));
+    env.putAll(engine.env());
+    return new EngineLaunchSpec(engine.command(), env, engine.healthPath(), engine.metricsPath());
+  }
+
+  /**
+   * Each framework's command line, platform env, health and metrics paths, wherever the engine
+   * runs: both runtimes start engines from this, so a framework's flags live in one place.
+   *
+   * @param host the address the engine binds to (loopback on this host, every address in a Pod)
+   * @param port the port the engine must listen on
+   * @param simPrefix the command that starts the simulator, before its flags
+   */
+  public static EngineLaunchSpec engine(
+      WorkerLaunchRequest request, String host, int port, List<String> simPrefix) {
     String portArg = Integer.toString(port);
     Map<String, String> env = new LinkedHashMap<>();
-    if (!allocation.isVirtual()) {
-      // Without PCI_BUS_ID, CUDA numbers GPUs fastest-first and the indices would not be the
-      // nvidia-smi ones the inventory is configured with.
-      env.put("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
-      env.put(
-          "CUDA_VISIBLE_DEVICES",
-          allocation.indices().stream().map(String::valueOf).collect(Collectors.joining(",")));
-    }
     List<String> command = new ArrayList<>();
     return switch (request.framework()) {
       case SIM -> {
         command.addAll(simPrefix);
-        command.addAll(List.of("--host", HOST, "--port", portArg, "--model", request.model()));
+        command.addAll(List.of("--host", host, "--port", portArg, "--model", request.model()));
         command.addAll(request.frameworkArgs());
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
       case VLLM -> {
         offline(env);
         command.addAll(List.of("vllm", "serve", modelDir(request).toString()));
-        command.addAll(servingFlags(portArg, request.model()));
+        command.addAll(servingFlags(host, portArg, request.model()));
         command.addAll(request.frameworkArgs());
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
@@ -83,7 +100,7 @@ public class EngineLaunchSpecs {
                 "sglang.launch_server",
                 "--model-path",
                 modelDir(request).toString()));
-        command.addAll(servingFlags(portArg, request.model()));
+        command.addAll(servingFlags(host, portArg, request.model()));
         command.addAll(request.frameworkArgs());
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
@@ -91,7 +108,7 @@ public class EngineLaunchSpecs {
         // Ollama takes its address and model store from the environment, not from flags.
         command.addAll(List.of("ollama", "serve"));
         command.addAll(request.frameworkArgs());
-        env.put("OLLAMA_HOST", HOST + ":" + portArg);
+        env.put("OLLAMA_HOST", host + ":" + portArg);
         // The model was pulled into this store before any worker started; serve never pulls.
         env.put(
             "OLLAMA_MODELS",
@@ -116,8 +133,8 @@ public class EngineLaunchSpecs {
     env.put("TRANSFORMERS_OFFLINE", "1");
   }
 
-  private static List<String> servingFlags(String port, String model) {
-    return List.of("--host", HOST, "--port", port, "--served-model-name", model);
+  private static List<String> servingFlags(String host, String port, String model) {
+    return List.of("--host", host, "--port", port, "--served-model-name", model);
   }
 
   /**

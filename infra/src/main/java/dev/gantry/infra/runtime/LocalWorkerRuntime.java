@@ -12,10 +12,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -44,6 +40,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.stereotype.Component;
 
 /**
@@ -59,6 +56,11 @@ import org.springframework.stereotype.Component;
  * cannot launch two engines; calls for different workers run in parallel.
  */
 @Component
+@ConditionalOnProperty(
+    prefix = "gantry.runtime",
+    name = "type",
+    havingValue = "local",
+    matchIfMissing = true)
 public class LocalWorkerRuntime implements WorkerRuntime {
   private static final Logger log = LoggerFactory.getLogger(LocalWorkerRuntime.class);
 
@@ -76,14 +78,6 @@ public class LocalWorkerRuntime implements WorkerRuntime {
   private static final Duration ROTATION_INTERVAL = Duration.ofSeconds(10);
 
   private static final int LOG_TAIL_BYTES = 1024 * 1024;
-
-  /** Gauges of requests running and queued, of vLLM (and the simulator) and of SGLang. */
-  private static final Set<String> IN_FLIGHT_GAUGES =
-      Set.of(
-          "vllm:num_requests_running",
-          "vllm:num_requests_waiting",
-          "sglang:num_running_reqs",
-          "sglang:num_queue_reqs");
 
   /**
    * The errno of a failed exec in ProcessBuilder's message: {@code error=2, ...} up to JDK 21,
@@ -108,7 +102,7 @@ public class LocalWorkerRuntime implements WorkerRuntime {
   private final EngineSandbox sandbox;
   private final boolean orchestrator;
   private final String enginePath;
-  private final HttpClient http;
+  private final EngineHttp http;
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
 
   /** Engines this JVM started: only for those does the OS tell us the exit code. */
@@ -141,12 +135,7 @@ public class LocalWorkerRuntime implements WorkerRuntime {
             dataDir, properties.runtime().local().containment(), EngineSandbox.platformIsRoot());
     this.orchestrator = properties.hasRole(GantryProperties.ROLE_ORCHESTRATOR);
     this.enginePath = properties.runtime().local().containment().enginePath();
-    // HTTP/1.1: engines are plain-HTTP servers; an h2c upgrade attempt gains nothing.
-    this.http =
-        HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(PROBE_TIMEOUT)
-            .build();
+    this.http = new EngineHttp(PROBE_TIMEOUT);
   }
 
   @PostConstruct
@@ -210,7 +199,7 @@ public class LocalWorkerRuntime implements WorkerRuntime {
         }
       }
     }
-    http.shutdownNow();
+    http.close();
   }
 
   @Override
@@ -384,107 +373,21 @@ public class LocalWorkerRuntime implements WorkerRuntime {
 
   @Override
   public boolean probe(RunningWorker worker) {
-    return probe(worker, PROBE_TIMEOUT);
+    return http.probe(worker, PROBE_TIMEOUT);
   }
 
   @Override
   public boolean probe(RunningWorker worker, Duration timeout) {
-    try {
-      HttpResponse<Void> response =
-          http.send(
-              get(worker, worker.healthPath(), timeout), HttpResponse.BodyHandlers.discarding());
-      return response.statusCode() / 100 == 2;
-    } catch (IOException e) {
-      return false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
+    return http.probe(worker, timeout);
   }
 
   @Override
   public Optional<Integer> inFlight(RunningWorker worker) {
-    if (worker.metricsPath() == null) {
-      return Optional.empty();
-    }
-    try {
-      HttpResponse<String> response =
-          http.send(get(worker, worker.metricsPath()), HttpResponse.BodyHandlers.ofString());
-      return response.statusCode() / 100 == 2 ? inFlightFrom(response.body()) : Optional.empty();
-    } catch (IOException e) {
-      return Optional.empty();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return Optional.empty();
-    }
+    return http.inFlight(worker);
   }
 
-  private static HttpRequest get(RunningWorker worker, String path) {
-    return get(worker, path, PROBE_TIMEOUT);
-  }
-
-  private static HttpRequest get(RunningWorker worker, String path, Duration timeout) {
-    return HttpRequest.newBuilder(URI.create(worker.endpoint() + path))
-        .timeout(timeout)
-        .GET()
-        .build();
-  }
-
-  /**
-   * Sums the in-flight gauges of a Prometheus text exposition; empty when it has none of them.
-   * Label values may hold spaces and braces, so the label set is skipped quote-aware.
-   */
   static Optional<Integer> inFlightFrom(String exposition) {
-    double sum = 0;
-    boolean found = false;
-    for (String raw : exposition.split("\n")) {
-      String line = raw.strip();
-      if (line.isEmpty() || line.startsWith("#")) {
-        continue;
-      }
-      int nameEnd = 0;
-      while (nameEnd < line.length()
-          && line.charAt(nameEnd) != '{'
-          && !Character.isWhitespace(line.charAt(nameEnd))) {
-        nameEnd++;
-      }
-      if (!IN_FLIGHT_GAUGES.contains(line.substring(0, nameEnd))) {
-        continue;
-      }
-      int valueStart =
-          nameEnd < line.length() && line.charAt(nameEnd) == '{'
-              ? labelsEnd(line, nameEnd)
-              : nameEnd;
-      if (valueStart < 0) {
-        continue;
-      }
-      String value = line.substring(valueStart).strip().split("\\s+")[0];
-      try {
-        double parsed = Double.parseDouble(value);
-        if (Double.isFinite(parsed)) {
-          sum += parsed;
-          found = true;
-        }
-      } catch (NumberFormatException e) {
-        // not a sample line we understand; the other gauges still count
-      }
-    }
-    return found ? Optional.of((int) Math.round(sum)) : Optional.empty();
-  }
-
-  private static int labelsEnd(String line, int open) {
-    boolean quoted = false;
-    for (int i = open + 1; i < line.length(); i++) {
-      char c = line.charAt(i);
-      if (quoted && c == '\\') {
-        i++;
-      } else if (c == '"') {
-        quoted = !quoted;
-      } else if (c == '}' && !quoted) {
-        return i + 1;
-      }
-    }
-    return -1;
+    return EngineHttp.inFlightFrom(exposition);
   }
 
   @Override

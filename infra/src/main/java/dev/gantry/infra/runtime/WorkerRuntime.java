@@ -65,4 +65,13 @@ public interface WorkerRuntime {
    * can swap files under the removal. A no-op where engines do not own their storage.
    */
   default void reclaimStorage(String deploymentId, Path storageDir) {}
+
+  /**
+   * Whether a graceful stop of the platform stops the engines too. True for engines that are this
+   * host's processes; false where they run on their own (Pods), which other orchestrator replicas,
+   * or this one after a restart, keep serving and re-adopt.
+   */
+  default boolean enginesStopWithPlatform() {
+    return true;
+  }
 }

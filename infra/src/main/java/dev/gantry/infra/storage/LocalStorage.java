@@ -11,11 +11,17 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.regex.Pattern;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.stereotype.Component;
 
 /** The local runtime's storage: one directory per deployment under {@code <data dir>/storage}. */
 @Component
-public class LocalStorage {
+@ConditionalOnProperty(
+    prefix = "gantry.runtime",
+    name = "type",
+    havingValue = "local",
+    matchIfMissing = true)
+public class LocalStorage implements DeploymentStorage {
   private static final Pattern SAFE_ID = Pattern.compile("[a-z]{2,8}_[a-z0-9]{6,40}");
 
   private final Path root;
@@ -30,6 +36,17 @@ public class LocalStorage {
       throw new IllegalArgumentException("not a deployment id: " + deploymentId);
     }
     return root.resolve(deploymentId);
+  }
+
+  /** The directory's size is not enforced here: the model download checks it against the disk. */
+  @Override
+  public String create(String deploymentId, int sizeGb) {
+    return create(deploymentId).toString();
+  }
+
+  @Override
+  public Path pathOf(String deploymentId) {
+    return directoryOf(deploymentId);
   }
 
   /** Creates the directory if missing; returns it. */
@@ -47,6 +64,7 @@ public class LocalStorage {
   }
 
   /** Removes the directory and everything in it; a missing directory is not an error. */
+  @Override
   public void remove(String deploymentId) {
     deleteTree(directoryOf(deploymentId));
   }
