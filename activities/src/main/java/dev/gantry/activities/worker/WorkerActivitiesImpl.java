@@ -8,6 +8,8 @@ import dev.gantry.api.worker.WorkerWorkflow;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.db.WorkerRepository;
 import dev.gantry.infra.db.WorkerRepository.WorkerTransition;
+import dev.gantry.infra.metrics.ColdStartMeters;
+import dev.gantry.infra.metrics.ColdStartMeters.Phase;
 import dev.gantry.infra.runtime.RunningWorker;
 import dev.gantry.infra.runtime.WorkerLaunchRequest;
 import dev.gantry.infra.runtime.WorkerRuntime;
@@ -16,6 +18,7 @@ import dev.gantry.infra.secrets.SecretStore;
 import dev.gantry.infra.storage.LocalStorage;
 import io.temporal.activity.Activity;
 import io.temporal.failure.ApplicationFailure;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
@@ -37,6 +40,8 @@ public class WorkerActivitiesImpl implements WorkerActivities {
   private final EngineWatcher watcher;
   private final GantryProperties.Local settings;
   private final Duration routingGrace;
+  private final ColdStartMeters meters;
+  private final Clock clock;
 
   public WorkerActivitiesImpl(
       WorkerRuntime runtime,
@@ -44,7 +49,11 @@ public class WorkerActivitiesImpl implements WorkerActivities {
       SecretStore secrets,
       WorkerRepository workers,
       EngineWatcher watcher,
-      GantryProperties properties) {
+      GantryProperties properties,
+      ColdStartMeters meters,
+      Clock clock) {
+    this.meters = meters;
+    this.clock = clock;
     this.runtime = runtime;
     this.storage = storage;
     this.secrets = secrets;
@@ -80,6 +89,13 @@ public class WorkerActivitiesImpl implements WorkerActivities {
     } catch (WorkerRuntimeException e) {
       throw failure(e.type(), e.getMessage());
     }
+    // A retried start finds its engine already running; the first attempt's instants are kept.
+    Instant processStarted = clock.instant();
+    Instant decided =
+        input.decidedAtEpochMillis() > 0
+            ? Instant.ofEpochMilli(input.decidedAtEpochMillis())
+            : null;
+    boolean firstStart = workers.find(workerId).map(w -> w.processStartedAt() == null).orElse(true);
     workers.record(
         new WorkerTransition(
             input.deploymentId(),
@@ -89,7 +105,12 @@ public class WorkerActivitiesImpl implements WorkerActivities {
             running.gpuType(),
             running.gpuCount(),
             running.endpoint(),
-            null));
+            null,
+            decided,
+            processStarted));
+    if (firstStart) {
+      meters.record(engine.framework(), Phase.PROVISION, decided, processStarted);
+    }
     log.info("Worker {} started its engine at {}", workerId, running.endpoint());
     return new StartedWorker(running.endpoint(), running.gpuType(), running.gpuCount());
   }
@@ -158,6 +179,9 @@ public class WorkerActivitiesImpl implements WorkerActivities {
 
   @Override
   public void recordWorker(RecordWorkerInput input) {
+    boolean becomesHealthy =
+        input.status() == WorkerStatus.HEALTHY
+            && workers.find(input.workerId()).map(w -> w.healthyAt() == null).orElse(true);
     workers.record(
         new WorkerTransition(
             input.deploymentId(),
@@ -168,6 +192,14 @@ public class WorkerActivitiesImpl implements WorkerActivities {
             input.gpuCount(),
             input.endpoint(),
             input.reason()));
+    if (becomesHealthy) {
+      workers
+          .find(input.workerId())
+          .ifPresent(
+              w ->
+                  meters.record(
+                      input.framework(), Phase.BOOT, w.processStartedAt(), w.healthyAt()));
+    }
   }
 
   private Duration startTimeout(Framework framework) {
