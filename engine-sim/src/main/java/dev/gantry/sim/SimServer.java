@@ -14,6 +14,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -63,6 +64,7 @@ public final class SimServer implements AutoCloseable {
   private final Throughput throughput;
   private final Scheduler scheduler;
   private final long startNanos = System.nanoTime();
+  private final Instant startedAt = Instant.now();
   private final long startupNanos;
   private final long createdEpochSeconds = System.currentTimeMillis() / 1000;
 
@@ -157,6 +159,11 @@ public final class SimServer implements AutoCloseable {
 
   public SimConfig config() {
     return config;
+  }
+
+  /** When the simulated model load ({@link SimConfig#startupSeconds()}) is over. */
+  public Instant readyAt() {
+    return startedAt.plusNanos(startupNanos);
   }
 
   /** Whether the simulated model load ({@link SimConfig#startupSeconds()}) is over. */

@@ -16,6 +16,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -29,6 +31,10 @@ class SimMainTest {
 
   private static final Pattern LISTENING =
       Pattern.compile("gantry-sim listening on 127\\.0\\.0\\.1:(\\d+) model=cli-model");
+
+  private static final Pattern BOOT =
+      Pattern.compile(
+          "gantry-sim boot: process_started_at=(\\S+) listening_at=(\\S+) ready_at=(\\S+)");
 
   @TempDir Path tmp;
 
@@ -118,6 +124,41 @@ class SimMainTest {
       assertThat(process.waitFor(10, TimeUnit.SECONDS)).as(stderr()).isTrue();
       assertThat(process.exitValue()).isEqualTo(SimServer.FAILURE_EXIT_CODE);
       assertThat(stderr()).contains("exiting with status 3");
+    } finally {
+      process.destroyForcibly();
+    }
+  }
+
+  @Test
+  void cliTellsWhenItsProcessStartedAndWhenItListenedAndServed() throws Exception {
+    Process process =
+        spawn("--port=0", "--model=cli-model", "--startup-seconds=0.6", "--ttft-ms=1");
+    try {
+      BufferedReader reader =
+          new BufferedReader(
+              new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+      String boot =
+          CompletableFuture.supplyAsync(
+                  () -> {
+                    try {
+                      assertThat(LISTENING.matcher(reader.readLine()).matches()).isTrue();
+                      return reader.readLine();
+                    } catch (Exception e) {
+                      throw new IllegalStateException(e);
+                    }
+                  })
+              .get(15, TimeUnit.SECONDS);
+      Matcher m = BOOT.matcher(boot == null ? "" : boot);
+      assertThat(m.matches()).as(boot).isTrue();
+      Instant processStarted = Instant.parse(m.group(1));
+      Instant listening = Instant.parse(m.group(2));
+      Instant ready = Instant.parse(m.group(3));
+      assertThat(processStarted).isBefore(listening);
+      // Ready once the simulated load is over, timed from the server's start (before listening).
+      assertThat(Duration.between(listening, ready))
+          .isBetween(Duration.ZERO, Duration.ofMillis(600));
+      assertThat(Duration.between(processStarted, ready)).isGreaterThan(Duration.ofMillis(600));
+      assertThat(processStarted).isAfter(Instant.now().minusSeconds(60));
     } finally {
       process.destroyForcibly();
     }
