@@ -156,22 +156,29 @@ public final class ColdStartBench {
   }
 
   /**
-   * One worker's cold start, in milliseconds; {@code engineBootMs} is -1 when its log has no boot
-   * line.
+   * One worker's cold start, in milliseconds; {@code engineBootMs} is -1 (and {@code engineReadyAt}
+   * null) when its log has no boot line.
    */
   record Sample(
       String worker,
       Instant decidedAt,
       Instant processStartedAt,
+      Instant healthyAt,
       long provisionMs,
       long bootMs,
       long firstRequestMs,
       long totalMs,
-      long engineBootMs) {
+      long engineBootMs,
+      Instant engineReadyAt) {
 
     /** The platform's share: everything but the engine's own boot. */
     long platformMs() {
       return totalMs - engineBootMs;
+    }
+
+    /** From the engine's being ready to the worker's being recorded healthy; -1 when unknown. */
+    long healthLagMs() {
+      return engineReadyAt == null ? -1 : Duration.between(engineReadyAt, healthyAt).toMillis();
     }
 
     /**
@@ -184,15 +191,18 @@ public final class ColdStartBench {
         throw new IllegalArgumentException("the worker has no cold_start object");
       }
       String id = String.valueOf(worker.get("id"));
+      Instant[] boot = engineBoot(log);
       return new Sample(
           id,
           instant(raw, "decided_at", id),
           instant(raw, "process_started_at", id),
+          instant(raw, "healthy_at", id),
           millis(raw, "provision_ms", id),
           millis(raw, "boot_ms", id),
           millis(raw, "first_request_ms", id),
           millis(raw, "total_ms", id),
-          ColdStartBench.engineBootMs(log));
+          boot == null ? -1 : Duration.between(boot[0], boot[1]).toMillis(),
+          boot == null ? null : boot[1]);
     }
 
     private static Instant instant(Map<?, ?> coldStart, String field, String id) {
@@ -213,12 +223,16 @@ public final class ColdStartBench {
 
   /** The engine's boot from its last boot line: ready minus process start, or -1. */
   static long engineBootMs(String log) {
+    Instant[] boot = engineBoot(log);
+    return boot == null ? -1 : Duration.between(boot[0], boot[1]).toMillis();
+  }
+
+  /** The process start and ready instants of the log's last boot line, or null. */
+  private static Instant[] engineBoot(String log) {
     Matcher m = BOOT.matcher(log == null ? "" : log);
-    long boot = -1;
+    Instant[] boot = null;
     while (m.find()) {
-      if (!m.group(1).equals("unknown")) {
-        boot = Duration.between(Instant.parse(m.group(1)), Instant.parse(m.group(3))).toMillis();
-      }
+      boot = new Instant[] {Instant.parse(m.group(1)), Instant.parse(m.group(3))};
     }
     return boot;
   }
@@ -404,7 +418,7 @@ public final class ColdStartBench {
   private static void print(PrintStream out, int round, List<Sample> samples) {
     out.printf(
         Locale.ROOT,
-        "round %d%n%-34s %9s %8s %13s %8s %11s %11s%n",
+        "round %d%n%-34s %9s %8s %13s %8s %11s %10s %11s%n",
         round,
         "worker",
         "provision",
@@ -412,17 +426,19 @@ public final class ColdStartBench {
         "first_request",
         "total",
         "engine_boot",
+        "health_lag",
         "platform");
     for (Sample s : samples) {
       out.printf(
           Locale.ROOT,
-          "%-34s %9d %8d %13d %8d %11s %11s%n",
+          "%-34s %9d %8d %13d %8d %11s %10s %11s%n",
           s.worker(),
           s.provisionMs(),
           s.bootMs(),
           s.firstRequestMs(),
           s.totalMs(),
           s.engineBootMs() < 0 ? "?" : Long.toString(s.engineBootMs()),
+          s.engineBootMs() < 0 ? "?" : Long.toString(s.healthLagMs()),
           s.engineBootMs() < 0 ? "?" : Long.toString(s.platformMs()));
     }
     out.printf(
@@ -442,7 +458,14 @@ public final class ColdStartBench {
   static void summary(PrintStream out, List<Sample> samples, Options o) {
     Map<String, Samples> columns = new LinkedHashMap<>();
     for (String name :
-        List.of("provision", "boot", "first_request", "total", "engine_boot", "platform")) {
+        List.of(
+            "provision",
+            "boot",
+            "first_request",
+            "total",
+            "engine_boot",
+            "health_lag",
+            "platform")) {
       columns.put(name, new Samples());
     }
     for (Sample s : samples) {
@@ -452,6 +475,7 @@ public final class ColdStartBench {
       columns.get("total").add(s.totalMs());
       if (s.engineBootMs() >= 0) {
         columns.get("engine_boot").add(s.engineBootMs());
+        columns.get("health_lag").add(s.healthLagMs());
         columns.get("platform").add(s.platformMs());
       }
     }

@@ -41,6 +41,8 @@ class ColdStartBenchTest {
     assertThat(sample.engineBootMs()).isEqualTo(1590);
     assertThat(sample.platformMs()).isEqualTo(410);
     assertThat(sample.decidedAt()).isEqualTo(Instant.parse("2026-12-06T10:00:00Z"));
+    // Ready at 01.700, recorded healthy at 01.900.
+    assertThat(sample.healthLagMs()).isEqualTo(200);
   }
 
   @Test
@@ -70,7 +72,16 @@ class ColdStartBenchTest {
     var fast = ColdStartBench.Sample.of(Json.parseObject(WORKER), LOG);
     var slow =
         new ColdStartBench.Sample(
-            "dep_x-w2", fast.decidedAt(), fast.processStartedAt(), 300, 2000, 200, 2500, 1600);
+            "dep_x-w2",
+            fast.decidedAt(),
+            fast.processStartedAt(),
+            fast.healthyAt(),
+            300,
+            2000,
+            200,
+            2500,
+            1600,
+            fast.healthyAt().minusMillis(300));
     var options =
         ColdStartBench.Options.parse(
             new String[] {"--key", "gk_x", "--workers", "2", "--rounds", "1"}, Map.of());
@@ -86,7 +97,7 @@ class ColdStartBenchTest {
             "COLD_START_RESULT {\"workers\":2,\"provision\":{\"p50\":120,\"max\":300},"
                 + "\"boot\":{\"p50\":1780,\"max\":2000},\"first_request\":{\"p50\":100,\"max\":200},"
                 + "\"total\":{\"p50\":2000,\"max\":2500},\"engine_boot\":{\"p50\":1590,\"max\":1600},"
-                + "\"platform\":{\"p50\":410,\"max\":900}}");
+                + "\"health_lag\":{\"p50\":200,\"max\":300},\"platform\":{\"p50\":410,\"max\":900}}");
   }
 
   @Test

@@ -1,6 +1,10 @@
 package dev.gantry.sim;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.function.IntConsumer;
@@ -35,6 +39,37 @@ public final class SimMain {
       System.exit(status);
     }
   }
+
+  /**
+   * When this process started, to about 10 ms on Linux: the time since boot now ({@code
+   * /proc/uptime}) less the process's start in clock ticks since boot ({@code /proc/self/stat}).
+   * ({@link ProcessHandle.Info#startInstant()} adds the boot time in whole seconds, so it can be up
+   * to a second early.) Elsewhere, the JVM's own start.
+   */
+  static Instant processStart() {
+    Instant now = Instant.now();
+    try {
+      String stat = Files.readString(Path.of("/proc/self/stat"));
+      // The command name may hold spaces and parentheses; the fields after it start at "state".
+      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      long startTicks = Long.parseLong(fields[STARTTIME_FIELD - 3]);
+      double uptimeSeconds =
+          Double.parseDouble(Files.readString(Path.of("/proc/uptime")).split(" ")[0]);
+      long ageMillis = Math.round((uptimeSeconds - startTicks / (double) USER_HZ) * 1000);
+      if (ageMillis >= 0) {
+        return now.minusMillis(ageMillis);
+      }
+    } catch (IOException | RuntimeException e) {
+      // Not Linux, or a layout this does not know: the JVM's start is close enough.
+    }
+    return Instant.ofEpochMilli(ManagementFactory.getRuntimeMXBean().getStartTime());
+  }
+
+  /** {@code starttime}, the 22nd field of {@code /proc/<pid>/stat}. */
+  private static final int STARTTIME_FIELD = 22;
+
+  /** Clock ticks per second of {@code /proc}; 100 on every Linux architecture Java runs on. */
+  private static final int USER_HZ = 100;
 
   /**
    * Parses {@code args}, starts the server and serves until it is closed (by the shutdown hook on
@@ -82,7 +117,7 @@ public final class SimMain {
     Instant ready = server.readyAt().isAfter(listening) ? server.readyAt() : listening;
     out.println(
         "gantry-sim boot: process_started_at="
-            + ProcessHandle.current().info().startInstant().map(Instant::toString).orElse("unknown")
+            + processStart()
             + " listening_at="
             + listening
             + " ready_at="

@@ -165,6 +165,16 @@ class SimMainTest {
   }
 
   @Test
+  void theProcessStartIsTakenToTheTickNotToTheSecond() {
+    Instant jvmStarted =
+        Instant.ofEpochMilli(
+            java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime());
+    Instant processStarted = SimMain.processStart();
+    // The process starts a little before its JVM does; never after it (one 10 ms tick of slack).
+    assertThat(processStarted).isBetween(jvmStarted.minusSeconds(5), jvmStarted.plusMillis(10));
+  }
+
+  @Test
   void cliRejectsBadFlagsWithNonZeroExit() throws Exception {
     Process process = spawn("--model", "cli-model");
     try {
