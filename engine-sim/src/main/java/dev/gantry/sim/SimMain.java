@@ -102,6 +102,7 @@ public final class SimMain {
       err.flush();
       return STARTUP_EXIT_CODE;
     }
+    server.warmUp();
     Thread hook = new Thread(server::close, "gantry-sim-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     out.println(

@@ -33,6 +33,14 @@ public class WorkerActivitiesImpl implements WorkerActivities {
   private static final Logger log = LoggerFactory.getLogger(WorkerActivitiesImpl.class);
   private static final int LOG_LINES_IN_REASONS = 15;
 
+  /**
+   * How often a starting engine is probed. Every pause between probes is added to the cold start of
+   * a worker whose engine is ready in the middle of it (a backoff to 1 s added half a second on
+   * average); a probe of an engine not listening yet is a refused connection, one still loading a
+   * single local request, so probing often costs next to nothing.
+   */
+  static final Duration START_PROBE_INTERVAL = Duration.ofMillis(50);
+
   private final WorkerRuntime runtime;
   private final LocalStorage storage;
   private final SecretStore secrets;
@@ -119,7 +127,6 @@ public class WorkerActivitiesImpl implements WorkerActivities {
   public void awaitHealthy(WorkerRef worker) {
     Duration timeout = startTimeout(worker.framework());
     Instant deadline = Instant.now().plus(timeout);
-    long pauseNanos = Duration.ofMillis(100).toNanos();
     var context = Activity.getExecutionContext();
     while (true) {
       var running = runtime.find(worker.workerId());
@@ -140,8 +147,7 @@ public class WorkerActivitiesImpl implements WorkerActivities {
                     timeout.toSeconds(), runtime.logTail(worker.workerId(), LOG_LINES_IN_REASONS)));
       }
       context.heartbeat(null);
-      LockSupport.parkNanos(pauseNanos);
-      pauseNanos = Math.min(pauseNanos * 2, Duration.ofSeconds(1).toNanos());
+      LockSupport.parkNanos(START_PROBE_INTERVAL.toNanos());
     }
   }
 
