@@ -1,6 +1,7 @@
 package dev.gantry.api.worker;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.gantry.api.deployment.EngineIdentity;
 import dev.gantry.api.deployment.Framework;
@@ -51,7 +52,10 @@ public interface WorkerActivities {
    *     before cold starts were recorded)
    */
   record StartWorkerInput(
-      String deploymentId, int ordinal, EngineIdentity engine, long decidedAtEpochMillis) {
+      String deploymentId,
+      int ordinal,
+      EngineIdentity engine,
+      @JsonInclude(JsonInclude.Include.NON_DEFAULT) long decidedAtEpochMillis) {
 
     public StartWorkerInput {
       Objects.requireNonNull(engine, "engine");
