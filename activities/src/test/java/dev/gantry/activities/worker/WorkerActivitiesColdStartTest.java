@@ -20,6 +20,7 @@ import dev.gantry.infra.runtime.WorkerRuntime;
 import dev.gantry.infra.storage.LocalStorage;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.temporal.activity.ActivityOptions;
+import io.temporal.client.WorkflowClient;
 import io.temporal.testing.TestActivityEnvironment;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -38,6 +39,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.beans.factory.support.StaticListableBeanFactory;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -60,6 +62,7 @@ class WorkerActivitiesColdStartTest {
   final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   WorkerRepository workers;
   WorkerActivities activities;
+  final StartedRuntime runtime = new StartedRuntime();
 
   @BeforeEach
   void setUp() {
@@ -90,11 +93,14 @@ class WorkerActivitiesColdStartTest {
     meters.bindTo(registry);
     env.registerActivitiesImplementations(
         new WorkerActivitiesImpl(
-            new StartedRuntime(),
+            runtime,
             new LocalStorage(properties),
             null,
             workers,
-            null,
+            new EngineWatcher(
+                runtime,
+                new StaticListableBeanFactory().getBeanProvider(WorkflowClient.class),
+                properties),
             properties,
             meters,
             clock));
@@ -156,6 +162,19 @@ class WorkerActivitiesColdStartTest {
     assertThat(registry.find(ColdStartMeters.NAME).timers()).isEmpty();
   }
 
+  @Test
+  void aStartingEngineIsSeenHealthyWithinAFewProbeIntervalsOfBeingReady() {
+    // Ready 1.55 s after the health check begins: a probe backoff doubling to 1 s (0.1, 0.3,
+    // 0.7, 1.5, 2.5 s) would see it only at 2.5 s, adding almost a second to the cold start.
+    long begun = System.nanoTime();
+    runtime.readyAtNanos = begun + Duration.ofMillis(1550).toNanos();
+
+    activities.awaitHealthy(new WorkerActivities.WorkerRef(DEP, WORKER, Framework.SIM));
+
+    Duration late = Duration.ofNanos(System.nanoTime() - runtime.readyAtNanos);
+    assertThat(late).isLessThan(Duration.ofMillis(500));
+  }
+
   private io.micrometer.core.instrument.Timer timer(String phase) {
     return registry.get(ColdStartMeters.NAME).tag("phase", phase).tag("framework", "sim").timer();
   }
@@ -184,8 +203,10 @@ class WorkerActivitiesColdStartTest {
     }
   }
 
-  /** Starts (and finds) one engine. */
+  /** Starts (and finds) one engine, which answers its health probe from {@link #readyAtNanos}. */
   static final class StartedRuntime implements WorkerRuntime {
+    volatile long readyAtNanos = Long.MIN_VALUE;
+
     static final RunningWorker ENGINE =
         new RunningWorker(
             WORKER, 1, 1, "http://127.0.0.1:1", null, 1, "/health", "/metrics", Path.of("l"));
@@ -202,12 +223,12 @@ class WorkerActivitiesColdStartTest {
 
     @Override
     public boolean probe(RunningWorker worker, Duration timeout) {
-      return true;
+      return probe(worker);
     }
 
     @Override
     public boolean probe(RunningWorker worker) {
-      return true;
+      return System.nanoTime() - readyAtNanos >= 0;
     }
 
     @Override
