@@ -34,12 +34,13 @@ import org.springframework.boot.context.properties.source.MapConfigurationProper
 import org.springframework.jdbc.core.simple.JdbcClient;
 
 /**
- * The last step of a cold start: the instant the gateway first hands a worker a request is noted by
- * routing (no database on the request path) and stored afterwards by the recorder, once per worker
- * across gateways, with the {@code first_request} and {@code total} timers.
+ * The last steps of a cold start in the gateway: a request waiting for a starting worker gets it as
+ * soon as it is recorded healthy, and the instant the gateway first hands a worker a request is
+ * noted by routing (no database on the request path) and stored afterwards by the recorder, once
+ * per worker across gateways, with the {@code first_request} and {@code total} timers.
  */
 @Timeout(30)
-class FirstRouteRecorderTest {
+class ColdStartRoutingTest {
   static final String DEP = "dep_firstroute1";
   static final String WORKER = DEP + "-w1";
 
@@ -94,12 +95,46 @@ class FirstRouteRecorderTest {
             null,
             decided,
             clock.now));
+  }
+
+  void healthy() {
     clock.advance(Duration.ofSeconds(2));
     workers.record(new WorkerTransition(DEP, WORKER, 1, WorkerStatus.HEALTHY, null, 1, null, null));
   }
 
   @Test
+  void aRequestWaitingForAStartingWorkerGetsItAsSoonAsItIsHealthy() throws Exception {
+    // Periodic reads far apart: only the reads while a request waits for a starting worker can
+    // hand it the worker in time.
+    var slowRefresh =
+        new Binder(
+                new MapConfigurationPropertySource(
+                    Map.of(
+                        "gantry.data-dir",
+                        dataDir.toString(),
+                        "gantry.gateway.route-refresh",
+                        "20s")))
+            .bind("gantry", GantryProperties.class)
+            .get();
+    var routes = new RoutingTable(routing, slowRefresh, Clock.systemUTC());
+    routes.start();
+    try {
+      var waiting = routes.find(DEP).admit(() -> {}).toFuture();
+      assertThat(waiting).as("no worker is healthy yet").isNotDone();
+
+      healthy();
+
+      var lease = waiting.get(5, TimeUnit.SECONDS);
+      assertThat(lease.upstream.workerId).isEqualTo(WORKER);
+      lease.route.release(lease);
+    } finally {
+      routes.stop();
+    }
+  }
+
+  @Test
   void theFirstRequestHandedToAWorkerIsStoredOnceAndTimed() {
+    healthy();
     var routes = new RoutingTable(routing, properties, clock);
     routes.refresh();
     var recorder = new FirstRouteRecorder(routes, workers, meters, clock);
