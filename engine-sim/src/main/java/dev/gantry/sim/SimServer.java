@@ -14,6 +14,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -63,6 +64,13 @@ public final class SimServer implements AutoCloseable {
   private final Throughput throughput;
   private final Scheduler scheduler;
   private final long startNanos = System.nanoTime();
+  private final Instant startedAt = Instant.now();
+
+  /** Until its warm-up is over, it is not ready (whatever the simulated load). */
+  private volatile boolean warming = true;
+
+  private volatile Instant warmedAt;
+  private volatile Instant listeningAt;
   private final long startupNanos;
   private final long createdEpochSeconds = System.currentTimeMillis() / 1000;
 
@@ -132,12 +140,14 @@ public final class SimServer implements AutoCloseable {
               .runOn(loops)
               .handle(this::handle)
               .bindNow(Duration.ofSeconds(10));
+      listeningAt = Instant.now();
     } catch (RuntimeException e) {
       loops.disposeLater(Duration.ZERO, Duration.ofSeconds(2)).block(Duration.ofSeconds(5));
       closedLatch.countDown();
       throw new IllegalStateException(
           "gantry-sim could not listen on " + config.host() + ":" + config.port() + ": " + e, e);
     }
+    warmUp();
   }
 
   /** The bound port (the ephemeral one when configured with port 0). */
@@ -159,9 +169,51 @@ public final class SimServer implements AutoCloseable {
     return config;
   }
 
-  /** Whether the simulated model load ({@link SimConfig#startupSeconds()}) is over. */
+  /**
+   * Answers one request of its own ({@code GET /health}) over loopback, so that the first probe of
+   * the platform is not also the first request this JVM ever handles (class loading, a cold HTTP
+   * pipeline): a warm-up, like a real engine's before it reports ready, counted in the engine's
+   * boot rather than in the platform's share of a cold start. {@code /health} answers 503 until it
+   * is over. Best effort.
+   */
+  private void warmUp() {
+    try (var socket = new java.net.Socket()) {
+      socket.connect(new java.net.InetSocketAddress(config.host(), port()), 5_000);
+      socket.setSoTimeout(5_000);
+      socket
+          .getOutputStream()
+          .write(
+              "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+                  .getBytes(StandardCharsets.US_ASCII));
+      socket.getInputStream().readAllBytes();
+    } catch (java.io.IOException e) {
+      // Only a warm-up: the server answers the platform's probes all the same.
+    } finally {
+      warmedAt = Instant.now();
+      warming = false;
+    }
+  }
+
+  /**
+   * When it began to serve: once the simulated model load ({@link SimConfig#startupSeconds()}) and
+   * the warm-up are both over.
+   */
+  public Instant readyAt() {
+    Instant loaded = startedAt.plusNanos(startupNanos);
+    Instant warmed = warmedAt;
+    return warmed != null && warmed.isAfter(loaded) ? warmed : loaded;
+  }
+
+  /** When it was listening (before its warm-up). */
+  public Instant listeningAt() {
+    return listeningAt;
+  }
+
+  /**
+   * Whether the warm-up and the simulated model load ({@link SimConfig#startupSeconds()}) are over.
+   */
   public boolean isReady() {
-    return System.nanoTime() - startNanos >= startupNanos;
+    return !warming && System.nanoTime() - startNanos >= startupNanos;
   }
 
   /** Requests currently generating ({@code vllm:num_requests_running}). */

@@ -42,6 +42,18 @@ class HealthTest {
   }
 
   @Test
+  void itIsReadyOnlyOnceWarmedUpAfterListening() {
+    try (SimServer server = SimServer.start(SimConfig.defaults(MODEL).withTiming(1, 1))) {
+      // start() returns after its warm-up request: ready at once without a simulated load, and
+      // what it reports as its ready instant is neither before it listened nor in the future.
+      assertThat(server.isReady()).isTrue();
+      assertThat(server.readyAt())
+          .isAfter(server.listeningAt())
+          .isBeforeOrEqualTo(java.time.Instant.now());
+    }
+  }
+
+  @Test
   void healthIsImmediatelyOkWithoutStartupDelay() {
     try (SimServer server = SimServer.start(SimConfig.defaults(MODEL))) {
       assertThat(new TestHttp(server).get("/health").statusCode()).isEqualTo(200);

@@ -16,6 +16,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -29,6 +31,10 @@ class SimMainTest {
 
   private static final Pattern LISTENING =
       Pattern.compile("gantry-sim listening on 127\\.0\\.0\\.1:(\\d+) model=cli-model");
+
+  private static final Pattern BOOT =
+      Pattern.compile(
+          "gantry-sim boot: process_started_at=(\\S+) listening_at=(\\S+) ready_at=(\\S+)");
 
   @TempDir Path tmp;
 
@@ -121,6 +127,51 @@ class SimMainTest {
     } finally {
       process.destroyForcibly();
     }
+  }
+
+  @Test
+  void cliTellsWhenItsProcessStartedAndWhenItListenedAndServed() throws Exception {
+    Process process =
+        spawn("--port=0", "--model=cli-model", "--startup-seconds=0.6", "--ttft-ms=1");
+    try {
+      BufferedReader reader =
+          new BufferedReader(
+              new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+      String boot =
+          CompletableFuture.supplyAsync(
+                  () -> {
+                    try {
+                      assertThat(LISTENING.matcher(reader.readLine()).matches()).isTrue();
+                      return reader.readLine();
+                    } catch (Exception e) {
+                      throw new IllegalStateException(e);
+                    }
+                  })
+              .get(15, TimeUnit.SECONDS);
+      Matcher m = BOOT.matcher(boot == null ? "" : boot);
+      assertThat(m.matches()).as(boot).isTrue();
+      Instant processStarted = Instant.parse(m.group(1));
+      Instant listening = Instant.parse(m.group(2));
+      Instant ready = Instant.parse(m.group(3));
+      assertThat(processStarted).isBefore(listening);
+      // Ready once the warm-up and the simulated load (timed from the server's start, before
+      // listening) are both over.
+      assertThat(ready).isAfterOrEqualTo(listening);
+      assertThat(Duration.between(processStarted, ready)).isGreaterThan(Duration.ofMillis(600));
+      assertThat(processStarted).isAfter(Instant.now().minusSeconds(60));
+    } finally {
+      process.destroyForcibly();
+    }
+  }
+
+  @Test
+  void theProcessStartIsTakenToTheTickNotToTheSecond() {
+    Instant jvmStarted =
+        Instant.ofEpochMilli(
+            java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime());
+    Instant processStarted = SimMain.processStart();
+    // The process starts a little before its JVM does; never after it (one 10 ms tick of slack).
+    assertThat(processStarted).isBetween(jvmStarted.minusSeconds(5), jvmStarted.plusMillis(10));
   }
 
   @Test

@@ -234,6 +234,84 @@ class ManagementApiTest {
   }
 
   @Test
+  void eachWorkerShowsItsColdStartStepsAndTheTimesBetweenThemNullWhereNotReached() {
+    String id = createdId(acme);
+    jdbc.sql(
+            """
+            insert into workers (id, deployment_id, ordinal, status, gpu_count, created_at,
+              decided_at, process_started_at, healthy_at, first_routed_at)
+            values (:id, :dep, 1, 'healthy', 1, timestamp with time zone '2026-12-06 10:00:00.300Z',
+              timestamp with time zone '2026-12-06 10:00:00.050Z',
+              timestamp with time zone '2026-12-06 10:00:00.290Z',
+              timestamp with time zone '2026-12-06 10:00:02.540Z',
+              timestamp with time zone '2026-12-06 10:00:02.600Z')
+            """)
+        .param("id", id + "-w1")
+        .param("dep", id)
+        .update();
+    jdbc.sql(
+            """
+            insert into workers (id, deployment_id, ordinal, status, gpu_count, created_at,
+              decided_at, process_started_at)
+            values (:id, :dep, 2, 'provisioning', 1,
+              timestamp with time zone '2026-12-06 10:00:01.000Z',
+              timestamp with time zone '2026-12-06 10:00:00.900Z',
+              timestamp with time zone '2026-12-06 10:00:01.000Z')
+            """)
+        .param("id", id + "-w2")
+        .param("dep", id)
+        .update();
+
+    http.get()
+        .uri("/api/v1/deployments/" + id + "/workers")
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectStatus()
+        .isOk()
+        .expectBody()
+        .jsonPath("$[0].id")
+        .isEqualTo(id + "-w1")
+        .jsonPath("$[0].cold_start.decided_at")
+        .isEqualTo("2026-12-06T10:00:00.050Z")
+        .jsonPath("$[0].cold_start.process_started_at")
+        .isEqualTo("2026-12-06T10:00:00.290Z")
+        .jsonPath("$[0].cold_start.healthy_at")
+        .isEqualTo("2026-12-06T10:00:02.540Z")
+        .jsonPath("$[0].cold_start.first_routed_at")
+        .isEqualTo("2026-12-06T10:00:02.600Z")
+        .jsonPath("$[0].cold_start.provision_ms")
+        .isEqualTo(240)
+        .jsonPath("$[0].cold_start.boot_ms")
+        .isEqualTo(2250)
+        .jsonPath("$[0].cold_start.first_request_ms")
+        .isEqualTo(60)
+        .jsonPath("$[0].cold_start.total_ms")
+        .isEqualTo(2550)
+        .jsonPath("$[1].cold_start.provision_ms")
+        .isEqualTo(100)
+        // Not reached yet: present, and null.
+        .jsonPath("$[1].cold_start.healthy_at")
+        .isEmpty()
+        .jsonPath("$[1].cold_start.boot_ms")
+        .isEmpty()
+        .jsonPath("$[1].cold_start.first_request_ms")
+        .isEmpty()
+        .jsonPath("$[1].cold_start.total_ms")
+        .isEmpty()
+        .jsonPath("$[1].cold_start.first_routed_at")
+        .isEmpty();
+    String raw =
+        http.get()
+            .uri("/api/v1/deployments/" + id + "/workers")
+            .header("Authorization", "Bearer " + acme)
+            .exchange()
+            .expectBody(String.class)
+            .returnResult()
+            .getResponseBody();
+    assertThat(raw).contains("\"first_request_ms\":null", "\"total_ms\":null");
+  }
+
+  @Test
   void anotherTenantGets404ExactlyLikeAnUnknownId() {
     String id = createdId(acme);
     for (var request :

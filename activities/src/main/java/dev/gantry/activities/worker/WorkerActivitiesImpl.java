@@ -8,6 +8,8 @@ import dev.gantry.api.worker.WorkerWorkflow;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.db.WorkerRepository;
 import dev.gantry.infra.db.WorkerRepository.WorkerTransition;
+import dev.gantry.infra.metrics.ColdStartMeters;
+import dev.gantry.infra.metrics.ColdStartMeters.Phase;
 import dev.gantry.infra.runtime.RunningWorker;
 import dev.gantry.infra.runtime.WorkerLaunchRequest;
 import dev.gantry.infra.runtime.WorkerRuntime;
@@ -16,6 +18,7 @@ import dev.gantry.infra.secrets.SecretStore;
 import dev.gantry.infra.storage.DeploymentStorage;
 import io.temporal.activity.Activity;
 import io.temporal.failure.ApplicationFailure;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
@@ -30,6 +33,14 @@ public class WorkerActivitiesImpl implements WorkerActivities {
   private static final Logger log = LoggerFactory.getLogger(WorkerActivitiesImpl.class);
   private static final int LOG_LINES_IN_REASONS = 15;
 
+  /**
+   * How often a starting engine is probed. Every pause between probes is added to the cold start of
+   * a worker whose engine is ready in the middle of it (a backoff to 1 s added half a second on
+   * average); a probe of an engine not listening yet is a refused connection, one still loading a
+   * single local request, so probing often costs next to nothing.
+   */
+  static final Duration START_PROBE_INTERVAL = Duration.ofMillis(50);
+
   private final WorkerRuntime runtime;
   private final DeploymentStorage storage;
   private final SecretStore secrets;
@@ -37,6 +48,8 @@ public class WorkerActivitiesImpl implements WorkerActivities {
   private final EngineWatcher watcher;
   private final GantryProperties.Local settings;
   private final Duration routingGrace;
+  private final ColdStartMeters meters;
+  private final Clock clock;
 
   public WorkerActivitiesImpl(
       WorkerRuntime runtime,
@@ -44,7 +57,11 @@ public class WorkerActivitiesImpl implements WorkerActivities {
       SecretStore secrets,
       WorkerRepository workers,
       EngineWatcher watcher,
-      GantryProperties properties) {
+      GantryProperties properties,
+      ColdStartMeters meters,
+      Clock clock) {
+    this.meters = meters;
+    this.clock = clock;
     this.runtime = runtime;
     this.storage = storage;
     this.secrets = secrets;
@@ -80,6 +97,13 @@ public class WorkerActivitiesImpl implements WorkerActivities {
     } catch (WorkerRuntimeException e) {
       throw failure(e.type(), e.getMessage());
     }
+    // A retried start finds its engine already running; the first attempt's instants are kept.
+    Instant processStarted = clock.instant();
+    Instant decided =
+        input.decidedAtEpochMillis() > 0
+            ? Instant.ofEpochMilli(input.decidedAtEpochMillis())
+            : null;
+    boolean firstStart = workers.find(workerId).map(w -> w.processStartedAt() == null).orElse(true);
     workers.record(
         new WorkerTransition(
             input.deploymentId(),
@@ -89,7 +113,12 @@ public class WorkerActivitiesImpl implements WorkerActivities {
             running.gpuType(),
             running.gpuCount(),
             running.endpoint(),
-            null));
+            null,
+            decided,
+            processStarted));
+    if (firstStart) {
+      meters.record(engine.framework(), Phase.PROVISION, decided, processStarted);
+    }
     log.info("Worker {} started its engine at {}", workerId, running.endpoint());
     return new StartedWorker(running.endpoint(), running.gpuType(), running.gpuCount());
   }
@@ -98,7 +127,6 @@ public class WorkerActivitiesImpl implements WorkerActivities {
   public void awaitHealthy(WorkerRef worker) {
     Duration timeout = startTimeout(worker.framework());
     Instant deadline = Instant.now().plus(timeout);
-    long pauseNanos = Duration.ofMillis(100).toNanos();
     var context = Activity.getExecutionContext();
     while (true) {
       var running = runtime.find(worker.workerId());
@@ -119,8 +147,7 @@ public class WorkerActivitiesImpl implements WorkerActivities {
                     timeout.toSeconds(), runtime.logTail(worker.workerId(), LOG_LINES_IN_REASONS)));
       }
       context.heartbeat(null);
-      LockSupport.parkNanos(pauseNanos);
-      pauseNanos = Math.min(pauseNanos * 2, Duration.ofSeconds(1).toNanos());
+      LockSupport.parkNanos(START_PROBE_INTERVAL.toNanos());
     }
   }
 
@@ -158,6 +185,9 @@ public class WorkerActivitiesImpl implements WorkerActivities {
 
   @Override
   public void recordWorker(RecordWorkerInput input) {
+    boolean becomesHealthy =
+        input.status() == WorkerStatus.HEALTHY
+            && workers.find(input.workerId()).map(w -> w.healthyAt() == null).orElse(true);
     workers.record(
         new WorkerTransition(
             input.deploymentId(),
@@ -168,6 +198,14 @@ public class WorkerActivitiesImpl implements WorkerActivities {
             input.gpuCount(),
             input.endpoint(),
             input.reason()));
+    if (becomesHealthy) {
+      workers
+          .find(input.workerId())
+          .ifPresent(
+              w ->
+                  meters.record(
+                      input.framework(), Phase.BOOT, w.processStartedAt(), w.healthyAt()));
+    }
   }
 
   private Duration startTimeout(Framework framework) {

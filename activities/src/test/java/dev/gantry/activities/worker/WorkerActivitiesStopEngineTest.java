@@ -8,6 +8,7 @@ import dev.gantry.api.worker.WorkerActivities;
 import dev.gantry.api.worker.WorkerActivities.StopEngineInput;
 import dev.gantry.api.worker.WorkerActivities.WorkerRef;
 import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.metrics.ColdStartMeters;
 import dev.gantry.infra.runtime.EngineExit;
 import dev.gantry.infra.runtime.RunningWorker;
 import dev.gantry.infra.runtime.WorkerLaunchRequest;
@@ -16,6 +17,7 @@ import io.temporal.activity.ActivityOptions;
 import io.temporal.failure.CanceledFailure;
 import io.temporal.testing.TestActivityEnvironment;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -59,7 +61,8 @@ class WorkerActivitiesStopEngineTest {
             .bind("gantry", GantryProperties.class)
             .get();
     env.registerActivitiesImplementations(
-        new WorkerActivitiesImpl(runtime, null, null, null, null, properties));
+        new WorkerActivitiesImpl(
+            runtime, null, null, null, null, properties, new ColdStartMeters(), Clock.systemUTC()));
     // The worker workflow's heartbeat timeout is 30 s (heartbeats reach the server every 24 s);
     // 1 s here keeps the test short, the path is the same.
     var activities =

@@ -1,6 +1,7 @@
 package dev.gantry.api.worker;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.gantry.api.deployment.EngineIdentity;
 import dev.gantry.api.deployment.Framework;
@@ -46,11 +47,22 @@ public interface WorkerActivities {
 
   /**
    * @param engine what to start, as the worker's workflow received it from its deployment
+   * @param decidedAtEpochMillis when the deployment decided to start the worker (its workflow's
+   *     start), recorded as the first step of its cold start; 0 when unknown (starts scheduled
+   *     before cold starts were recorded)
    */
-  record StartWorkerInput(String deploymentId, int ordinal, EngineIdentity engine) {
+  record StartWorkerInput(
+      String deploymentId,
+      int ordinal,
+      EngineIdentity engine,
+      @JsonInclude(JsonInclude.Include.NON_DEFAULT) long decidedAtEpochMillis) {
 
     public StartWorkerInput {
       Objects.requireNonNull(engine, "engine");
+    }
+
+    public StartWorkerInput(String deploymentId, int ordinal, EngineIdentity engine) {
+      this(deploymentId, ordinal, engine, 0);
     }
 
     /**
@@ -66,13 +78,15 @@ public interface WorkerActivities {
         @JsonProperty("model") String model,
         @JsonProperty("gpu") GpuSpec gpu,
         @JsonProperty("frameworkArgs") List<String> frameworkArgs,
-        @JsonProperty("secretRef") String secretRef) {
+        @JsonProperty("secretRef") String secretRef,
+        @JsonProperty("decidedAtEpochMillis") long decidedAtEpochMillis) {
       return new StartWorkerInput(
           deploymentId,
           ordinal,
           engine != null
               ? engine
-              : new EngineIdentity(framework, model, gpu, frameworkArgs, secretRef));
+              : new EngineIdentity(framework, model, gpu, frameworkArgs, secretRef),
+          decidedAtEpochMillis);
     }
   }
 
@@ -91,6 +105,10 @@ public interface WorkerActivities {
     }
   }
 
+  /**
+   * @param framework the worker's engine, for the cold-start meters' tag; null in inputs recorded
+   *     before it was carried
+   */
   record RecordWorkerInput(
       String deploymentId,
       String workerId,
@@ -99,5 +117,19 @@ public interface WorkerActivities {
       String gpuType,
       int gpuCount,
       String endpoint,
-      String reason) {}
+      String reason,
+      Framework framework) {
+
+    public RecordWorkerInput(
+        String deploymentId,
+        String workerId,
+        int ordinal,
+        WorkerStatus status,
+        String gpuType,
+        int gpuCount,
+        String endpoint,
+        String reason) {
+      this(deploymentId, workerId, ordinal, status, gpuType, gpuCount, endpoint, reason, null);
+    }
+  }
 }

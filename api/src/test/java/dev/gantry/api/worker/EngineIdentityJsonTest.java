@@ -128,6 +128,17 @@ class EngineIdentityJsonTest {
   }
 
   @Test
+  void aStartCarriesTheDeploymentsDecisionAndOneWithoutItReadsAsUnknown() {
+    var decided = new StartWorkerInput("dep_a", 3, VLLM, 1_767_225_600_250L);
+    assertThat(write(decided)).endsWith(",\"decidedAtEpochMillis\":1767225600250}");
+    assertThat(read(write(decided), StartWorkerInput.class)).isEqualTo(decided);
+    assertThat(
+            read(write(new StartWorkerInput("dep_a", 3, VLLM)), StartWorkerInput.class)
+                .decidedAtEpochMillis())
+        .isZero();
+  }
+
+  @Test
   void anOldPrepareModelInputReadsWithItsEngine() {
     // deployment/continue-as-new-run1.json; older ones had no storageGb (0: read from the row)
     var input =

@@ -358,7 +358,9 @@ public class DeploymentService {
         text(w.healthyAt()),
         text(w.stoppedAt()),
         w.stoppedAt() == null ? load.inFlight(w.deploymentId(), w.id()) : 0,
-        w.failureReason());
+        w.failureReason(),
+        WorkerView.ColdStart.of(
+            w.decidedAt(), w.processStartedAt(), w.healthyAt(), w.firstRoutedAt()));
   }
 
   private static String text(Instant instant) {

@@ -188,6 +188,7 @@ final class DeploymentRoute {
       return null;
     }
     best.inFlight++;
+    best.firstRouted(now);
     return new Lease(this, best, now);
   }
 

@@ -1,6 +1,7 @@
 package dev.gantry.gateway.inference;
 
 import dev.gantry.api.deployment.DeploymentSpec;
+import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.gateway.deployment.WorkerLoad;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
@@ -11,6 +12,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -29,8 +31,10 @@ import reactor.core.scheduler.Schedulers;
 /**
  * Running deployments and their healthy workers, in memory. One thread re-reads them every {@code
  * gantry.gateway.route-refresh} (500 ms by default), so a worker that becomes healthy, drains or
- * goes away is routed accordingly within a second; requests never read the database. When the
- * database is unreachable the last table keeps serving.
+ * goes away is routed accordingly within a second, and every {@link #STARTING_REFRESH} while
+ * requests wait for a worker that is starting, so a cold start ends as soon as the worker is
+ * healthy; requests never read the database. When the database is unreachable the last table keeps
+ * serving.
  */
 @ConditionalOnGatewayRole
 @Component
@@ -38,6 +42,17 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
   private static final Logger log = LoggerFactory.getLogger(RoutingTable.class);
 
   private static final Duration ON_DEMAND_SPACING = Duration.ofMillis(100);
+
+  /**
+   * How often the table is read while requests wait for a deployment that has a worker starting:
+   * the moment it is recorded healthy they get it, instead of up to a {@code route-refresh} later.
+   */
+  static final Duration STARTING_REFRESH = Duration.ofMillis(50);
+
+  /** Deployments that had a worker starting at the last read. Written by the refreshing thread. */
+  private volatile Set<String> starting = Set.of();
+
+  private volatile long lastRefreshMillis;
 
   private final RoutingRepository repository;
   private final GantryProperties.Gateway settings;
@@ -150,6 +165,7 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
 
   /** Re-reads the table now; the refresher calls it, and so may tests. */
   public synchronized void refresh() {
+    lastRefreshMillis = clock.millis();
     Collection<RoutableDeployment> running;
     try {
       running = repository.loadRunning();
@@ -162,8 +178,12 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
       return;
     }
     var ids = new HashSet<String>();
+    var nowStarting = new HashSet<String>();
     for (RoutableDeployment d : running) {
       ids.add(d.id());
+      if (d.workers().stream().anyMatch(w -> w.status() == WorkerStatus.PROVISIONING)) {
+        nowStarting.add(d.id());
+      }
       DeploymentRoute route = routes.get(d.id());
       if (route == null) {
         routes.put(d.id(), new DeploymentRoute(d, clock::millis, timers, settings.maxQueue()));
@@ -178,6 +198,30 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
         entry.getValue().remove();
       }
     }
+    starting = Set.copyOf(nowStarting);
+  }
+
+  /**
+   * The refresher's tick, every {@link #STARTING_REFRESH}: reads the table every {@code
+   * route-refresh}, and at every tick while requests wait for a deployment with a worker starting.
+   */
+  private void tick() {
+    long since = clock.millis() - lastRefreshMillis;
+    if (since >= settings.routeRefresh().toMillis()
+        || since >= STARTING_REFRESH.toMillis() && waitingForStartingWorker()) {
+      refreshQuietly();
+    }
+  }
+
+  /** Whether requests wait for a deployment that had a worker starting at the last read. */
+  private boolean waitingForStartingWorker() {
+    for (String id : starting) {
+      DeploymentRoute route = routes.get(id);
+      if (route != null && route.demand().queued() > 0) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -195,8 +239,8 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
     refresher =
         Executors.newSingleThreadScheduledExecutor(
             r -> Thread.ofPlatform().name("gantry-routes").daemon().unstarted(r));
-    long period = settings.routeRefresh().toMillis();
-    refresher.scheduleWithFixedDelay(this::refreshQuietly, period, period, TimeUnit.MILLISECONDS);
+    long tick = Math.min(STARTING_REFRESH.toMillis(), settings.routeRefresh().toMillis());
+    refresher.scheduleWithFixedDelay(this::tick, tick, tick, TimeUnit.MILLISECONDS);
   }
 
   private void refreshQuietly() {

@@ -33,6 +33,15 @@ final class Upstream {
 
   long reportedAtMillis;
 
+  /**
+   * When this gateway first handed it a request (epoch millis), 0 until then: the last step of the
+   * worker's cold start. Set once under the route's lock, read by the {@link FirstRouteRecorder}.
+   */
+  volatile long firstRoutedMillis;
+
+  /** The recorder stored {@link #firstRoutedMillis}; read and written by its thread only. */
+  boolean firstRoutedStored;
+
   Upstream(String workerId, String endpoint) {
     this.workerId = workerId;
     this.baseUrl = normalized(endpoint);
@@ -40,6 +49,17 @@ final class Upstream {
     this.host = uri.getHost();
     this.port = uri.getPort() > 0 ? uri.getPort() : 80;
     this.basePath = uri.getRawPath() == null ? "" : uri.getRawPath();
+  }
+
+  /**
+   * Notes that it was handed a request at {@code nowMillis}. Only the first call counts, and it
+   * only sets a field: the data plane never waits for the database, which the {@link
+   * FirstRouteRecorder} writes later, from its own thread.
+   */
+  void firstRouted(long nowMillis) {
+    if (firstRoutedMillis == 0) {
+      firstRoutedMillis = nowMillis;
+    }
   }
 
   boolean servedAt(String endpoint) {

@@ -3,7 +3,14 @@ package dev.gantry.infra.db;
 import dev.gantry.api.worker.WorkerStatus;
 import java.time.Instant;
 
-/** One row of {@code workers}. */
+/**
+ * One row of {@code workers}.
+ *
+ * @param decidedAt when its deployment decided to start it (its workflow started); null for workers
+ *     recorded before cold starts were
+ * @param processStartedAt when the runtime had started its engine process
+ * @param firstRoutedAt when a gateway first handed it a request
+ */
 public record WorkerRecord(
     String id,
     String deploymentId,
@@ -15,4 +22,7 @@ public record WorkerRecord(
     String failureReason,
     Instant createdAt,
     Instant healthyAt,
-    Instant stoppedAt) {}
+    Instant stoppedAt,
+    Instant decidedAt,
+    Instant processStartedAt,
+    Instant firstRoutedAt) {}

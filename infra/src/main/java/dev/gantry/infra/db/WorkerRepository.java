@@ -3,7 +3,9 @@ package dev.gantry.infra.db;
 import dev.gantry.api.worker.WorkerStatus;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import org.springframework.jdbc.core.RowMapper;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Repository;
@@ -24,7 +26,10 @@ public class WorkerRepository {
               rs.getString("failure_reason"),
               Timestamps.read(rs, "created_at"),
               Timestamps.read(rs, "healthy_at"),
-              Timestamps.read(rs, "stopped_at"));
+              Timestamps.read(rs, "stopped_at"),
+              Timestamps.read(rs, "decided_at"),
+              Timestamps.read(rs, "process_started_at"),
+              Timestamps.read(rs, "first_routed_at"));
 
   private final JdbcClient jdbc;
   private final Clock clock;
@@ -81,7 +86,10 @@ public class WorkerRepository {
                   endpoint = coalesce(:endpoint, endpoint),
                   failure_reason = :reason,
                   healthy_at = case when :healthy and healthy_at is null then :now else healthy_at end,
-                  stopped_at = case when :ended then :now else stopped_at end
+                  stopped_at = case when :ended then :now else stopped_at end,
+                  decided_at = coalesce(decided_at, cast(:decidedAt as timestamp with time zone)),
+                  process_started_at = coalesce(process_started_at,
+                    cast(:processStartedAt as timestamp with time zone))
                 where id = :id and stopped_at is null
                 """)
             .param("status", t.status().wireName())
@@ -92,6 +100,8 @@ public class WorkerRepository {
             .param("healthy", t.status() == WorkerStatus.HEALTHY)
             .param("ended", ended)
             .param("now", now)
+            .param("decidedAt", Timestamps.utc(t.decidedAt()))
+            .param("processStartedAt", Timestamps.utc(t.processStartedAt()))
             .param("id", t.workerId())
             .update();
     if (updated > 0 || exists(t.workerId())) {
@@ -100,9 +110,9 @@ public class WorkerRepository {
     jdbc.sql(
             """
             insert into workers (id, deployment_id, ordinal, status, gpu_type, gpu_count, endpoint,
-              failure_reason, created_at, healthy_at, stopped_at)
+              failure_reason, created_at, healthy_at, stopped_at, decided_at, process_started_at)
             values (:id, :dep, :ordinal, :status, :gpuType, :gpuCount, :endpoint, :reason, :now,
-              :healthyAt, :stoppedAt)
+              :healthyAt, :stoppedAt, :decidedAt, :processStartedAt)
             """)
         .param("id", t.workerId())
         .param("dep", t.deploymentId())
@@ -115,7 +125,35 @@ public class WorkerRepository {
         .param("now", now)
         .param("healthyAt", t.status() == WorkerStatus.HEALTHY ? now : null)
         .param("stoppedAt", ended ? now : null)
+        .param("decidedAt", Timestamps.utc(t.decidedAt()))
+        .param("processStartedAt", Timestamps.utc(t.processStartedAt()))
         .update();
+  }
+
+  /** One worker's row, ended or not. */
+  public Optional<WorkerRecord> find(String workerId) {
+    return jdbc.sql("select * from workers where id = :id")
+        .param("id", workerId)
+        .query(MAPPER)
+        .optional();
+  }
+
+  /**
+   * Records when a gateway first handed the worker a request. Only the first such write of any
+   * gateway counts; returns the row when this call was it, else empty (already recorded, or no such
+   * worker).
+   */
+  public Optional<WorkerRecord> recordFirstRouted(String workerId, Instant at) {
+    int updated =
+        jdbc.sql(
+                """
+                update workers set first_routed_at = :at
+                where id = :id and first_routed_at is null
+                """)
+            .param("at", Timestamps.utc(at))
+            .param("id", workerId)
+            .update();
+    return updated > 0 ? find(workerId) : Optional.empty();
   }
 
   private boolean exists(String workerId) {
@@ -157,7 +195,13 @@ public class WorkerRepository {
     return max == null ? 1 : max + 1;
   }
 
-  /** One transition of a worker, as its workflow reports it. */
+  /**
+   * One transition of a worker, as its workflow reports it. The cold-start instants are kept from
+   * the first transition that carries them; null leaves them as they are.
+   *
+   * @param decidedAt when the deployment decided to start the worker
+   * @param processStartedAt when the runtime had started its engine process
+   */
   public record WorkerTransition(
       String deploymentId,
       String workerId,
@@ -166,5 +210,21 @@ public class WorkerRepository {
       String gpuType,
       int gpuCount,
       String endpoint,
-      String reason) {}
+      String reason,
+      Instant decidedAt,
+      Instant processStartedAt) {
+
+    public WorkerTransition(
+        String deploymentId,
+        String workerId,
+        int ordinal,
+        WorkerStatus status,
+        String gpuType,
+        int gpuCount,
+        String endpoint,
+        String reason) {
+      this(
+          deploymentId, workerId, ordinal, status, gpuType, gpuCount, endpoint, reason, null, null);
+    }
+  }
 }

@@ -309,6 +309,58 @@ abstract class RepositoryContract {
   }
 
   @Test
+  void aWorkersColdStartInstantsAreKeptFromTheirFirstWriteAndFirstRoutedIsWrittenOnce() {
+    keyRepository.ensureTenant("a");
+    deployments.insert("dep_aaaaaaaa", "a", spec("x"), null);
+    String id = "dep_aaaaaaaa-w1";
+    Instant decided = clock.instant().minusMillis(300);
+    Instant started = clock.instant();
+    workers.record(
+        new WorkerRepository.WorkerTransition(
+            "dep_aaaaaaaa",
+            id,
+            1,
+            WorkerStatus.PROVISIONING,
+            null,
+            1,
+            "http://127.0.0.1:4000",
+            null,
+            decided,
+            started));
+    clock.advanceSeconds(1);
+    // A retried start reports later instants: the first ones stay.
+    workers.record(
+        new WorkerRepository.WorkerTransition(
+            "dep_aaaaaaaa",
+            id,
+            1,
+            WorkerStatus.PROVISIONING,
+            null,
+            1,
+            "http://127.0.0.1:4000",
+            null,
+            decided.plusSeconds(1),
+            clock.instant()));
+    clock.advanceSeconds(1);
+    workers.record(transition(id, WorkerStatus.HEALTHY, null, null));
+    var healthy = workers.find(id).orElseThrow();
+    assertThat(healthy.decidedAt()).isEqualTo(decided);
+    assertThat(healthy.processStartedAt()).isEqualTo(started);
+    assertThat(healthy.healthyAt()).isEqualTo(started.plusSeconds(2));
+    assertThat(healthy.firstRoutedAt()).isNull();
+
+    Instant routed = started.plusSeconds(2).plusMillis(40);
+    var first = workers.recordFirstRouted(id, routed);
+    assertThat(first).map(WorkerRecord::firstRoutedAt).contains(routed);
+    assertThat(first).map(WorkerRecord::decidedAt).contains(decided);
+    // Another gateway's (or a retried) write finds it recorded and changes nothing.
+    assertThat(workers.recordFirstRouted(id, routed.plusSeconds(9))).isEmpty();
+    assertThat(workers.recordFirstRouted("dep_aaaaaaaa-w9", routed)).isEmpty();
+    assertThat(workers.listVisible("dep_aaaaaaaa").getFirst().firstRoutedAt()).isEqualTo(routed);
+    assertThat(workers.find("dep_aaaaaaaa-w9")).isEmpty();
+  }
+
+  @Test
   void aWorkerWithoutOwnerIsMarkedStopped() {
     keyRepository.ensureTenant("a");
     deployments.insert("dep_aaaaaaaa", "a", spec("x"), null);

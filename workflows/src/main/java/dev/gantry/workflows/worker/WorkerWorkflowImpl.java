@@ -196,7 +196,14 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
     try {
       started =
           lifecycle.startWorker(
-              new StartWorkerInput(input.deploymentId(), input.ordinal(), input.engine()));
+              new StartWorkerInput(
+                  input.deploymentId(),
+                  input.ordinal(),
+                  input.engine(),
+                  // The worker's workflow starts when its deployment decides to scale up: the
+                  // first step of its cold start. Only the activity's input changes (replay
+                  // compares commands, not arguments), so this needs no version marker.
+                  Workflow.getInfo().getRunStartedTimestampMillis()));
     } catch (ActivityFailure e) {
       if (FailureType.NO_GPU_CAPACITY.name().equals(failureType(e))) {
         // Nothing started and nothing recorded: the deployment records why it could not scale.
@@ -404,7 +411,8 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
             gpuType,
             gpuCount,
             endpoint,
-            why));
+            why,
+            input.engine().framework()));
   }
 
   private void notifyDeployment(WorkerStatus s, WorkerEndCause cause) {

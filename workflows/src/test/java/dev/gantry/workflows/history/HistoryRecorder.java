@@ -205,6 +205,29 @@ class HistoryRecorder {
     record("worker/drained-by-deletion", workerId(1));
   }
 
+  /**
+   * A new worker's start carries its deployment's decision (the instant its workflow started) for
+   * its cold-start record, and its healthy record the engine's framework: activity inputs that only
+   * gained fields, recorded so that they are replayed and read back ({@code RecordedInputsTest}).
+   */
+  @Test
+  void workerStartCarriesItsDecision() {
+    var wf = startDeployment(fresh(spec(1, 1, 60)));
+    awaitWorkers(wf, "the min worker", List.of(1), List.of(1));
+    awaitSettled(workerId(1), null);
+    var history = client.fetchHistory(workerId(1));
+    var start =
+        history.getEvents().stream()
+            .filter(e -> e.hasActivityTaskScheduledEventAttributes())
+            .map(e -> e.getActivityTaskScheduledEventAttributes())
+            .filter(a -> a.getActivityType().getName().equals("StartWorker"))
+            .map(a -> a.getInput().getPayloads(0).getData().toStringUtf8())
+            .findFirst()
+            .orElseThrow();
+    assertThat(start).containsPattern("\"decidedAtEpochMillis\":17\\d{11}[,}]");
+    write("worker/start-carries-decision", history);
+  }
+
   @Test
   void failedWorkersAreReplaced() {
     control.crashWhileStarting.add(WorkerWorkflow.workerId(DEP, 2));
