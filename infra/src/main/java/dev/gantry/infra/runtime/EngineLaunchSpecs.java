@@ -34,12 +34,20 @@ public class EngineLaunchSpecs {
 
   public EngineLaunchSpecs(GantryProperties properties) {
     var local = properties.runtime().local();
+    String classPath = absolute(System.getProperty("java.class.path", ""));
+    if (local.simCommand().isEmpty() && isFatJar(classPath)) {
+      // The simulator's own jars, out of the fat jar: a much cheaper JVM start (SimJar).
+      classPath =
+          SimJar.extract(Path.of(classPath), properties.dataDir().resolve("engines"))
+              .map(Path::toString)
+              .orElse(classPath);
+    }
     this.simPrefix =
-        simPrefix(
-            local.simCommand(),
-            local.simJvmOptions(),
-            currentJavaBinary(),
-            absolute(System.getProperty("java.class.path", "")));
+        simPrefix(local.simCommand(), local.simJvmOptions(), currentJavaBinary(), classPath);
+  }
+
+  private static boolean isFatJar(String classPath) {
+    return !classPath.contains(File.pathSeparator) && classPath.endsWith(".jar");
   }
 
   /**
@@ -141,7 +149,8 @@ public class EngineLaunchSpecs {
    * The command that starts the simulator, before its flags. A configured {@code sim-command} is
    * used as is. Otherwise the simulator runs on this very JVM and its code: from the Spring Boot
    * fat jar ({@code java -jar gantry.jar sim}, whose main hands {@code sim} over to {@link
-   * #SIM_MAIN_CLASS}), or from the class path when Gantry runs unpacked (an IDE, the tests).
+   * #SIM_MAIN_CLASS}), from the simulator's own jar taken out of it ({@link SimJar}; its manifest
+   * names its dependencies), or from the class path when Gantry runs unpacked (an IDE, the tests).
    */
   static List<String> simPrefix(
       List<String> simCommand, List<String> jvmOptions, String javaBinary, String classPath) {
@@ -154,7 +163,8 @@ public class EngineLaunchSpecs {
     if (!jvmOptions.contains(NATIVE_ACCESS)) {
       prefix.add(NATIVE_ACCESS);
     }
-    if (!classPath.contains(File.pathSeparator) && classPath.endsWith(".jar")) {
+    if (isFatJar(classPath)
+        && !Path.of(classPath).getFileName().toString().startsWith("engine-sim-")) {
       prefix.addAll(List.of("-jar", classPath, "sim"));
     } else {
       prefix.addAll(List.of("-cp", classPath, SIM_MAIN_CLASS));

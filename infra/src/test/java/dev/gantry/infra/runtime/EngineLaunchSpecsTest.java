@@ -177,6 +177,22 @@ class EngineLaunchSpecsTest {
   }
 
   @Test
+  void simFromItsOwnJarRunsTheSimulatorsMainClassOverTheJarsManifest() {
+    assertThat(
+            EngineLaunchSpecs.simPrefix(
+                List.of(),
+                List.of(),
+                "/jdk/bin/java",
+                "/data/engines/sim-1a2b/engine-sim-0.1.0-SNAPSHOT.jar"))
+        .containsExactly(
+            "/jdk/bin/java",
+            EngineLaunchSpecs.NATIVE_ACCESS,
+            "-cp",
+            "/data/engines/sim-1a2b/engine-sim-0.1.0-SNAPSHOT.jar",
+            "dev.gantry.sim.SimMain");
+  }
+
+  @Test
   void classPathEntriesBecomeAbsoluteBecauseTheSimulatorRunsInAnotherDirectory() {
     Path cwd = Path.of("").toAbsolutePath();
 
