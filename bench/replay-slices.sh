@@ -5,18 +5,23 @@
 # replayed at 10x. Prints each run's REPLAY_RESULT line, and after it the what-if prediction of the
 # same slice with the run's measured cold start.
 #
-#   bench/replay-slices.sh [--jar app/target/gantry.jar] [--out DIR] code:0 code:20 conv:0 ...
+#   bench/replay-slices.sh [--jar app/target/gantry.jar] [--out DIR] [--max-tokens-cap N] \
+#     code:0 code:20 conv:0 ...
 #
-# Each SLICE is TRACE:FROM_MINUTE (20 trace minutes each). Needs ports 18481 and 17481 free.
+# Each SLICE is TRACE:FROM_MINUTE (20 trace minutes each). --max-tokens-cap caps every request's
+# generated tokens (in the replay and the prediction alike): at 10x the conversation trace streams
+# more tokens per second than two cores can relay. Needs ports 18481 and 17481 free.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jar=app/target/gantry.jar
 out=$(mktemp -d /tmp/gantry-replays.XXXXXX)
 slices=()
+cap=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --jar) jar=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --max-tokens-cap) cap=(--max-tokens-cap "$2"); shift 2 ;;
     *) slices+=("$1"); shift ;;
   esac
 done
@@ -41,14 +46,14 @@ for slice in "${slices[@]}"; do
   done
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   GANTRY_API_KEY=$key ./gantry replay --url http://localhost:18481 --deployment "$dep" --trace "$trace" \
-    --speed 10 --from-minute "$from" --minutes 20 --engine-ttft-ms 50 --engine-inter-token-ms 5 \
+    --speed 10 --from-minute "$from" --minutes 20 --engine-ttft-ms 50 --engine-inter-token-ms 5 "${cap[@]}" \
     > "$out/replay-$trace-$from.out" 2> "$out/replay-$trace-$from.err" || true
   echo "== $trace from minute $from (load before: $load) =="
   grep -v REPLAY_RESULT "$out/replay-$trace-$from.out" || true
   cold=$(sed -nE 's/.*created to healthy: mean ([0-9.]+) s.*/\1/p' "$out/replay-$trace-$from.out")
   if [ -n "$cold" ]; then
     ./gantry replay --what-if --trace "$trace" --speed 10 --from-minute "$from" --minutes 20 \
-      --cold-start-seconds "$cold" | grep -v WHATIF_RESULT | tail -1 | sed 's/^/what-if with the measured cold start: /'
+      --cold-start-seconds "$cold" "${cap[@]}" | grep -v WHATIF_RESULT | tail -1 | sed 's/^/what-if with the measured cold start: /'
   fi
   kill "$pid"; wait "$pid" 2> /dev/null || true
   rm -rf "$data"
