@@ -860,6 +860,9 @@ class InferenceGatewayTest {
               0,
               "http://127.0.0.1:" + hung.getLocalPort(),
               null));
+      // A healthy worker too, started first: the ejection's cooldown (5 s) then covers only the
+      // first request's timeout, not a JVM start on a loaded machine.
+      autoscaler.startWorker(dep);
       routes.refresh();
       long start = System.nanoTime();
       var first = post(acme, dep, "chat/completions", chat(5, true));
@@ -868,8 +871,6 @@ class InferenceGatewayTest {
       assertThat(first.headers().firstValue("Retry-After")).isPresent();
       assertThat(tookMillis).isBetween(1_500L, 10_000L);
 
-      autoscaler.startWorker(dep);
-      routes.refresh();
       // The hung worker is older and as free: without ejection it would get the next request.
       var next = post(acme, dep, "chat/completions", chat(3, true));
       assertThat(next.statusCode()).isEqualTo(200);
