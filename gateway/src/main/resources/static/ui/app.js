@@ -44,11 +44,11 @@
       else if (value === true) node.setAttribute(name, "");
       else node.setAttribute(name, String(value));
     }
-    append(node, children);
+    append(node, ...children);
     return node;
   }
-  function append(node, children) {
-    for (const child of children.flat()) {
+  function append(node, ...children) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -56,7 +56,7 @@
   }
   function replace(node, ...children) {
     node.replaceChildren();
-    return append(node, children);
+    return append(node, ...children);
   }
   const svg = (tag, attrs, ...children) => {
     const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
@@ -243,13 +243,14 @@
   }
   // Shows a problem's errors[] next to their fields (`gpu.type`, `env.HF_TOKEN`,
   // `framework_args[2]`); those without a field on the form go into the general message.
-  function showProblem(form, e) {
+  function showProblem(form, e, placedElsewhere) {
     clearErrors(form);
     const unplaced = [];
     const errors = (e.body && Array.isArray(e.body.errors)) ? e.body.errors : [];
     let first = null;
     for (const err of errors) {
       const name = String(err.field || "");
+      if (placedElsewhere && placedElsewhere(err)) continue;
       const target = form.fields.get(name)
         || form.fields.get(name.replace(/\[\d+\]$/, ""))
         || form.fields.get(name.split(".")[0]);
@@ -347,11 +348,14 @@
         location.hash = `#/d/${encodeURIComponent(created.id)}/overview`;
       } catch (e) {
         if (e.status === 401) return;
-        showProblem(form, e);
-        // env.NAME errors go next to that variable's row.
-        for (const err of (e.body && e.body.errors) || []) {
+        // env.NAME errors go next to that variable's row; the others next to their fields.
+        const envRow = (err) => {
           const m = /^env\.(.+)$/.exec(err.field || "");
-          const row = m && rows.find((r) => r.envName.value.trim() === m[1]);
+          return m && rows.find((r) => r.envName.value.trim() === m[1]);
+        };
+        showProblem(form, e, envRow);
+        for (const err of (e.body && e.body.errors) || []) {
+          const row = envRow(err);
           if (row) {
             append(row.envMessage, err.message);
             row.envName.setAttribute("aria-invalid", "true");
@@ -422,6 +426,7 @@
       replace(title, d.name, " ", badge(d.status));
       document.title = `${d.name} · Gantry`;
     };
+    api("GET", path).then(setTitle, () => { /* the tab shows the error */ });
     ({ overview: overviewTab, workers: workersTab, logs: logsTab, usage: usageTab, settings: settingsTab })[tab](id, path, panel, setTitle);
   }
 
@@ -444,7 +449,7 @@
       replace(panel,
         h("section", { class: "card" }, h("h2", {}, "Status"), walk, progress,
           h("p", { id: "status-reason" }, d.status_reason ? d.status_reason : h("span", { class: "muted" }, "No status reason."))),
-        h("section", { class: "card" }, h("h2", {}, "Deployment"), h("dl", { class: "facts" },
+        h("div", { class: "cols" }, h("section", { class: "card" }, h("h2", {}, "Deployment"), h("dl", { class: "facts" },
           [["Id", d.id], ["Model", d.model], ["Framework", d.framework],
             ["GPU", d.gpu ? `${d.gpu.count} × ${d.gpu.type}${d.gpu.fallback_types.length ? ` (fallbacks ${d.gpu.fallback_types.join(", ")})` : ""}` : "none"],
             ["Workers", `${d.workers.healthy} healthy, ${d.workers.provisioning} provisioning, ${d.workers.total} in all (min ${d.min_workers}, max ${d.max_workers})`],
@@ -456,7 +461,7 @@
             .map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]))),
         h("section", { class: "card" }, h("h2", {}, "OpenAI endpoint"),
           h("p", {}, "Base URL: ", h("code", { id: "base-url" }, base)),
-          h("pre", { "aria-label": "curl example" }, curl)));
+          h("pre", { "aria-label": "curl example" }, curl))));
     });
   }
 
