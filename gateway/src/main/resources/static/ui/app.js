@@ -482,6 +482,9 @@
     });
   }
 
+  // The API's own 404s are problem details with a detail ("Deployment ... not found"); a route
+  // this server does not have answers the framework's bare 404 instead.
+  const routeMissing = (body) => !(body && body.detail);
   const notAvailable = (what) => h("p", { class: "notice", role: "status" },
     `${what} are not available on this Gantry server (its API has no such route yet).`);
 
@@ -505,8 +508,7 @@
         if (response.status === 404) {
           const problem = await response.json().catch(() => ({}));
           replace(state);
-          replace(panel, problem.detail && /Deployment .* not found/.test(problem.detail)
-            ? failure(new ApiError(404, problem)) : notAvailable("Logs"));
+          replace(panel, routeMissing(problem) ? notAvailable("Logs") : failure(new ApiError(404, problem)));
           return;
         }
         if (response.status === 401) { signOut("Your API key was refused. Sign in again."); return; }
@@ -601,7 +603,7 @@
       const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), step: String(step) });
       let u;
       try { u = await api("GET", `${path}/usage?${q}`); } catch (e) {
-        if (e.status === 404 && !(e.body && /Deployment .* not found/.test(e.body.detail || ""))) { replace(body, notAvailable("Usage charts")); return "stop"; }
+        if (e.status === 404 && routeMissing(e.body)) { replace(body, notAvailable("Usage charts")); return "stop"; }
         if (e.status !== 401) replace(body, failure(e));
         return "stop";
       }

@@ -150,7 +150,10 @@ class DashboardBrowserIT {
                     List.of(Map.of("role", "user", "content", "Hello dashboard"))));
         assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
 
-        tab("workers");
+        // Tabs follow the keyboard too: the arrow key moves from Overview to Workers.
+        driver.findElement(By.id("tab-overview")).sendKeys(Keys.ARROW_RIGHT);
+        wait.until(ExpectedConditions.attributeToBe(By.id("tab-workers"), "aria-selected", "true"));
+        wait.until(d -> "tab-workers".equals(d.switchTo().activeElement().getAttribute("id")));
         wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("workers"), "healthy"));
         assertThat(text(By.id("workers"))).contains(id + "-w1");
         screenshot("workers");
