@@ -15,10 +15,13 @@ import org.springframework.core.env.MapPropertySource;
  * Derives the embedded default from the few settings a user gives: a data dir under the home
  * directory ({@code /var/lib/gantry} for root, see {@link #defaultDataDir()}), the embedded
  * Temporal server unless {@code gantry.temporal.target} is set, a log file in the data dir, no
- * Temporal workers without the orchestrator role, and no OpenAPI document without the gateway role.
- * (The embedded database is {@link EmbeddedDatabaseConfiguration}.) Explicit settings always win.
+ * Temporal workers without the orchestrator role, and no OpenAPI document or dashboard without the
+ * gateway role. (The embedded database is {@link EmbeddedDatabaseConfiguration}.) Explicit settings
+ * always win.
  */
 public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor {
+  /** An empty static-resource location: a process without the gateway role serves no page. */
+  static final String NO_STATIC_FILES = "classpath:/dev/gantry/app/no-static-files/";
 
   @Override
   public void postProcessEnvironment(ConfigurableEnvironment env, SpringApplication application) {
@@ -39,6 +42,9 @@ public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor 
       // The OpenAPI document and Swagger UI describe the gateway's API, which this process lacks.
       derived.put("springdoc.api-docs.enabled", "false");
       derived.put("springdoc.swagger-ui.enabled", "false");
+      // Nor the dashboard, whose page only calls that API: no static files and no welcome page.
+      derived.put("spring.web.resources.add-mappings", "false");
+      derived.put("spring.web.resources.static-locations", NO_STATIC_FILES);
     }
     // Last in precedence, so any explicit setting wins over these defaults.
     env.getPropertySources().addLast(new MapPropertySource("gantryDerivedDefaults", derived));

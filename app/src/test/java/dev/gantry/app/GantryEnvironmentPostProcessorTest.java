@@ -27,6 +27,7 @@ class GantryEnvironmentPostProcessorTest {
     var env = processed(Map.of("gantry.roles", "orchestrator"));
     assertThat(env.getProperty("springdoc.api-docs.enabled")).isEqualTo("false");
     assertThat(env.getProperty("springdoc.swagger-ui.enabled")).isEqualTo("false");
+    assertThat(env.getProperty("spring.web.resources.add-mappings")).isEqualTo("false");
   }
 
   @ParameterizedTest
