@@ -185,6 +185,45 @@ class ManagementApiTest {
         .isEqualTo(0);
   }
 
+  @Test
+  void theDeploymentShowsWorkersByStateAndThisGatewaysQueue() {
+    String id = createdId(acme);
+    int ordinal = 1;
+    for (String status : List.of("provisioning", "healthy", "draining", "failed", "failed")) {
+      jdbc.sql(
+              "insert into workers (id, deployment_id, ordinal, status, gpu_count, created_at,"
+                  + " stopped_at) values (:id, :dep, :ordinal, :status, 1, current_timestamp,"
+                  + " case when :ended then current_timestamp else null end)")
+          .param("id", id + "-w" + ordinal)
+          .param("dep", id)
+          .param("ordinal", ordinal++)
+          .param("status", status)
+          .param("ended", status.equals("failed"))
+          .update();
+    }
+    http.get()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectStatus()
+        .isOk()
+        .expectBody()
+        .jsonPath("$.workers.provisioning")
+        .isEqualTo(1)
+        .jsonPath("$.workers.healthy")
+        .isEqualTo(1)
+        .jsonPath("$.workers.draining")
+        .isEqualTo(1)
+        .jsonPath("$.workers.total")
+        .isEqualTo(3)
+        .jsonPath("$.workers.failed")
+        .isEqualTo(2)
+        .jsonPath("$.queue.in_flight")
+        .isEqualTo(0)
+        .jsonPath("$.queue.queued")
+        .isEqualTo(0);
+  }
+
   WebTestClient.ResponseSpec demand(String key, String id, Object body) {
     return http.post()
         .uri("/api/v1/deployments/" + id + "/demand")
