@@ -62,6 +62,7 @@ class ManagementApiTest {
   @BeforeEach
   void setUp() {
     jdbc.sql("delete from workers").update();
+    jdbc.sql("delete from worker_intervals").update();
     jdbc.sql("delete from deployments").update();
     jdbc.sql("delete from secrets").update();
     orchestrator.reset();
@@ -765,6 +766,14 @@ class ManagementApiTest {
         .param("dep", id)
         .param("ordinal", ordinal)
         .param("status", stopped == null ? "healthy" : "stopped")
+        .param("created", java.time.OffsetDateTime.ofInstant(created, UTC))
+        .param("stopped", stopped == null ? null : java.time.OffsetDateTime.ofInstant(stopped, UTC))
+        .update(); // Billing reads the intervals the activities write along with the rows.
+    jdbc.sql(
+            "insert into worker_intervals (worker_id, deployment_id, gpu_type, gpu_count,"
+                + " started_at, ended_at) values (:id, :dep, 'H100', 1, :created, :stopped)")
+        .param("id", id + "-w" + ordinal)
+        .param("dep", id)
         .param("created", java.time.OffsetDateTime.ofInstant(created, UTC))
         .param("stopped", stopped == null ? null : java.time.OffsetDateTime.ofInstant(stopped, UTC))
         .update();

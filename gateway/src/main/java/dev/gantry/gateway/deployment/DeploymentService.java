@@ -331,8 +331,8 @@ public class DeploymentService {
         autoscaling(spec),
         new DeploymentView.Workers(provisioning, healthy, current.size(), draining, failed),
         load.queue(d.id()),
-        // Every worker since creation, not only the visible ones, so cost never goes down.
-        costs.accrued(d, workers.listBillable(d.id())),
+        // Every worker interval since creation, not only the visible workers: cost never goes down.
+        costs.accrued(d, workers.intervals(d.id())),
         baseUrl + "/openai/" + d.id() + "/v1",
         text(d.createdAt()),
         text(d.updatedAt()),

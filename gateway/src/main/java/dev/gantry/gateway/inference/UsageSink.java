@@ -59,7 +59,10 @@ class UsageSink implements MeterBinder {
             call.meter.completionTokens(call.streamed),
             call.streamed,
             Instant.ofEpochMilli(call.startedAtMillis),
-            nowMillis - call.startedAtMillis));
+            nowMillis - call.startedAtMillis,
+            call.firstByteAtMillis == 0
+                ? null
+                : Math.max(0, call.firstByteAtMillis - call.startedAtMillis)));
   }
 
   /** The index into {@link #OUTCOMES} of a status; anything out of range counts as a 5xx. */
