@@ -39,6 +39,10 @@ public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor 
       // The OpenAPI document and Swagger UI describe the gateway's API, which this process lacks.
       derived.put("springdoc.api-docs.enabled", "false");
       derived.put("springdoc.swagger-ui.enabled", "false");
+      // Nor has it the key filter that keeps the metrics to admins.
+      derived.put("management.endpoints.web.exposure.include", "health,info");
+    } else {
+      derived.put("management.endpoints.web.exposure.include", "health,info,prometheus");
     }
     // Last in precedence, so any explicit setting wins over these defaults.
     env.getPropertySources().addLast(new MapPropertySource("gantryDerivedDefaults", derived));
