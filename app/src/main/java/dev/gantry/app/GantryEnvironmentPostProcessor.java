@@ -45,6 +45,10 @@ public class GantryEnvironmentPostProcessor implements EnvironmentPostProcessor 
       // Nor the dashboard, whose page only calls that API: no static files and no welcome page.
       derived.put("spring.web.resources.add-mappings", "false");
       derived.put("spring.web.resources.static-locations", NO_STATIC_FILES);
+      // Nor has it the key filter that keeps the metrics to admins.
+      derived.put("management.endpoints.web.exposure.include", "health,info");
+    } else {
+      derived.put("management.endpoints.web.exposure.include", "health,info,prometheus");
     }
     // Last in precedence, so any explicit setting wins over these defaults.
     env.getPropertySources().addLast(new MapPropertySource("gantryDerivedDefaults", derived));

@@ -44,6 +44,19 @@ class GantryEnvironmentPostProcessorTest {
   }
 
   @Test
+  void onlyAGatewayWhoseKeyFilterGuardsThemExposesTheMetrics() {
+    String exposure = "management.endpoints.web.exposure.include";
+    assertThat(processed(Map.of("gantry.roles", "orchestrator")).getProperty(exposure))
+        .isEqualTo("health,info");
+    assertThat(processed(Map.of("gantry.roles", "gateway")).getProperty(exposure))
+        .isEqualTo("health,info,prometheus");
+    assertThat(
+            processed(Map.of("gantry.roles", "orchestrator", exposure, "health,prometheus"))
+                .getProperty(exposure))
+        .isEqualTo("health,prometheus");
+  }
+
+  @Test
   void anExplicitSettingWins() {
     var env =
         processed(Map.of("gantry.roles", "orchestrator", "springdoc.api-docs.enabled", "true"));

@@ -62,6 +62,7 @@ class ManagementApiTest {
   @BeforeEach
   void setUp() {
     jdbc.sql("delete from workers").update();
+    jdbc.sql("delete from worker_intervals").update();
     jdbc.sql("delete from deployments").update();
     jdbc.sql("delete from secrets").update();
     orchestrator.reset();
@@ -182,6 +183,45 @@ class ManagementApiTest {
         .isOk()
         .expectBody()
         .jsonPath("$.length()")
+        .isEqualTo(0);
+  }
+
+  @Test
+  void theDeploymentShowsWorkersByStateAndThisGatewaysQueue() {
+    String id = createdId(acme);
+    int ordinal = 1;
+    for (String status : List.of("provisioning", "healthy", "draining", "failed", "failed")) {
+      jdbc.sql(
+              "insert into workers (id, deployment_id, ordinal, status, gpu_count, created_at,"
+                  + " stopped_at) values (:id, :dep, :ordinal, :status, 1, current_timestamp,"
+                  + " case when :ended then current_timestamp else null end)")
+          .param("id", id + "-w" + ordinal)
+          .param("dep", id)
+          .param("ordinal", ordinal++)
+          .param("status", status)
+          .param("ended", status.equals("failed"))
+          .update();
+    }
+    http.get()
+        .uri("/api/v1/deployments/" + id)
+        .header("Authorization", "Bearer " + acme)
+        .exchange()
+        .expectStatus()
+        .isOk()
+        .expectBody()
+        .jsonPath("$.workers.provisioning")
+        .isEqualTo(1)
+        .jsonPath("$.workers.healthy")
+        .isEqualTo(1)
+        .jsonPath("$.workers.draining")
+        .isEqualTo(1)
+        .jsonPath("$.workers.total")
+        .isEqualTo(3)
+        .jsonPath("$.workers.failed")
+        .isEqualTo(2)
+        .jsonPath("$.queue.in_flight")
+        .isEqualTo(0)
+        .jsonPath("$.queue.queued")
         .isEqualTo(0);
   }
 
@@ -804,6 +844,14 @@ class ManagementApiTest {
         .param("dep", id)
         .param("ordinal", ordinal)
         .param("status", stopped == null ? "healthy" : "stopped")
+        .param("created", java.time.OffsetDateTime.ofInstant(created, UTC))
+        .param("stopped", stopped == null ? null : java.time.OffsetDateTime.ofInstant(stopped, UTC))
+        .update(); // Billing reads the intervals the activities write along with the rows.
+    jdbc.sql(
+            "insert into worker_intervals (worker_id, deployment_id, gpu_type, gpu_count,"
+                + " started_at, ended_at) values (:id, :dep, 'H100', 1, :created, :stopped)")
+        .param("id", id + "-w" + ordinal)
+        .param("dep", id)
         .param("created", java.time.OffsetDateTime.ofInstant(created, UTC))
         .param("stopped", stopped == null ? null : java.time.OffsetDateTime.ofInstant(stopped, UTC))
         .update();

@@ -9,6 +9,8 @@ import dev.gantry.infra.runtime.EngineExit;
 import dev.gantry.infra.runtime.EngineHttp;
 import dev.gantry.infra.runtime.EngineLaunchSpec;
 import dev.gantry.infra.runtime.FrameworkArgPolicy;
+import dev.gantry.infra.runtime.LogFollow;
+import dev.gantry.infra.runtime.LogLines;
 import dev.gantry.infra.runtime.RunningWorker;
 import dev.gantry.infra.runtime.WorkerLaunchRequest;
 import dev.gantry.infra.runtime.WorkerRuntime;
@@ -17,6 +19,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.LogWatch;
 import io.fabric8.kubernetes.client.dsl.PodResource;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import java.net.HttpURLConnection;
@@ -47,6 +50,9 @@ import org.slf4j.LoggerFactory;
  */
 public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(KubernetesWorkerRuntime.class);
+
+  private final java.util.concurrent.atomic.AtomicInteger activeLogFollows =
+      new java.util.concurrent.atomic.AtomicInteger();
   private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(2);
 
   /** How long a deleted Pod may take to go beyond its grace (the kubelet's own kill). */
@@ -408,6 +414,54 @@ public class KubernetesWorkerRuntime implements WorkerRuntime, AutoCloseable {
       String why = e.getStatus() == null ? e.getMessage() : e.getStatus().getMessage();
       return "(the engine's log cannot be read from Kubernetes: " + why + ")";
     }
+  }
+
+  /**
+   * Follows the Pod's log through the API server ({@code pods/log?follow=true}): the server ends
+   * the stream when the container stops, and closing the follow closes the connection. One virtual
+   * thread per follow reads it.
+   */
+  @Override
+  public LogFollow followLog(String workerId, int tailLines, LogFollow.Listener listener) {
+    LogWatch watch;
+    try {
+      watch = pod(KubernetesNames.podName(workerId)).tailingLines(tailLines).watchLog();
+    } catch (KubernetesClientException e) {
+      String why = e.getStatus() == null ? e.getMessage() : e.getStatus().getMessage();
+      listener.line("(the engine's log cannot be read from Kubernetes: " + why + ")");
+      listener.end();
+      return () -> {};
+    }
+    var closed = new java.util.concurrent.atomic.AtomicBoolean();
+    activeLogFollows.incrementAndGet();
+    Thread.ofVirtual()
+        .name("gantry-log-follow-" + workerId)
+        .start(
+            () -> {
+              try (var in = watch.getOutput()) {
+                LogLines.split(in, listener::line, closed::get);
+                if (!closed.get()) {
+                  listener.end();
+                }
+              } catch (java.io.IOException | RuntimeException e) {
+                if (!closed.get()) {
+                  log.debug("the log follow of {} ended: {}", workerId, e.toString());
+                  listener.end();
+                }
+              } finally {
+                watch.close();
+                activeLogFollows.decrementAndGet();
+              }
+            });
+    return () -> {
+      closed.set(true);
+      watch.close();
+    };
+  }
+
+  /** Follows of Pod logs whose reading thread is still alive. */
+  int activeLogFollows() {
+    return activeLogFollows.get();
   }
 
   /** Engine logs live with their Pods, and go with them. */

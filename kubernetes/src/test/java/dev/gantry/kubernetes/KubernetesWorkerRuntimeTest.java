@@ -404,6 +404,46 @@ class KubernetesWorkerRuntimeTest {
   }
 
   @Test
+  void aLogFollowReadsThePodsLogStreamUntilTheServerEndsIt() {
+    start(request(Framework.VLLM, new GpuSpec("H100", 1, List.of())), "10.0.0.8");
+    server
+        .expect()
+        .get()
+        .withPath(
+            "/api/v1/namespaces/"
+                + TestSettings.NAMESPACE
+                + "/pods/"
+                + POD
+                + "/log?pretty=false&tailLines=2&follow=true")
+        .andReturn(200, "INFO loading weights\nINFO token=hf_abcdefghijkl\n" + "x".repeat(20_000))
+        .always();
+    var lines = new java.util.concurrent.CopyOnWriteArrayList<String>();
+    var ended = new java.util.concurrent.atomic.AtomicBoolean();
+    try (var follow =
+        runtime.followLog(
+            WORKER,
+            2,
+            new dev.gantry.infra.runtime.LogFollow.Listener() {
+              @Override
+              public void line(String line) {
+                lines.add(line);
+              }
+
+              @Override
+              public void end() {
+                ended.set(true);
+              }
+            })) {
+      org.awaitility.Awaitility.await().untilTrue(ended);
+      assertThat(lines).hasSize(3);
+      assertThat(lines.get(0)).isEqualTo("INFO loading weights");
+      assertThat(lines.get(1)).isEqualTo("INFO token=***");
+      assertThat(lines.get(2)).hasSize(dev.gantry.infra.runtime.LogFollow.MAX_LINE_BYTES);
+      org.awaitility.Awaitility.await().until(() -> runtime.activeLogFollows() == 0);
+    }
+  }
+
+  @Test
   void probesAndInFlightGoToThePodAddress() throws Exception {
     HttpServer engine = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     engine.createContext(

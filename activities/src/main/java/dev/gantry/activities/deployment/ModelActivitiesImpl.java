@@ -201,6 +201,8 @@ public class ModelActivitiesImpl implements ModelActivities {
 
     @Override
     public void progress(long bytesDone, long bytesTotal) {
+      // The first report of an attempt counts what earlier attempts left in storage too.
+      slots.downloaded(bytesDone - (last == null ? 0 : last.bytesDone()));
       last = new DownloadProgress(bytesDone, bytesTotal);
       context.heartbeat(last);
       long now = System.nanoTime();

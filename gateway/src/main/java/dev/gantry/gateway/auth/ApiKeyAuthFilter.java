@@ -41,11 +41,15 @@ public class ApiKeyAuthFilter implements WebFilter {
     this.keys = new BearerKeys(keys, limiter);
   }
 
+  /** The Prometheus exposition: operators' metrics, served to an admin key only. */
+  static final String METRICS = "/actuator/prometheus";
+
   /** Whether a route needs a key; the OpenAPI document marks the others public from it. */
   public static boolean protectedPath(String path) {
     return path.startsWith("/api/")
         || path.startsWith("/openai/")
-        || path.startsWith("/deployment/");
+        || path.startsWith("/deployment/")
+        || path.startsWith(METRICS);
   }
 
   @Override
@@ -80,6 +84,11 @@ public class ApiKeyAuthFilter implements WebFilter {
       return unauthorized(exchange, path);
     }
     var key = outcome.key();
+    if ((path.startsWith(METRICS) || raw.startsWith(METRICS)) && !key.admin()) {
+      // Metrics name every deployment of every tenant.
+      return ErrorBodies.write(
+          exchange, path, HttpStatus.FORBIDDEN, "The metrics need an admin API key");
+    }
     exchange
         .getAttributes()
         .put(Caller.ATTRIBUTE, new Caller(key.id(), key.tenantId(), key.admin()));

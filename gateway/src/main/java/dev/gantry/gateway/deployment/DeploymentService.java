@@ -297,6 +297,16 @@ public class DeploymentService {
             current.stream()
                 .filter(w -> w.status() == dev.gantry.api.worker.WorkerStatus.HEALTHY)
                 .count();
+    int draining =
+        (int)
+            current.stream()
+                .filter(w -> w.status() == dev.gantry.api.worker.WorkerStatus.DRAINING)
+                .count();
+    int failed =
+        (int)
+            ws.stream()
+                .filter(w -> w.status() == dev.gantry.api.worker.WorkerStatus.FAILED)
+                .count();
     return new DeploymentView(
         d.id(),
         spec.name(),
@@ -319,9 +329,10 @@ public class DeploymentService {
         spec.maxTokensLimit() != null ? spec.maxTokensLimit() : limits.defaultMaxTokensLimit(),
         spec.nLimit() != null ? spec.nLimit() : limits.defaultNLimit(),
         autoscaling(spec),
-        new DeploymentView.Workers(provisioning, healthy, current.size()),
-        // Every worker since creation, not only the visible ones, so cost never goes down.
-        costs.accrued(d, workers.listBillable(d.id())),
+        new DeploymentView.Workers(provisioning, healthy, current.size(), draining, failed),
+        load.queue(d.id()),
+        // Every worker interval since creation, not only the visible workers: cost never goes down.
+        costs.accrued(d, workers.intervals(d.id())),
         baseUrl + "/openai/" + d.id() + "/v1",
         text(d.createdAt()),
         text(d.updatedAt()),

@@ -38,6 +38,7 @@ import java.util.Map;
       "n_limit",
       "autoscaling",
       "workers",
+      "queue",
       "accrued_cost_usd",
       "openai_base_url",
       "created_at",
@@ -72,6 +73,11 @@ public record DeploymentView(
     @JsonProperty("n_limit") int nLimit,
     Autoscaling autoscaling,
     Workers workers,
+    @Schema(
+            description =
+                "Requests on this deployment's workers and waiting for one, as the gateway that"
+                    + " answers sees them (each gateway replica has its own view)")
+        Queue queue,
     @JsonProperty("accrued_cost_usd")
         @Schema(
             description =
@@ -115,10 +121,17 @@ public record DeploymentView(
   @Schema(
       name = "WorkerCounts",
       description =
-          "Current workers: provisioning and healthy ones, and all (provisioning, healthy or"
-              + " draining)",
-      requiredProperties = {"provisioning", "healthy", "total"})
-  public record Workers(int provisioning, int healthy, int total) {}
+          "Current workers: provisioning, healthy and draining ones, and all (provisioning,"
+              + " healthy or draining); failed counts those that failed in the last 24 hours",
+      requiredProperties = {"provisioning", "healthy", "total", "draining", "failed"})
+  public record Workers(int provisioning, int healthy, int total, int draining, int failed) {}
+
+  /** Requests this gateway has on the deployment's workers, and waiting in its queue. */
+  @Schema(
+      name = "QueueNow",
+      description = "Requests in flight on workers and queued, as this gateway sees them now",
+      requiredProperties = {"in_flight", "queued"})
+  public record Queue(@JsonProperty("in_flight") int inFlight, int queued) {}
 
   /** Bytes of the model in storage so far and the model's total size. */
   @Schema(

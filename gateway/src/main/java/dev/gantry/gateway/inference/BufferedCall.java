@@ -170,6 +170,9 @@ final class BufferedCall implements UpstreamCall.Receiver {
   @Override
   public void content(HttpContent content, boolean last) {
     try {
+      if (call.firstByteAtMillis == 0 && content.content().isReadable()) {
+        call.firstByteAtMillis = proxy.nowMillis();
+      }
       if (!finished) {
         answer.append(content.content());
       }

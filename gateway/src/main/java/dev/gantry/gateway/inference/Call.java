@@ -39,6 +39,9 @@ final class Call {
   /** Whether the request asked for a stream. */
   boolean streamed;
 
+  /** When the first byte of a worker's answer body arrived; 0 before (or never). */
+  long firstByteAtMillis;
+
   private Call(
       String deploymentId,
       String rest,

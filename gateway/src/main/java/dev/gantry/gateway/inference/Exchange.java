@@ -298,6 +298,9 @@ final class Exchange implements UpstreamCall.Receiver {
       content.release();
       return;
     }
+    if (call.firstByteAtMillis == 0 && content.content().isReadable()) {
+      call.firstByteAtMillis = proxy.nowMillis();
+    }
     if (last) {
       answer.last(content).addListener(this::answerWritten);
     } else if (!answer.part(content)) {

@@ -215,6 +215,11 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
     closing = true;
   }
 
+  /** The gateway clock's time, for what a request learns as it goes (its first answer byte). */
+  long nowMillis() {
+    return clock.millis();
+  }
+
   RequestChecks checks() {
     return checks;
   }

@@ -2,6 +2,7 @@ package dev.gantry.gateway.inference;
 
 import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.worker.WorkerStatus;
+import dev.gantry.gateway.deployment.DeploymentView;
 import dev.gantry.gateway.deployment.WorkerLoad;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
@@ -157,6 +158,16 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
   public int inFlight(String deploymentId, String workerId) {
     DeploymentRoute route = routes.get(deploymentId);
     return route == null ? 0 : route.inFlightOf(workerId);
+  }
+
+  @Override
+  public DeploymentView.Queue queue(String deploymentId) {
+    DeploymentRoute route = routes.get(deploymentId);
+    if (route == null) {
+      return new DeploymentView.Queue(0, 0);
+    }
+    var demand = route.demand();
+    return new DeploymentView.Queue(demand.inFlight(), demand.queued());
   }
 
   Collection<DeploymentRoute> all() {

@@ -134,7 +134,21 @@ class ExchangeTest {
             new FailedAuthLimiter(new AuthProperties(Duration.ofSeconds(1), 20, 10, 1000)),
             routes,
             mock(LoadReporter.class),
-            new UsageSink(recorder, Clock.systemUTC()),
+            new UsageSink(
+                recorder,
+                Clock.systemUTC(),
+                new dev.gantry.gateway.deployment.WorkerLoad() {
+                  @Override
+                  public int inFlight(String deploymentId, String workerId) {
+                    return 0;
+                  }
+
+                  @Override
+                  public dev.gantry.gateway.deployment.DeploymentView.Queue queue(
+                      String deploymentId) {
+                    return new dev.gantry.gateway.deployment.DeploymentView.Queue(0, 0);
+                  }
+                }),
             properties,
             Clock.systemUTC(),
             workers,

@@ -368,6 +368,29 @@ class InferenceGatewayTest {
   }
 
   @Test
+  void theDeploymentObjectShowsThisGatewaysRequestsInFlightAndQueued() throws Exception {
+    String dep = deployment(1, 1, 60, "--inter-token-ms=20");
+    autoscaler.startWorker(dep);
+    routes.refresh();
+    var busy = postAsync(dep, chat(150, false));
+    await().until(() -> routes.find(dep).demand().inFlight() == 1);
+    var waiting = postAsync(dep, chat(1, false));
+    await().until(() -> routes.find(dep).demand().queued() == 1);
+
+    var deployment =
+        http.send(
+            HttpRequest.newBuilder(
+                    URI.create("http://localhost:" + port + "/api/v1/deployments/" + dep))
+                .header("Authorization", "Bearer " + acme)
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(deployment.body()).contains("\"queue\":{\"in_flight\":1,\"queued\":1}");
+
+    assertThat(busy.join().statusCode()).isEqualTo(200);
+    assertThat(waiting.join().statusCode()).isEqualTo(200);
+  }
+
+  @Test
   void aScaleUpRefusedForLackOfGpusAnswers503WithoutWaitingOut() {
     String dep = deployment(1, 4, 60);
     autoscaler.refusing.add(dep);

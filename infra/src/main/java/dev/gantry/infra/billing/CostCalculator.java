@@ -3,7 +3,7 @@ package dev.gantry.infra.billing;
 import dev.gantry.api.deployment.DeploymentStatus;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.db.DeploymentRecord;
-import dev.gantry.infra.db.WorkerRecord;
+import dev.gantry.infra.db.WorkerInterval;
 import dev.gantry.infra.gpu.GpuCatalog;
 import java.math.BigDecimal;
 import java.math.MathContext;
@@ -33,32 +33,50 @@ public class CostCalculator {
     this.clock = clock;
   }
 
-  public BigDecimal accrued(DeploymentRecord deployment, List<WorkerRecord> workers) {
+  /**
+   * Storage since creation plus each worker interval's GPUs, per second. Intervals are written when
+   * workers start and end and never dropped, so the sum never goes down.
+   */
+  public BigDecimal accrued(DeploymentRecord deployment, List<WorkerInterval> intervals) {
     Instant now = clock.instant();
-    Instant storageEnd =
-        deployment.status() == DeploymentStatus.DELETED ? deployment.updatedAt() : now;
-    BigDecimal total =
-        storageGbMonthUsd
-            .multiply(BigDecimal.valueOf(deployment.spec().storageGb()))
-            .multiply(hours(deployment.createdAt(), storageEnd))
-            .divide(HOURS_PER_MONTH, MathContext.DECIMAL64);
-    for (WorkerRecord w : workers) {
-      if (w.gpuType() == null) {
-        continue;
-      }
-      BigDecimal hourly = catalog.find(w.gpuType()).map(t -> t.hourlyUsd()).orElse(BigDecimal.ZERO);
-      Instant end = w.stoppedAt() != null ? w.stoppedAt() : now;
-      total =
-          total.add(
-              hourly
-                  .multiply(BigDecimal.valueOf(w.gpuCount()))
-                  .multiply(hours(w.createdAt(), end)));
+    BigDecimal total = storage(deployment, deployment.createdAt(), storageEnd(deployment, now));
+    for (WorkerInterval w : intervals) {
+      Instant end = w.endedAt() != null ? w.endedAt() : now;
+      total = total.add(gpu(w, w.startedAt(), end));
     }
     return total.setScale(6, RoundingMode.HALF_UP);
   }
 
+  /** When the deployment's storage stops billing: its deletion, or not yet. */
+  public Instant storageEnd(DeploymentRecord deployment, Instant now) {
+    return deployment.status() == DeploymentStatus.DELETED ? deployment.updatedAt() : now;
+  }
+
+  /** Storage cost of the deployment over {@code [from, to)}, not rounded. */
+  public BigDecimal storage(DeploymentRecord deployment, Instant from, Instant to) {
+    return storageGbMonthUsd
+        .multiply(BigDecimal.valueOf(deployment.spec().storageGb()))
+        .multiply(hours(from, to))
+        .divide(HOURS_PER_MONTH, MathContext.DECIMAL64);
+  }
+
+  /** GPU cost of the interval's worker over {@code [from, to)}; zero without a GPU. */
+  public BigDecimal gpu(WorkerInterval w, Instant from, Instant to) {
+    if (w.gpuType() == null) {
+      return BigDecimal.ZERO;
+    }
+    return hourly(w.gpuType()).multiply(BigDecimal.valueOf(w.gpuCount())).multiply(hours(from, to));
+  }
+
+  /** The catalog's hourly price of one GPU of the type; zero for a type it does not list. */
+  public BigDecimal hourly(String gpuType) {
+    return catalog.find(gpuType).map(t -> t.hourlyUsd()).orElse(BigDecimal.ZERO);
+  }
+
   private static BigDecimal hours(Instant from, Instant to) {
-    long seconds = Math.max(0, Duration.between(from, to).toSeconds());
-    return BigDecimal.valueOf(seconds).divide(SECONDS_PER_HOUR, MathContext.DECIMAL64);
+    long millis = Math.max(0, Duration.between(from, to).toMillis());
+    return BigDecimal.valueOf(millis)
+        .divide(BigDecimal.valueOf(1000), MathContext.DECIMAL64)
+        .divide(SECONDS_PER_HOUR, MathContext.DECIMAL64);
   }
 }

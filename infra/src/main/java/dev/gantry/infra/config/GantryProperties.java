@@ -31,6 +31,7 @@ import org.springframework.validation.annotation.Validated;
  * @param gateway the inference data plane: limits, queues, timeouts
  * @param jobs async requests: retention, limits
  * @param models where model weights are downloaded from, and how
+ * @param observability what users see of their deployments: logs and usage reports
  */
 @Validated
 @ConfigurationProperties("gantry")
@@ -46,7 +47,8 @@ public record GantryProperties(
     @Valid @DefaultValue Runtime runtime,
     @Valid @DefaultValue Gateway gateway,
     @Valid @DefaultValue Jobs jobs,
-    @Valid @DefaultValue Models models) {
+    @Valid @DefaultValue Models models,
+    @Valid @DefaultValue Observability observability) {
 
   public static final String ROLE_ORCHESTRATOR = "orchestrator";
 
@@ -141,6 +143,12 @@ public record GantryProperties(
    * @param storageGbMonthUsd price of one GB of deployment storage for a month (730 hours)
    */
   public record Billing(@DefaultValue("0.10") @NotNull BigDecimal storageGbMonthUsd) {}
+
+  /**
+   * @param logFollowsPerDeployment live log follows ({@code follow=true}) one tenant may hold open
+   *     on one deployment at once; more are answered 429
+   */
+  public record Observability(@DefaultValue("4") @Min(1) @Max(64) int logFollowsPerDeployment) {}
 
   /**
    * @param type where workers' engines run: {@code local} (child processes of this host) or {@code

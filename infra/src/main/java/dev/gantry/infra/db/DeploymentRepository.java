@@ -93,6 +93,26 @@ public class DeploymentRepository {
   }
 
   /**
+   * The tenant's deployments that existed at some moment of {@code [from, to)}, deleted ones too:
+   * what a usage report over that period bills. Oldest first.
+   */
+  public List<DeploymentRecord> listExistingDuring(
+      String tenantId, java.time.Instant from, java.time.Instant to) {
+    return jdbc.sql(
+            """
+            select * from deployments
+            where tenant_id = :tenant and created_at < :to
+              and (status <> 'deleted' or updated_at >= :from)
+            order by created_at, id
+            """)
+        .param("tenant", tenantId)
+        .param("from", Timestamps.utc(from))
+        .param("to", Timestamps.utc(to))
+        .query(MAPPER)
+        .list();
+  }
+
+  /**
    * Locks the tenant's row for the rest of the transaction and counts its deployments that are not
    * deleted, so a create that checks a per-tenant limit cannot race another one past it.
    */

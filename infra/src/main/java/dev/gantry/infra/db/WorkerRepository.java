@@ -104,9 +104,13 @@ public class WorkerRepository {
             .param("processStartedAt", Timestamps.utc(t.processStartedAt()))
             .param("id", t.workerId())
             .update();
-    if (updated > 0 || exists(t.workerId())) {
-      return;
+    if (updated == 0 && !exists(t.workerId())) {
+      insert(t, now, ended);
     }
+    recordInterval(t, now, ended);
+  }
+
+  private void insert(WorkerTransition t, java.time.OffsetDateTime now, boolean ended) {
     jdbc.sql(
             """
             insert into workers (id, deployment_id, ordinal, status, gpu_type, gpu_count, endpoint,
@@ -156,6 +160,83 @@ public class WorkerRepository {
     return updated > 0 ? find(workerId) : Optional.empty();
   }
 
+  /**
+   * Keeps the worker's billing interval in step with its row: opened (from the row's creation) the
+   * first time, given its GPU once placed, and closed once when the worker ends. An interval once
+   * closed never changes again.
+   */
+  private void recordInterval(WorkerTransition t, java.time.OffsetDateTime now, boolean ended) {
+    int updated =
+        jdbc.sql(
+                """
+                update worker_intervals set gpu_type = coalesce(:gpuType, gpu_type),
+                  gpu_count = :gpuCount,
+                  ended_at = case when :ended then :now else ended_at end
+                where worker_id = :id and ended_at is null
+                """)
+            .param("gpuType", t.gpuType())
+            .param("gpuCount", t.gpuCount())
+            .param("ended", ended)
+            .param("now", now)
+            .param("id", t.workerId())
+            .update();
+    if (updated > 0) {
+      return;
+    }
+    jdbc.sql(
+            """
+            insert into worker_intervals
+              (worker_id, deployment_id, gpu_type, gpu_count, started_at, ended_at)
+            select id, deployment_id, gpu_type, gpu_count, created_at, stopped_at from workers w
+            where w.id = :id
+              and not exists (select 1 from worker_intervals i where i.worker_id = :id)
+            """)
+        .param("id", t.workerId())
+        .update();
+  }
+
+  /**
+   * The billing intervals of the deployments' workers that overlap {@code [from, to)}; open ones
+   * run up to now. Ordered by start.
+   */
+  public List<WorkerInterval> intervals(
+      java.util.Collection<String> deploymentIds, java.time.Instant from, java.time.Instant to) {
+    if (deploymentIds.isEmpty()) {
+      return List.of();
+    }
+    return jdbc.sql(
+            """
+            select * from worker_intervals
+            where deployment_id in (:deps) and started_at < :to
+              and (ended_at is null or ended_at > :from)
+            order by started_at, worker_id
+            """)
+        .param("deps", deploymentIds)
+        .param("from", Timestamps.utc(from))
+        .param("to", Timestamps.utc(to))
+        .query(INTERVAL)
+        .list();
+  }
+
+  /** Every billing interval of the deployment's workers, whenever it ended. */
+  public List<WorkerInterval> intervals(String deploymentId) {
+    return jdbc.sql(
+            "select * from worker_intervals where deployment_id = :dep order by started_at, worker_id")
+        .param("dep", deploymentId)
+        .query(INTERVAL)
+        .list();
+  }
+
+  private static final RowMapper<WorkerInterval> INTERVAL =
+      (rs, n) ->
+          new WorkerInterval(
+              rs.getString("worker_id"),
+              rs.getString("deployment_id"),
+              rs.getString("gpu_type"),
+              rs.getInt("gpu_count"),
+              Timestamps.read(rs, "started_at"),
+              Timestamps.read(rs, "ended_at"));
+
   private boolean exists(String workerId) {
     return jdbc.sql("select count(*) from workers where id = :id")
             .param("id", workerId)
@@ -173,13 +254,19 @@ public class WorkerRepository {
 
   /** Closes a worker whose owner is gone (e.g. the platform restarted); ended ones are kept. */
   public void markStopped(String workerId, String reason) {
+    var now = Timestamps.utc(clock.instant());
     jdbc.sql(
             """
             update workers set status = 'stopped', failure_reason = :reason, stopped_at = :now
             where id = :id and stopped_at is null
             """)
         .param("reason", reason)
-        .param("now", Timestamps.utc(clock.instant()))
+        .param("now", now)
+        .param("id", workerId)
+        .update();
+    jdbc.sql(
+            "update worker_intervals set ended_at = :now where worker_id = :id and ended_at is null")
+        .param("now", now)
         .param("id", workerId)
         .update();
   }

@@ -78,6 +78,7 @@ public class LocalWorkerRuntime implements WorkerRuntime {
   private static final Duration ROTATION_INTERVAL = Duration.ofSeconds(10);
 
   private static final int LOG_TAIL_BYTES = 1024 * 1024;
+  private static final Duration LOG_FOLLOW_POLL = Duration.ofMillis(250);
 
   /**
    * The errno of a failed exec in ProcessBuilder's message: {@code error=2, ...} up to JDK 21,
@@ -104,6 +105,8 @@ public class LocalWorkerRuntime implements WorkerRuntime {
   private final String enginePath;
   private final EngineHttp http;
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicInteger activeLogFollows =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   /** Engines this JVM started: only for those does the OS tell us the exit code. */
   private final Map<String, Process> children = new ConcurrentHashMap<>();
@@ -553,6 +556,37 @@ public class LocalWorkerRuntime implements WorkerRuntime {
       throw new WorkerRuntimeException(
           FailureType.TRANSIENT, "cannot read the log of worker " + workerId + ": " + e, e);
     }
+  }
+
+  /**
+   * Follows the worker's log file (see {@link LogFollower}); the follow ends once no engine of the
+   * worker runs and the file's last bytes were read.
+   */
+  @Override
+  public LogFollow followLog(String workerId, int tailLines, LogFollow.Listener listener) {
+    checkWorkerId(workerId);
+    Path file = logs.fileOf(workerId);
+    long position = LogFollower.sizeOf(file);
+    List<String> tail;
+    try {
+      tail = logs.tail(workerId, tailLines, LOG_TAIL_BYTES, position);
+    } catch (IOException e) {
+      throw new WorkerRuntimeException(
+          FailureType.TRANSIENT, "cannot read the log of worker " + workerId + ": " + e, e);
+    }
+    return LogFollower.start(
+        file,
+        tail,
+        position,
+        () -> find(workerId).isPresent(),
+        listener,
+        LOG_FOLLOW_POLL,
+        activeLogFollows);
+  }
+
+  /** Follows of worker logs whose reading thread is still alive. */
+  public int activeLogFollows() {
+    return activeLogFollows.get();
   }
 
   /**

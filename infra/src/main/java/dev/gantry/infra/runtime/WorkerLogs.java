@@ -17,7 +17,6 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -95,30 +94,29 @@ final class WorkerLogs {
    * bounded memory.
    */
   List<String> tail(String workerId, int count, int readBytes) throws IOException {
+    return tail(workerId, count, readBytes, Long.MAX_VALUE);
+  }
+
+  /**
+   * Like {@link #tail(String, int, int)}, but of the log's first {@code end} bytes only: a follow
+   * reads the tail up to where it then goes on reading, so no line is lost or shown twice.
+   */
+  List<String> tail(String workerId, int count, int readBytes, long end) throws IOException {
     Path file = fileOf(workerId);
-    List<String> lines = lastLines(file, count, readBytes);
+    List<String> lines = lastLines(file, count, readBytes, end);
     if (lines.size() < count) {
       List<String> joined =
-          new ArrayList<>(lastLines(rotated(file), count - lines.size(), readBytes));
+          new ArrayList<>(
+              lastLines(rotated(file), count - lines.size(), readBytes, Long.MAX_VALUE));
       joined.addAll(lines);
       lines = joined;
     }
     return lines.stream().map(WorkerLogs::redact).toList();
   }
 
-  private static final Pattern SECRET_ASSIGNMENT =
-      Pattern.compile(
-          "(?i)\\b([a-z0-9_.-]*(?:token|key|secret|password|passwd)[a-z0-9_.-]*)(\\s*[=:]\\s*)\"?[^\\s\",]+");
-  private static final Pattern SECRET_SHAPES =
-      Pattern.compile("(?i)\\b(hf_|sk-|gk_)[a-z0-9_-]{8,}|\\bbearer\\s+[^\\s\"]+");
-
-  /**
-   * Masks what looks like a credential. Log lines leave the host in failure reasons (the API, the
-   * workflow history), and an engine may print its env or a URL with a token in it.
-   */
+  /** Masks what looks like a credential; see {@link LogRedaction#byPattern}. */
   static String redact(String line) {
-    String masked = SECRET_ASSIGNMENT.matcher(line).replaceAll("$1$2***");
-    return SECRET_SHAPES.matcher(masked).replaceAll("***");
+    return LogRedaction.byPattern(line);
   }
 
   /**
@@ -173,14 +171,15 @@ final class WorkerLogs {
     }
   }
 
-  private static List<String> lastLines(Path file, int count, int readBytes) throws IOException {
+  private static List<String> lastLines(Path file, int count, int readBytes, long end)
+      throws IOException {
     if (count <= 0) {
       return List.of();
     }
     byte[] bytes;
     boolean cut;
     try (SeekableByteChannel channel = Files.newByteChannel(file, StandardOpenOption.READ)) {
-      long size = channel.size();
+      long size = Math.min(channel.size(), end);
       int length = (int) Math.min(size, readBytes);
       cut = length < size;
       ByteBuffer buffer = ByteBuffer.allocate(length);

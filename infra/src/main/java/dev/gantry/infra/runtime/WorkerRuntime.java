@@ -56,6 +56,23 @@ public interface WorkerRuntime {
   /** The last {@code lines} lines of the worker's engine log. */
   String logTail(String workerId, int lines);
 
+  /**
+   * Follows the worker's engine log: delivers its last {@code tailLines} lines, then each new line
+   * as the engine writes it (each cut to {@link LogFollow#MAX_LINE_BYTES}), and ends when the
+   * engine has stopped (at once when it is not running). Lines are delivered on a thread of the
+   * runtime's; the caller closes the follow when it no longer wants lines.
+   *
+   * <p>The default delivers the tail and ends, for runtimes that cannot follow.
+   */
+  default LogFollow followLog(String workerId, int tailLines, LogFollow.Listener listener) {
+    String tail = logTail(workerId, tailLines);
+    if (!tail.isEmpty()) {
+      tail.lines().forEach(listener::line);
+    }
+    listener.end();
+    return () -> {};
+  }
+
   /** Removes the logs of a deployment's workers, once the deployment is gone. */
   void removeLogs(String deploymentId);
 

@@ -17,6 +17,8 @@ import java.util.Objects;
  * @param streamed whether the answer was a {@code text/event-stream}
  * @param startedAt when the gateway received the request
  * @param durationMs from receipt until the last byte of the answer
+ * @param ttftMs from receipt until the first byte of the worker's answer (a stream's first event);
+ *     null when no worker answered
  */
 public record UsageRecord(
     String requestId,
@@ -29,7 +31,36 @@ public record UsageRecord(
     int completionTokens,
     boolean streamed,
     Instant startedAt,
-    long durationMs) {
+    long durationMs,
+    Long ttftMs) {
+
+  /** A record without a time to first byte. */
+  public UsageRecord(
+      String requestId,
+      String deploymentId,
+      String tenantId,
+      String workerId,
+      String route,
+      int status,
+      int promptTokens,
+      int completionTokens,
+      boolean streamed,
+      Instant startedAt,
+      long durationMs) {
+    this(
+        requestId,
+        deploymentId,
+        tenantId,
+        workerId,
+        route,
+        status,
+        promptTokens,
+        completionTokens,
+        streamed,
+        startedAt,
+        durationMs,
+        null);
+  }
 
   public UsageRecord {
     Objects.requireNonNull(requestId, "requestId");

@@ -15,8 +15,8 @@ public class UsageRepository {
   private static final String INSERT =
       """
       insert into usage_records (request_id, deployment_id, tenant_id, worker_id, route, status,
-        prompt_tokens, completion_tokens, streamed, started_at, duration_ms)
-      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        prompt_tokens, completion_tokens, streamed, started_at, duration_ms, ttft_ms)
+      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       """;
 
   private static final RowMapper<UsageRecord> MAPPER =
@@ -32,7 +32,8 @@ public class UsageRepository {
               rs.getInt("completion_tokens"),
               rs.getBoolean("streamed"),
               Timestamps.read(rs, "started_at"),
-              rs.getLong("duration_ms"));
+              rs.getLong("duration_ms"),
+              rs.getObject("ttft_ms") == null ? null : rs.getLong("ttft_ms"));
 
   /** A tenant's usage over a period. */
   public record TokenTotals(long requests, long promptTokens, long completionTokens) {}
@@ -81,6 +82,11 @@ public class UsageRepository {
           ps.setBoolean(9, r.streamed());
           ps.setObject(10, Timestamps.utc(r.startedAt()));
           ps.setLong(11, r.durationMs());
+          if (r.ttftMs() == null) {
+            ps.setNull(12, Types.BIGINT);
+          } else {
+            ps.setLong(12, r.ttftMs());
+          }
         });
   }
 
@@ -113,6 +119,61 @@ public class UsageRepository {
                     rs.getLong("prompt_tokens"),
                     rs.getLong("completion_tokens")))
         .single();
+  }
+
+  /** What a usage report reads of one request. */
+  public record Row(
+      String workerId,
+      int status,
+      int promptTokens,
+      int completionTokens,
+      Instant startedAt,
+      long durationMs,
+      Long ttftMs) {
+
+    /**
+     * The request's share weight of its worker's busy time: how long it held the worker, times the
+     * tokens it moved (at least one, so a request without counts still takes part).
+     */
+    public double weight() {
+      return (double) Math.max(1, durationMs) * Math.max(1, promptTokens + completionTokens);
+    }
+  }
+
+  /**
+   * Streams the deployments' requests that started in {@code [from, to)} to {@code sink}, oldest
+   * first, through the {@code (deployment_id, started_at)} index; rows are not collected in memory.
+   */
+  public void forEachRow(
+      java.util.Collection<String> deploymentIds,
+      Instant from,
+      Instant to,
+      java.util.function.Consumer<Row> sink) {
+    if (deploymentIds.isEmpty()) {
+      return;
+    }
+    jdbc.sql(
+            """
+            select worker_id, status, prompt_tokens, completion_tokens, started_at, duration_ms,
+              ttft_ms
+            from usage_records
+            where deployment_id in (:deps) and started_at >= :from and started_at < :to
+            """)
+        .param("deps", deploymentIds)
+        .param("from", Timestamps.utc(from))
+        .param("to", Timestamps.utc(to))
+        .query(
+            (org.springframework.jdbc.core.RowCallbackHandler)
+                rs ->
+                    sink.accept(
+                        new Row(
+                            rs.getString("worker_id"),
+                            rs.getInt("status"),
+                            rs.getInt("prompt_tokens"),
+                            rs.getInt("completion_tokens"),
+                            Timestamps.read(rs, "started_at"),
+                            rs.getLong("duration_ms"),
+                            rs.getObject("ttft_ms") == null ? null : rs.getLong("ttft_ms"))));
   }
 
   public long count() {

@@ -515,6 +515,39 @@ class LocalWorkerRuntimeTest {
   }
 
   @Test
+  void aLogFollowSeesTheRunningEngineAndEndsWhenItStops() throws Exception {
+    Fixture f = fixture(Map.of());
+    RunningWorker worker = f.runtime().start(sim(WORKER, Map.of()));
+    awaitListeningLine(f.runtime(), worker);
+    var lines = new java.util.concurrent.CopyOnWriteArrayList<String>();
+    var ended = new java.util.concurrent.atomic.AtomicBoolean();
+    try (var follow =
+        f.runtime()
+            .followLog(
+                WORKER,
+                50,
+                new LogFollow.Listener() {
+                  @Override
+                  public void line(String line) {
+                    lines.add(line);
+                  }
+
+                  @Override
+                  public void end() {
+                    ended.set(true);
+                  }
+                })) {
+      await().until(() -> lines.stream().anyMatch(l -> l.contains("gantry-sim listening")));
+      assertThat(f.runtime().activeLogFollows()).isEqualTo(1);
+      assertThat(ended).isFalse();
+
+      f.runtime().stop(WORKER, Duration.ofSeconds(2));
+      await().atMost(Duration.ofSeconds(10)).untilTrue(ended);
+      await().until(() -> f.runtime().activeLogFollows() == 0);
+    }
+  }
+
+  @Test
   void rotationCopiesTheLogAsideAndTruncatesIt() throws Exception {
     Fixture f = fixture(Map.of("runtime.local.log-max-bytes", "64"));
     RunningWorker worker = f.runtime().start(sim(WORKER, Map.of()));
