@@ -31,7 +31,7 @@ final class PlatformProcess implements AutoCloseable {
   private static final Path JAR = Path.of("target/gantry.jar").toAbsolutePath();
   private static final HttpClient HTTP = HttpClient.newHttpClient();
 
-  final String key = ApiKeys.newKey();
+  String key = ApiKeys.newKey();
   final Path dataDir;
   final int port;
   final int temporalPort;
@@ -52,6 +52,12 @@ final class PlatformProcess implements AutoCloseable {
     this.port = freePort();
     this.temporalPort = freePort();
     this.settings = List.of(settings);
+  }
+
+  /** The admin key to start with, shared by processes of one cluster; before {@link #start}. */
+  PlatformProcess withApiKey(String apiKey) {
+    this.key = apiKey;
+    return this;
   }
 
   /** JVM options for the platform's process (e.g. {@code -Xmx512m}); before {@link #start}. */

@@ -53,6 +53,7 @@ final class Scheduler {
   private final ArrayDeque<Ticket> queue = new ArrayDeque<>();
   private int running;
   private int maxRunning;
+  private int maxInFlight;
 
   Scheduler(int limit) {
     this(limit, System::nanoTime);
@@ -81,6 +82,7 @@ final class Scheduler {
         ticket.state = State.WAITING;
         queue.addLast(ticket);
       }
+      maxInFlight = Math.max(maxInFlight, running + queue.size());
     }
     if (admittedNow) {
       ticket.admission.tryEmitEmpty();
@@ -128,6 +130,14 @@ final class Scheduler {
 
   synchronized int maxRunning() {
     return maxRunning;
+  }
+
+  /**
+   * The most requests ever held at once, running and waiting: what callers sent concurrently, which
+   * {@link #maxRunning} (capped by the limit) cannot show.
+   */
+  synchronized int maxInFlight() {
+    return maxInFlight;
   }
 
   int limit() {

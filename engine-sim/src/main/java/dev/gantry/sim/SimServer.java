@@ -231,6 +231,14 @@ public final class SimServer implements AutoCloseable {
     return scheduler.maxRunning();
   }
 
+  /**
+   * Highest number of requests ever held at once, running or waiting ({@code
+   * gantry_sim:max_in_flight}).
+   */
+  public int maxInFlight() {
+    return scheduler.maxInFlight();
+  }
+
   /** {@code vllm:prompt_tokens_total}. */
   public long promptTokensTotal() {
     return promptTokens.sum();
@@ -306,6 +314,13 @@ public final class SimServer implements AutoCloseable {
         "Highest number of concurrently running requests observed.",
         label,
         scheduler.maxRunning());
+    metric(
+        sb,
+        "gantry_sim:max_in_flight",
+        "gauge",
+        "Highest number of requests held at once, running or waiting.",
+        label,
+        scheduler.maxInFlight());
     return sb.toString();
   }
 

@@ -31,6 +31,7 @@ class SchedulerTest {
     assertThat(scheduler.running()).isEqualTo(2);
     assertThat(scheduler.waiting()).isEqualTo(1);
     assertThat(scheduler.maxRunning()).isEqualTo(2);
+    assertThat(scheduler.maxInFlight()).as("running and waiting, at most").isEqualTo(5);
   }
 
   @Test

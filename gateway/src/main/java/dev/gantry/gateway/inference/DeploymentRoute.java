@@ -35,6 +35,9 @@ final class DeploymentRoute {
   private final Scheduler timers;
   private final int maxQueue;
 
+  /** This gateway's share of each worker's slots (all of them when it is the only gateway). */
+  private final SlotPartition partition;
+
   private volatile String tenantId;
   private volatile DeploymentSpec spec;
 
@@ -71,10 +74,20 @@ final class DeploymentRoute {
 
   DeploymentRoute(
       RoutableDeployment deployment, LongSupplier clock, Scheduler timers, int maxQueue) {
+    this(deployment, clock, timers, maxQueue, SlotPartition.WHOLE);
+  }
+
+  DeploymentRoute(
+      RoutableDeployment deployment,
+      LongSupplier clock,
+      Scheduler timers,
+      int maxQueue,
+      SlotPartition partition) {
     this.deploymentId = deployment.id();
     this.clock = clock;
     this.timers = timers;
     this.maxQueue = maxQueue;
+    this.partition = partition;
     update(deployment);
   }
 
@@ -163,8 +176,9 @@ final class DeploymentRoute {
   /**
    * A slot on a healthy worker, if any has one: the busiest (then oldest) worker still below the
    * target utilization, so load packs onto few workers and the autoscaler's surplus ones go idle
-   * and are reaped; when every worker is at its target, the one with the most free slots. Caller
-   * holds the lock.
+   * and are reaped; when every worker is at its target, the one with the most free slots. With
+   * other gateway replicas, this gateway's slots of a worker are its share of them, and its target
+   * the same share of the target. Caller holds the lock.
    */
   private Lease tryAcquire(Upstream exclude) {
     int concurrency = spec.concurrency();
@@ -173,10 +187,13 @@ final class DeploymentRoute {
     Upstream packed = null;
     Upstream spread = null;
     for (Upstream u : workers.values()) {
-      if (u == exclude || u.leaving || u.excludedUntilMillis > now || u.inFlight >= concurrency) {
+      int slots = partition.cap(u.workerId, concurrency);
+      if (u == exclude || u.leaving || u.excludedUntilMillis > now || u.inFlight >= slots) {
         continue;
       }
-      if (u.inFlight < target && (packed == null || u.inFlight > packed.inFlight)) {
+      int targetShare =
+          slots == concurrency ? target : (int) Math.ceil((double) target * slots / concurrency);
+      if (u.inFlight < targetShare && (packed == null || u.inFlight > packed.inFlight)) {
         packed = u;
       }
       if (spread == null || u.inFlight < spread.inFlight) {
@@ -202,7 +219,7 @@ final class DeploymentRoute {
     if (Double.isNaN(holdMillis)) {
       return false;
     }
-    long slots = Math.max(1L, (long) spec.maxWorkers() * spec.concurrency());
+    long slots = Math.max(1L, (long) spec.maxWorkers() * spec.concurrency() / partition.members());
     return position * holdMillis / slots > spec.waitTimeSeconds() * 1000.0;
   }
 
@@ -388,6 +405,19 @@ final class DeploymentRoute {
   /** The workers now routed to, for activity reports. */
   synchronized List<Upstream> upstreams() {
     return workers.values().stream().filter(u -> !u.leaving).toList();
+  }
+
+  /**
+   * Whether no worker has more requests in flight than this gateway's share of it in {@code view}.
+   */
+  synchronized boolean fits(SlotPartition.View view) {
+    int concurrency = spec.concurrency();
+    for (Upstream u : workers.values()) {
+      if (u.inFlight > view.share(u.workerId, concurrency)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   synchronized int inFlightOf(String workerId) {

@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 import reactor.core.scheduler.Scheduler;
@@ -58,6 +59,7 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
   private final RoutingRepository repository;
   private final GantryProperties.Gateway settings;
   private final Clock clock;
+  private final SlotPartition partition;
   private final Map<String, DeploymentRoute> routes = new ConcurrentHashMap<>();
   private final Scheduler timers = Schedulers.newSingle("gantry-admission-timers", true);
   private volatile ScheduledExecutorService refresher;
@@ -70,9 +72,26 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
   private final Object onDemand = new Object();
 
   public RoutingTable(RoutingRepository repository, GantryProperties properties, Clock clock) {
+    this(repository, properties, clock, null);
+  }
+
+  /**
+   * @param membership this gateway among the gateway replicas, whose share of every worker's slots
+   *     it routes by; null: every slot is this gateway's
+   */
+  @Autowired
+  public RoutingTable(
+      RoutingRepository repository,
+      GantryProperties properties,
+      Clock clock,
+      GatewayMembership membership) {
     this.repository = repository;
     this.settings = properties.gateway();
     this.clock = clock;
+    this.partition = membership == null ? SlotPartition.WHOLE : membership.partition();
+    if (membership != null) {
+      membership.fitsShare(view -> routes.values().stream().allMatch(r -> r.fits(view)));
+    }
   }
 
   /** The route of a running deployment, or null. */
@@ -197,7 +216,8 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
       }
       DeploymentRoute route = routes.get(d.id());
       if (route == null) {
-        routes.put(d.id(), new DeploymentRoute(d, clock::millis, timers, settings.maxQueue()));
+        routes.put(
+            d.id(), new DeploymentRoute(d, clock::millis, timers, settings.maxQueue(), partition));
       } else {
         route.refresh(d);
       }

@@ -50,7 +50,17 @@ public class TemporalJobEngine implements JobEngine {
             .setWorkflowId(JobWorkflow.workflowId(input.jobId()))
             // A job whose workflow ended (completed, failed, cancelled) must never run again.
             .setWorkflowIdReusePolicy(
-                WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE);
+                WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
+            // Ids only, as in the history: the input and the answer stay in the database.
+            .setStaticSummary(
+                "Async job %s for deployment %s".formatted(input.jobId(), input.deploymentId()))
+            .setStaticDetails(
+                "Async request `%s` of tenant `%s` to deployment `%s`, timeout %d s"
+                    .formatted(
+                        input.jobId(),
+                        input.tenantId(),
+                        input.deploymentId(),
+                        input.timeoutSeconds()));
     if (searchable()) {
       options.setTypedSearchAttributes(
           SearchAttributes.newBuilder()

@@ -32,6 +32,7 @@ import org.springframework.validation.annotation.Validated;
  * @param jobs async requests: retention, limits
  * @param models where model weights are downloaded from, and how
  * @param observability what users see of their deployments: logs and usage reports
+ * @param cluster how gateway replicas sharing one database divide workers' slots
  */
 @Validated
 @ConfigurationProperties("gantry")
@@ -48,7 +49,8 @@ public record GantryProperties(
     @Valid @DefaultValue Gateway gateway,
     @Valid @DefaultValue Jobs jobs,
     @Valid @DefaultValue Models models,
-    @Valid @DefaultValue Observability observability) {
+    @Valid @DefaultValue Observability observability,
+    @Valid @DefaultValue Cluster cluster) {
 
   public static final String ROLE_ORCHESTRATOR = "orchestrator";
 
@@ -429,6 +431,34 @@ public record GantryProperties(
               "gantry.gateway request-header-timeout, request-body-timeout and keep-alive-timeout"
                   + " must be positive");
         }
+      }
+    }
+  }
+
+  /**
+   * Gateway replicas sharing one database divide every worker's {@code concurrency} slots among
+   * themselves (docs/architecture.md, "Cluster mode").
+   *
+   * @param heartbeatInterval how often a gateway beats its membership row and re-reads the others'
+   * @param memberTimeout how long a gateway's beat may stay unchanged before the others count it
+   *     gone and take its slots; a gateway that cannot beat for half of it (with others around)
+   *     gives its slots up first
+   */
+  public record Cluster(
+      @DefaultValue("500ms") @NotNull Duration heartbeatInterval,
+      @DefaultValue("5s") @NotNull Duration memberTimeout) {
+
+    public Cluster {
+      if (heartbeatInterval != null && !heartbeatInterval.isPositive()) {
+        throw new IllegalArgumentException(
+            "gantry.cluster.heartbeat-interval must be positive, got " + heartbeatInterval);
+      }
+      if (heartbeatInterval != null
+          && memberTimeout != null
+          && memberTimeout.compareTo(heartbeatInterval.multipliedBy(4)) < 0) {
+        throw new IllegalArgumentException(
+            "gantry.cluster.member-timeout must be at least four heartbeat intervals, got "
+                + memberTimeout);
       }
     }
   }

@@ -176,6 +176,9 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
 
   @Override
   public WorkerOutcome run(WorkerWorkflowInput input) {
+    // Shown as the workflow's current details in the Temporal UI. It is answered from memory by the
+    // built-in metadata query and adds no command to the history, so replays are unaffected.
+    Workflow.setCurrentDetails(details(input));
     return switch (input.start()) {
       case StartMode.Continued continued -> {
         var carried = continued.serving();
@@ -188,6 +191,20 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
       }
       case StartMode.Fresh fresh -> startThenServe();
     };
+  }
+
+  /** The worker in words: which deployment's, running what (ids and names only, no env values). */
+  static String details(WorkerWorkflowInput input) {
+    var engine = input.engine();
+    var gpu = engine.gpu();
+    return "**Worker** `%s-w%d` of deployment `%s`: %s `%s`, %s"
+        .formatted(
+            input.deploymentId(),
+            input.ordinal(),
+            input.deploymentId(),
+            engine.framework().wireName(),
+            engine.model(),
+            gpu == null || gpu.count() == 0 ? "no GPU" : gpu.count() + " × " + gpu.type());
   }
 
   /** A new worker: starts its engine, waits until it is healthy, then serves. */
