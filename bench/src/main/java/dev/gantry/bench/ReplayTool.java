@@ -75,6 +75,8 @@ public final class ReplayTool {
         --engine-inter-token-ms MS  ttft + max_tokens x inter-token (the sim's timing flags)
                                   instead of being taken from the measured streams
         --help                    print this help
+        --what-if                 no replay: run Gantry's autoscaler offline over the trace for
+                                  a grid of autoscaling settings (--what-if --help)
 
       The last line is REPLAY_RESULT followed by the figures as one JSON object.
       Exit status: 0 when the replay ran (whatever the answers), 1 when it could not, 2 on bad
