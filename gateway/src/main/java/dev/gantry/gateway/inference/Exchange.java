@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.concurrent.Future;
+import io.opentelemetry.api.trace.Span;
 import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,6 +67,13 @@ final class Exchange implements UpstreamCall.Receiver {
   private UpstreamCall upstream;
   private boolean recorded;
 
+  /** The request's span, its admission wait's and its worker call's; all null when not traced. */
+  private Span span;
+
+  private Span admissionSpan;
+  private Span workerSpan;
+  private int workerStatus;
+
   Exchange(
       InferenceProxy proxy,
       ChannelHandlerContext ctx,
@@ -93,6 +101,9 @@ final class Exchange implements UpstreamCall.Receiver {
 
   /** HEAD: the checks on the request's head; then its body is read, or it is answered at once. */
   void start(HttpRequest request) {
+    if (proxy.tracing().on()) {
+      span = proxy.tracing().request(request.headers(), call);
+    }
     if (request.decoderResult().isFailure()) {
       answer.closeAfter();
       refuse(new InferenceException(HttpStatus.BAD_REQUEST, "Malformed HTTP request"));
@@ -254,6 +265,9 @@ final class Exchange implements UpstreamCall.Receiver {
   /** ADMISSION: waits for a worker slot. */
   private void admit(Mono<Lease> slot) {
     moveTo(Phase.ADMISSION);
+    if (span != null) {
+      admissionSpan = proxy.tracing().admission(span);
+    }
     admission =
         slot.subscribe(
             granted -> onLoop(() -> leased(granted), granted::release),
@@ -266,6 +280,11 @@ final class Exchange implements UpstreamCall.Receiver {
       return;
     }
     moveTo(Phase.CALLING);
+    if (span != null) {
+      endAdmission("granted");
+      workerSpan = proxy.tracing().worker(span, granted.upstream.workerId);
+      upstream.traceHeaders(proxy.tracing().headers(workerSpan));
+    }
     upstream.start(granted);
   }
 
@@ -273,7 +292,12 @@ final class Exchange implements UpstreamCall.Receiver {
     if (phase != Phase.ADMISSION) {
       return;
     }
-    refuse(e instanceof InferenceException ie ? ie : internal("Admission failed", e));
+    var refusal = e instanceof InferenceException ie ? ie : internal("Admission failed", e);
+    if (admissionSpan != null) {
+      InferenceTracing.end(admissionSpan, refusal.status().value());
+      admissionSpan = null;
+    }
+    refuse(refusal);
   }
 
   /** CALLING to RELAYING: the worker's answer head. */
@@ -283,6 +307,7 @@ final class Exchange implements UpstreamCall.Receiver {
       return;
     }
     moveTo(Phase.RELAYING);
+    workerStatus = head.status().code();
     answer.head(head);
   }
 
@@ -302,6 +327,7 @@ final class Exchange implements UpstreamCall.Receiver {
       call.firstByteAtMillis = proxy.nowMillis();
     }
     if (last) {
+      endWorker(workerStatus);
       answer.last(content).addListener(this::answerWritten);
     } else if (!answer.part(content)) {
       // Paused before the flush: a flush that drains the buffer says "writable" at once.
@@ -331,6 +357,7 @@ final class Exchange implements UpstreamCall.Receiver {
     if (phase != Phase.CALLING) {
       return;
     }
+    endWorker(failure.status().value());
     if (failure.unsent()) {
       Mono<Lease> again = proxy.admission().readmit(call.route, call.startedAtMillis);
       if (again != null) {
@@ -352,6 +379,7 @@ final class Exchange implements UpstreamCall.Receiver {
       return;
     }
     answer.status(502);
+    endWorker(502);
     if (answer.canEndWithErrorEvent()) {
       answer.errorEvent(cause).addListener(this::answerWritten);
     } else {
@@ -436,6 +464,25 @@ final class Exchange implements UpstreamCall.Receiver {
       recorded = true;
       call.workerId = upstream == null ? null : upstream.workerId();
       proxy.ended(call, answer.status());
+      if (span != null) {
+        endAdmission("abandoned");
+        endWorker(answer.status());
+        InferenceTracing.end(span, answer.status());
+      }
+    }
+  }
+
+  private void endAdmission(String outcome) {
+    if (admissionSpan != null) {
+      InferenceTracing.endAbandoned(admissionSpan, outcome);
+      admissionSpan = null;
+    }
+  }
+
+  private void endWorker(int status) {
+    if (workerSpan != null) {
+      InferenceTracing.end(workerSpan, status);
+      workerSpan = null;
     }
   }
 
