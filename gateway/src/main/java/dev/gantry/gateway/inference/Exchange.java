@@ -481,6 +481,8 @@ final class Exchange implements UpstreamCall.Receiver {
 
   private void endWorker(int status) {
     if (workerSpan != null) {
+      // The worker that answered: a call retried at once on another worker is the same span.
+      workerSpan.setAttribute(InferenceTracing.WORKER_ID, upstream.workerId());
       InferenceTracing.end(workerSpan, status);
       workerSpan = null;
     }

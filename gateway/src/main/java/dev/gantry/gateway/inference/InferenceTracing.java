@@ -30,6 +30,7 @@ public final class InferenceTracing {
   static final String REQUEST = "gantry.inference";
   static final String ADMISSION = "gantry.inference.admission";
   static final String WORKER = "gantry.inference.worker";
+  static final String JOB = "gantry.inference.job";
 
   static final AttributeKey<String> DEPLOYMENT = AttributeKey.stringKey("gantry.deployment.id");
   static final AttributeKey<String> ROUTE = AttributeKey.stringKey("gantry.inference.route");
@@ -83,6 +84,20 @@ public final class InferenceTracing {
       span.setAttribute(ROUTE, call.rest);
     }
     return span.startSpan();
+  }
+
+  /**
+   * An async job's worker call (its admission and call), a trace of its own: the job runs apart
+   * from the request that submitted it.
+   */
+  Span job(Call call) {
+    return tracer
+        .spanBuilder(JOB)
+        .setNoParent()
+        .setSpanKind(SpanKind.INTERNAL)
+        .setAttribute(DEPLOYMENT, call.deploymentId)
+        .setAttribute(ROUTE, call.rest)
+        .startSpan();
   }
 
   /** The wait for a worker slot. */

@@ -16,7 +16,10 @@ import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -161,6 +164,31 @@ class InferenceTracingTest {
         .extracting(SpanData::getName)
         .as("the one that left waited, and never called a worker")
         .containsExactlyInAnyOrder(InferenceTracing.REQUEST, InferenceTracing.ADMISSION);
+  }
+
+  @Test
+  void anAsyncJobsWorkerCallIsATraceAndItsWorkerGetsItsTraceparent() {
+    traced();
+    var outcome = new AtomicReference<Object>();
+    gateway.job(outcome, new ArrayList<>(), Duration.ofSeconds(60));
+    FullHttpRequest sent = gateway.workers.connection(0).request();
+    String traceparent = sent.headers().get("traceparent");
+    sent.release();
+    gateway.workers.connection(0).answer(json("{}"));
+    gateway.client.runPendingTasks();
+    assertThat(outcome.get()).isInstanceOf(InferenceProxy.BufferedAnswer.class);
+
+    List<SpanData> finished = spans.getFinishedSpanItems();
+    assertThat(finished)
+        .extracting(SpanData::getName)
+        .containsExactlyInAnyOrder(InferenceTracing.JOB, InferenceTracing.WORKER);
+    SpanData job = named(finished, InferenceTracing.JOB);
+    SpanData worker = named(finished, InferenceTracing.WORKER);
+    assertThat(worker.getParentSpanId()).isEqualTo(job.getSpanId());
+    assertThat(job.getAttributes().get(InferenceTracing.DEPLOYMENT)).isEqualTo(DEP);
+    assertThat(job.getAttributes().get(InferenceTracing.STATUS)).isEqualTo(200L);
+    assertThat(worker.getAttributes().get(InferenceTracing.WORKER_ID)).isEqualTo("dep_1-w1");
+    assertThat(traceparent).isEqualTo(traceparent(worker));
   }
 
   @Test
