@@ -35,6 +35,10 @@ import reactor.core.publisher.Mono;
  * <p>A client that goes away ends the worker call at once, so the engine stops generating; a worker
  * that breaks off ends the client's answer (a stream with an error event); a worker silent for
  * longer than the response timeout gets 504 (or the answer ended, once it has started).
+ *
+ * <p>With tracing on ({@link InferenceTracing}), the request is a span from its head to its end,
+ * with its admission waits and worker calls as children; the worker gets their {@code traceparent}.
+ * Off, nothing is created.
  */
 final class Exchange implements UpstreamCall.Receiver {
   private static final Logger log = LoggerFactory.getLogger(Exchange.class);
@@ -474,7 +478,7 @@ final class Exchange implements UpstreamCall.Receiver {
 
   private void endAdmission(String outcome) {
     if (admissionSpan != null) {
-      InferenceTracing.endAbandoned(admissionSpan, outcome);
+      InferenceTracing.endWith(admissionSpan, outcome);
       admissionSpan = null;
     }
   }

@@ -139,8 +139,8 @@ public final class InferenceTracing {
     span.end();
   }
 
-  /** Ends {@code span} as given up (a wait or a call that did not lead to the answer). */
-  static void endAbandoned(Span span, String outcome) {
+  /** Ends {@code span} (a wait for a worker slot) with how it ended: granted, abandoned. */
+  static void endWith(Span span, String outcome) {
     span.setAttribute(OUTCOME, outcome);
     span.end();
   }
