@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
+import io.opentelemetry.api.trace.Span;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
@@ -42,6 +43,11 @@ final class BufferedCall implements UpstreamCall.Receiver {
   private String contentType;
   private BodyBuffer answer;
   private boolean finished;
+
+  /** The call's span and its worker call's; null when not traced. */
+  private Span span;
+
+  private Span workerSpan;
 
   private BufferedCall(
       InferenceProxy proxy,
@@ -106,6 +112,9 @@ final class BufferedCall implements UpstreamCall.Receiver {
   }
 
   private void start() {
+    if (proxy.tracing().on()) {
+      span = proxy.tracing().job(call);
+    }
     DeploymentRoute route = proxy.checks().resolve(call.deploymentId, call.tenantId);
     if (route == null) {
       finish(InferenceException.notFound());
@@ -157,6 +166,10 @@ final class BufferedCall implements UpstreamCall.Receiver {
       return;
     }
     onFetched.run();
+    if (span != null) {
+      workerSpan = proxy.tracing().worker(span, lease.upstream.workerId);
+      upstream.traceHeaders(proxy.tracing().headers(workerSpan));
+    }
     upstream.start(lease);
   }
 
@@ -247,6 +260,13 @@ final class BufferedCall implements UpstreamCall.Receiver {
       call.workerId = upstream.workerId();
     }
     proxy.usage().record(call, answered);
+    if (span != null) {
+      if (workerSpan != null) {
+        workerSpan.setAttribute(InferenceTracing.WORKER_ID, call.workerId);
+        InferenceTracing.end(workerSpan, answered);
+      }
+      InferenceTracing.end(span, answered);
+    }
   }
 
   /**

@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.concurrent.Future;
+import io.opentelemetry.api.trace.Span;
 import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,6 +35,10 @@ import reactor.core.publisher.Mono;
  * <p>A client that goes away ends the worker call at once, so the engine stops generating; a worker
  * that breaks off ends the client's answer (a stream with an error event); a worker silent for
  * longer than the response timeout gets 504 (or the answer ended, once it has started).
+ *
+ * <p>With tracing on ({@link InferenceTracing}), the request is a span from its head to its end,
+ * with its admission waits and worker calls as children; the worker gets their {@code traceparent}.
+ * Off, nothing is created.
  */
 final class Exchange implements UpstreamCall.Receiver {
   private static final Logger log = LoggerFactory.getLogger(Exchange.class);
@@ -66,6 +71,13 @@ final class Exchange implements UpstreamCall.Receiver {
   private UpstreamCall upstream;
   private boolean recorded;
 
+  /** The request's span, its admission wait's and its worker call's; all null when not traced. */
+  private Span span;
+
+  private Span admissionSpan;
+  private Span workerSpan;
+  private int workerStatus;
+
   Exchange(
       InferenceProxy proxy,
       ChannelHandlerContext ctx,
@@ -93,6 +105,9 @@ final class Exchange implements UpstreamCall.Receiver {
 
   /** HEAD: the checks on the request's head; then its body is read, or it is answered at once. */
   void start(HttpRequest request) {
+    if (proxy.tracing().on()) {
+      span = proxy.tracing().request(request.headers(), call);
+    }
     if (request.decoderResult().isFailure()) {
       answer.closeAfter();
       refuse(new InferenceException(HttpStatus.BAD_REQUEST, "Malformed HTTP request"));
@@ -254,6 +269,9 @@ final class Exchange implements UpstreamCall.Receiver {
   /** ADMISSION: waits for a worker slot. */
   private void admit(Mono<Lease> slot) {
     moveTo(Phase.ADMISSION);
+    if (span != null) {
+      admissionSpan = proxy.tracing().admission(span);
+    }
     admission =
         slot.subscribe(
             granted -> onLoop(() -> leased(granted), granted::release),
@@ -266,6 +284,11 @@ final class Exchange implements UpstreamCall.Receiver {
       return;
     }
     moveTo(Phase.CALLING);
+    if (span != null) {
+      endAdmission("granted");
+      workerSpan = proxy.tracing().worker(span, granted.upstream.workerId);
+      upstream.traceHeaders(proxy.tracing().headers(workerSpan));
+    }
     upstream.start(granted);
   }
 
@@ -273,7 +296,12 @@ final class Exchange implements UpstreamCall.Receiver {
     if (phase != Phase.ADMISSION) {
       return;
     }
-    refuse(e instanceof InferenceException ie ? ie : internal("Admission failed", e));
+    var refusal = e instanceof InferenceException ie ? ie : internal("Admission failed", e);
+    if (admissionSpan != null) {
+      InferenceTracing.end(admissionSpan, refusal.status().value());
+      admissionSpan = null;
+    }
+    refuse(refusal);
   }
 
   /** CALLING to RELAYING: the worker's answer head. */
@@ -283,6 +311,7 @@ final class Exchange implements UpstreamCall.Receiver {
       return;
     }
     moveTo(Phase.RELAYING);
+    workerStatus = head.status().code();
     answer.head(head);
   }
 
@@ -302,6 +331,7 @@ final class Exchange implements UpstreamCall.Receiver {
       call.firstByteAtMillis = proxy.nowMillis();
     }
     if (last) {
+      endWorker(workerStatus);
       answer.last(content).addListener(this::answerWritten);
     } else if (!answer.part(content)) {
       // Paused before the flush: a flush that drains the buffer says "writable" at once.
@@ -331,6 +361,7 @@ final class Exchange implements UpstreamCall.Receiver {
     if (phase != Phase.CALLING) {
       return;
     }
+    endWorker(failure.status().value());
     if (failure.unsent()) {
       Mono<Lease> again = proxy.admission().readmit(call.route, call.startedAtMillis);
       if (again != null) {
@@ -352,6 +383,7 @@ final class Exchange implements UpstreamCall.Receiver {
       return;
     }
     answer.status(502);
+    endWorker(502);
     if (answer.canEndWithErrorEvent()) {
       answer.errorEvent(cause).addListener(this::answerWritten);
     } else {
@@ -436,6 +468,27 @@ final class Exchange implements UpstreamCall.Receiver {
       recorded = true;
       call.workerId = upstream == null ? null : upstream.workerId();
       proxy.ended(call, answer.status());
+      if (span != null) {
+        endAdmission("abandoned");
+        endWorker(answer.status());
+        InferenceTracing.end(span, answer.status());
+      }
+    }
+  }
+
+  private void endAdmission(String outcome) {
+    if (admissionSpan != null) {
+      InferenceTracing.endWith(admissionSpan, outcome);
+      admissionSpan = null;
+    }
+  }
+
+  private void endWorker(int status) {
+    if (workerSpan != null) {
+      // The worker that answered: a call retried at once on another worker is the same span.
+      workerSpan.setAttribute(InferenceTracing.WORKER_ID, upstream.workerId());
+      InferenceTracing.end(workerSpan, status);
+      workerSpan = null;
     }
   }
 

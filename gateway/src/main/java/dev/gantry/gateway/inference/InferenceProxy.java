@@ -16,6 +16,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
+import io.opentelemetry.api.OpenTelemetry;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -25,6 +26,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.Mono;
@@ -57,6 +59,7 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
   private final RequestChecks checks;
   private final Admission admission;
   private final UpstreamCall.Timeouts timeouts;
+  private final InferenceTracing tracing;
   private final AtomicInteger inFlight = new AtomicInteger();
 
   /** The event loop async jobs' worker calls run on (synchronous ones run on their client's). */
@@ -72,7 +75,8 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
       LoadReporter reporter,
       UsageSink usage,
       GantryProperties properties,
-      Clock clock) {
+      Clock clock,
+      ObjectProvider<OpenTelemetry> openTelemetry) {
     this(
         keys,
         failedAuth,
@@ -82,10 +86,12 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
         properties,
         clock,
         new UpstreamPool(properties.gateway().connectTimeout()),
-        System::nanoTime);
+        System::nanoTime,
+        // Only configured when tracing is on (app's TracingConfiguration).
+        InferenceTracing.of(openTelemetry.getIfAvailable()));
   }
 
-  /** With the worker connections and the timer clock given (tests). */
+  /** With the worker connections, the timer clock and the tracing given (tests). */
   InferenceProxy(
       ApiKeyCache keys,
       FailedAuthLimiter failedAuth,
@@ -95,8 +101,10 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
       GantryProperties properties,
       Clock clock,
       WorkerConnections connections,
-      LongSupplier nanoClock) {
+      LongSupplier nanoClock,
+      InferenceTracing tracing) {
     this.routes = routes;
+    this.tracing = tracing;
     this.usage = usage;
     this.settings = properties.gateway();
     this.clock = clock;
@@ -218,6 +226,10 @@ public class InferenceProxy implements AutoCloseable, MeterBinder {
   /** The gateway clock's time, for what a request learns as it goes (its first answer byte). */
   long nowMillis() {
     return clock.millis();
+  }
+
+  InferenceTracing tracing() {
+    return tracing;
   }
 
   RequestChecks checks() {

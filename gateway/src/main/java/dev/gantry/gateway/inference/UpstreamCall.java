@@ -146,6 +146,9 @@ final class UpstreamCall implements UpstreamHandler.Listener {
   private long lastHeardNanos;
   private ScheduledFuture<?> silence;
 
+  /** Trace context headers ({@code traceparent}) sent to the worker; null when not traced. */
+  private HttpHeaders traceHeaders;
+
   UpstreamCall(
       WorkerConnections connections,
       Admission admission,
@@ -176,6 +179,11 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     retries.onReadmitted();
     lease = granted;
     connect(false);
+  }
+
+  /** Sends {@code headers} (the worker call's trace context) with the next attempts. */
+  void traceHeaders(HttpHeaders headers) {
+    this.traceHeaders = headers;
   }
 
   /** The worker of the current or last attempt, or null. */
@@ -254,6 +262,9 @@ final class UpstreamCall implements UpstreamHandler.Listener {
     }
     headers.set(InferenceProxy.REQUEST_ID, request.requestId());
     headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+    if (traceHeaders != null) {
+      headers.add(traceHeaders);
+    }
     state = State.SENT;
     receiver.sending();
     lastHeardNanos = nanoTime.getAsLong();

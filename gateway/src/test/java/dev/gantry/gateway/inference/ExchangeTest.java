@@ -80,6 +80,9 @@ class ExchangeTest {
   InferenceProxy proxy;
   EmbeddedChannel client;
 
+  /** The data plane's tracing: off, as by default ({@link InferenceTracingTest} turns it on). */
+  InferenceTracing tracing = InferenceTracing.OFF;
+
   @BeforeEach
   void setUp() {
     route(1, healthy(1));
@@ -152,7 +155,8 @@ class ExchangeTest {
             properties,
             Clock.systemUTC(),
             workers,
-            nanos::get);
+            nanos::get,
+            tracing);
     client = new EmbeddedChannel(new InferenceConnection(proxy));
   }
 
