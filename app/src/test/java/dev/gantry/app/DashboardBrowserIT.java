@@ -16,6 +16,7 @@ import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.Keys;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
@@ -73,7 +74,7 @@ class DashboardBrowserIT {
     try (var platform = new PlatformProcess("dashboard").start()) {
       driver = browser();
       try {
-        wait = new WebDriverWait(driver, Duration.ofSeconds(20));
+        wait = settling(Duration.ofSeconds(20));
         String base = "http://127.0.0.1:" + platform.port;
 
         // Sign in: a wrong key is refused and not kept; the right one is kept for the tab only.
@@ -132,7 +133,7 @@ class DashboardBrowserIT {
         assertThat(url).doesNotContain(platform.key);
 
         // Overview: the status walk reaches running; the env value never reaches the page.
-        new WebDriverWait(driver, Duration.ofSeconds(60))
+        settling(Duration.ofSeconds(60))
             .until(
                 ExpectedConditions.textToBe(
                     By.cssSelector("ol.walk li[aria-current=step]"), "running"));
@@ -162,7 +163,7 @@ class DashboardBrowserIT {
         // Usage: the chat above is counted (the totals' first cell counts requests; the page
         // refreshes itself), and every chart is drawn.
         tab("usage");
-        new WebDriverWait(driver, Duration.ofSeconds(30))
+        settling(Duration.ofSeconds(30))
             .until(
                 d ->
                     d.findElements(By.cssSelector("#usage-totals tbody td")).stream()
@@ -174,7 +175,7 @@ class DashboardBrowserIT {
 
         // Logs: the worker's log, followed live.
         tab("logs");
-        new WebDriverWait(driver, Duration.ofSeconds(30))
+        settling(Duration.ofSeconds(30))
             .until(d -> !d.findElement(By.id("log-lines")).getText().isBlank());
         assertThat(
                 new Select(driver.findElement(By.id("log-worker")))
@@ -210,7 +211,7 @@ class DashboardBrowserIT {
             .isEqualTo("running");
         screenshot("delete-confirm");
         confirm.click();
-        new WebDriverWait(driver, Duration.ofSeconds(30))
+        settling(Duration.ofSeconds(30))
             .until(ExpectedConditions.textToBePresentInElementLocated(By.tagName("h1"), "deleted"));
         screenshot("overview-deleted");
 
@@ -255,6 +256,16 @@ class DashboardBrowserIT {
         driver.quit();
       }
     }
+  }
+
+  /**
+   * A wait that retries a check which found an element the page re-rendered in the meantime (the
+   * lists refresh themselves every few seconds): that race says nothing about the page.
+   */
+  private WebDriverWait settling(Duration timeout) {
+    var w = new WebDriverWait(driver, timeout);
+    w.ignoring(StaleElementReferenceException.class);
+    return w;
   }
 
   private static WebDriver browser() {
