@@ -46,6 +46,15 @@ public class UsageService {
   /** Latencies kept per bucket for its percentiles; more are sampled (reservoir), not kept. */
   static final int SAMPLES_PER_BUCKET = 10_000;
 
+  /**
+   * Latencies one report keeps over all its buckets: a report of 1000 busy buckets would otherwise
+   * hold 20 million values (160 MB) per request, for any tenant that asks.
+   */
+  static final int SAMPLES_PER_REPORT = 200_000;
+
+  /** The fewest kept per bucket, however many buckets a report has. */
+  static final int MIN_SAMPLES_PER_BUCKET = 100;
+
   /** The key of workers without a GPU in worker_seconds: sim's virtual slots. */
   static final String VIRTUAL = "virtual";
 
@@ -248,11 +257,16 @@ public class UsageService {
     long promptTokens;
     long completionTokens;
     long coldStarts;
-    final Samples ttft = new Samples(SAMPLES_PER_BUCKET);
-    final Samples latency = new Samples(SAMPLES_PER_BUCKET);
+    final Samples ttft;
+    final Samples latency;
     final Map<String, Double> workerSeconds = new TreeMap<>();
     BigDecimal workerCost = BigDecimal.ZERO;
     BigDecimal storageCost = BigDecimal.ZERO;
+
+    Sums(int samples) {
+      ttft = new Samples(samples);
+      latency = new Samples(samples);
+    }
 
     void request(UsageRepository.Row r) {
       int s = r.status();
@@ -295,10 +309,12 @@ public class UsageService {
     Instant now = clock.instant();
     int n = range.buckets();
     var buckets = new Sums[n];
+    int perBucket =
+        Math.max(MIN_SAMPLES_PER_BUCKET, Math.min(SAMPLES_PER_BUCKET, SAMPLES_PER_REPORT / n));
     for (int i = 0; i < n; i++) {
-      buckets[i] = new Sums();
+      buckets[i] = new Sums(perBucket);
     }
-    var totals = new Sums();
+    var totals = new Sums(SAMPLES_PER_BUCKET);
     var ids = owned.stream().map(DeploymentRecord::id).toList();
     var perDeployment = new HashMap<String, BigDecimal>();
 
