@@ -28,6 +28,8 @@ import java.util.concurrent.TimeUnit;
  */
 final class PlatformProcess implements AutoCloseable {
   static final ObjectMapper JSON = new ObjectMapper();
+  static final String SIM_AOT_CACHE = "gantry.runtime.local.sim-aot-cache";
+
   private static final Path JAR = Path.of("target/gantry.jar").toAbsolutePath();
   private static final HttpClient HTTP = HttpClient.newHttpClient();
 
@@ -91,6 +93,11 @@ final class PlatformProcess implements AutoCloseable {
     command.add("--server.port=" + port);
     command.add("--gantry.data-dir=" + dataDir);
     command.add("--gantry.temporal.embedded-port=" + temporalPort);
+    if (settings.stream().noneMatch(s -> s.startsWith("--" + SIM_AOT_CACHE))) {
+      // Each platform would train its own cache of the simulator in the background (3-4 s of
+      // CPU): off, but for the tests that turn it on (ColdStartIT).
+      command.add("--" + SIM_AOT_CACHE + "=false");
+    }
     command.addAll(settings);
     var pb = new ProcessBuilder(command);
     pb.environment().put("GANTRY_API_KEY", key);

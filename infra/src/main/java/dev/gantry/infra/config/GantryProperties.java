@@ -298,6 +298,9 @@ public record GantryProperties(
    * @param simCommand command that starts the simulator, before its flags; derived from this JVM
    *     when empty
    * @param simJvmOptions JVM options for {@code sim} workers
+   * @param simAotCache whether {@code sim} workers start from an ahead-of-time cache of the
+   *     simulator's classes (JDK 25 and later; it halves the CPU a boot costs), which Gantry builds
+   *     once per simulator build and JVM with a training run in the background
    * @param containment how engines are confined when Gantry runs as root
    */
   public record Local(
@@ -315,6 +318,7 @@ public record GantryProperties(
       List<String> simCommand,
       @DefaultValue({"-XX:+UseSerialGC", "-Xmx192m", "-XX:TieredStopAtLevel=1", "-Xshare:auto"})
           List<String> simJvmOptions,
+      @DefaultValue("true") boolean simAotCache,
       @Valid @DefaultValue Containment containment) {
 
     /** Longest scale-in drain: the workflow's bound on the stop activity is a little longer. */

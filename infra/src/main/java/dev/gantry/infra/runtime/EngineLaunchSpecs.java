@@ -4,13 +4,16 @@ import dev.gantry.api.deployment.Framework;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.gpu.GpuInventory.Allocation;
 import dev.gantry.infra.model.ModelPreparer;
+import jakarta.annotation.PreDestroy;
 import java.io.File;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 import org.springframework.stereotype.Component;
 
@@ -30,20 +33,71 @@ public class EngineLaunchSpecs {
    */
   static final String NATIVE_ACCESS = "--enable-native-access=ALL-UNNAMED";
 
+  /** Longest a training run for the simulator's ahead-of-time cache may take. */
+  private static final Duration AOT_TRAINING_TIMEOUT = Duration.ofMinutes(5);
+
   private final List<String> simPrefix;
+
+  /**
+   * The simulator's ahead-of-time cache when workers start from its own jar on JDK 25+, else null.
+   */
+  private final SimAotCache simAotCache;
+
+  /** The command that starts the simulator from that cache, before the cache's own option. */
+  private final List<String> aotSimPrefix;
 
   public EngineLaunchSpecs(GantryProperties properties) {
     var local = properties.runtime().local();
     String classPath = absolute(System.getProperty("java.class.path", ""));
+    Optional<Path> simJar = Optional.empty();
     if (local.simCommand().isEmpty() && isFatJar(classPath)) {
       // The simulator's own jars, out of the fat jar: a much cheaper JVM start (SimJar).
-      classPath =
-          SimJar.extract(Path.of(classPath), properties.dataDir().resolve("engines"))
-              .map(Path::toString)
-              .orElse(classPath);
+      simJar = SimJar.extract(Path.of(classPath), properties.dataDir().resolve("engines"));
+      classPath = simJar.map(Path::toString).orElse(classPath);
     }
-    this.simPrefix =
-        simPrefix(local.simCommand(), local.simJvmOptions(), currentJavaBinary(), classPath);
+    String java = currentJavaBinary();
+    this.simPrefix = simPrefix(local.simCommand(), local.simJvmOptions(), java, classPath);
+    Optional<List<String>> aotOptions =
+        simJar.isPresent() && local.simAotCache() && SimAotCache.supported()
+            ? SimAotCache.compatible(jvmOptions(local.simJvmOptions()))
+            : Optional.empty();
+    if (aotOptions.isPresent()) {
+      this.simAotCache =
+          new SimAotCache(
+              simJar.get().getParent(),
+              simJar.get().toString(),
+              java,
+              aotOptions.get(),
+              SimAotCache.currentJvm(),
+              AOT_TRAINING_TIMEOUT);
+      this.aotSimPrefix = simPrefix(List.of(), aotOptions.get(), java, classPath);
+      // Built now, in the background, so that the first burst finds it.
+      simAotCache.options();
+    } else {
+      this.simAotCache = null;
+      this.aotSimPrefix = simPrefix;
+    }
+  }
+
+  /** Stops a training run of the simulator's cache that is still under way. */
+  @PreDestroy
+  public void close() {
+    if (simAotCache != null) {
+      simAotCache.close();
+    }
+  }
+
+  /** The command that starts a simulator now: from the ahead-of-time cache once it is built. */
+  List<String> simPrefix() {
+    List<String> aot = simAotCache == null ? List.of() : simAotCache.options();
+    if (aot.isEmpty()) {
+      return simPrefix;
+    }
+    List<String> prefix = new ArrayList<>(aotSimPrefix.size() + aot.size());
+    prefix.add(aotSimPrefix.getFirst());
+    prefix.addAll(aot);
+    prefix.addAll(aotSimPrefix.subList(1, aotSimPrefix.size()));
+    return prefix;
   }
 
   private static boolean isFatJar(String classPath) {
@@ -57,7 +111,7 @@ public class EngineLaunchSpecs {
    * @param allocation the worker's GPUs; a virtual slot sets no {@code CUDA_VISIBLE_DEVICES}
    */
   public EngineLaunchSpec build(WorkerLaunchRequest request, int port, Allocation allocation) {
-    EngineLaunchSpec engine = engine(request, HOST, port, simPrefix);
+    EngineLaunchSpec engine = engine(request, HOST, port, simPrefix());
     if (allocation.isVirtual()) {
       return engine;
     }
@@ -159,10 +213,7 @@ public class EngineLaunchSpecs {
     }
     List<String> prefix = new ArrayList<>();
     prefix.add(javaBinary);
-    prefix.addAll(jvmOptions);
-    if (!jvmOptions.contains(NATIVE_ACCESS)) {
-      prefix.add(NATIVE_ACCESS);
-    }
+    prefix.addAll(jvmOptions(jvmOptions));
     if (isFatJar(classPath)
         && !Path.of(classPath).getFileName().toString().startsWith("engine-sim-")) {
       prefix.addAll(List.of("-jar", classPath, "sim"));
@@ -170,6 +221,16 @@ public class EngineLaunchSpecs {
       prefix.addAll(List.of("-cp", classPath, SIM_MAIN_CLASS));
     }
     return List.copyOf(prefix);
+  }
+
+  /** The simulator's JVM options, with native access for Netty. */
+  private static List<String> jvmOptions(List<String> configured) {
+    if (configured.contains(NATIVE_ACCESS)) {
+      return configured;
+    }
+    List<String> options = new ArrayList<>(configured);
+    options.add(NATIVE_ACCESS);
+    return options;
   }
 
   /**
