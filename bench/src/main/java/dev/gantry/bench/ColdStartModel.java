@@ -83,10 +83,11 @@ record ColdStartModel(long baseMillis, long perBootMillis) {
     String describe() {
       return String.format(
           Locale.ROOT,
-          "%s (%s over %d cold starts, decided to healthy)",
+          "%s (%s; %d cold start%s measured, decided to healthy)",
           model.describe(),
           method,
-          points.size());
+          points.size(),
+          points.size() == 1 ? "" : "s");
     }
   }
 

@@ -33,8 +33,8 @@ class ColdStartModelTest {
     assertThat(fit.model().millis(5)).isEqualTo(3_200);
     assertThat(fit.describe())
         .isEqualTo(
-            "1.20 s + 0.40 s per boot in progress (least squares over 6 cold starts, decided to"
-                + " healthy)");
+            "1.20 s + 0.40 s per boot in progress (least squares; 6 cold starts measured,"
+                + " decided to healthy)");
     assertThat(fit.model().options())
         .isEqualTo("--cold-start-seconds 1.2 --cold-start-per-boot-seconds 0.4");
   }

@@ -258,8 +258,8 @@ class ReplayReportTest {
             "what-if for this run's settings (measured request times, cold start model 1.00 s):"
                 + " 4 worker-s predicted, 3.4 measured (+10.6 %)\n")
         .contains(
-            "what-if cold start model: 1.00 s (mean: one cold start over 1 cold starts, decided"
-                + " to healthy); in --what-if: --cold-start-seconds 1"
+            "what-if cold start model: 1.00 s (mean: one cold start; 1 cold start measured,"
+                + " decided to healthy); in --what-if: --cold-start-seconds 1"
                 + " --cold-start-per-boot-seconds 0\n")
         .contains("what-if settings: target_utilization 1, scale_down_delay_seconds 0");
     Map<String, Object> json = Json.parseObject(r.json());
