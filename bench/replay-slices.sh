@@ -2,8 +2,11 @@
 # Replays slices of the bundled traces against a fresh Gantry, one slice per run, the way
 # docs/benchmarks.md "Replay (issue 8)" did: a scale-to-zero sim deployment (min 0, max 8,
 # concurrency 16, idle 5 s, wait 60 s; sim --startup-seconds=1 --ttft-ms=50 --inter-token-ms=5)
-# replayed at 10x. Prints each run's REPLAY_RESULT line, and after it the what-if prediction of the
-# same slice with the run's measured cold start.
+# replayed at 10x. Prints each run's table, and after it three predictions of its worker-seconds:
+# the what-if over the trace (engine model) with the run's mean cold start, the same with the cold
+# start model the run fitted to its workers (base + per boot in progress), and the run's own
+# calibrated what-if (its measured request times and fitted cold starts, under its settings),
+# which the replay prints itself next to the measured worker-seconds.
 #
 #   bench/replay-slices.sh [--jar app/target/gantry.jar] [--out DIR] [--max-tokens-cap N] \
 #     code:0 code:20 conv:0 ...
@@ -55,6 +58,13 @@ for slice in "${slices[@]}"; do
     ./gantry replay --what-if --trace "$trace" --speed 10 --from-minute "$from" --minutes 20 \
       --cold-start-seconds "$cold" "${cap[@]}" | grep -v WHATIF_RESULT | tail -1 | sed 's/^/what-if with the measured cold start: /'
   fi
+  # The fitted model as --what-if options, e.g. "--cold-start-seconds 1.2 --cold-start-per-boot-seconds 0.4".
+  read -r -a model <<< "$(sed -nE 's/^what-if cold start model: .*; in --what-if: (.*)$/\1/p' "$out/replay-$trace-$from.out")"
+  if [ ${#model[@]} -gt 0 ]; then
+    ./gantry replay --what-if --trace "$trace" --speed 10 --from-minute "$from" --minutes 20 \
+      "${model[@]}" "${cap[@]}" | grep -v WHATIF_RESULT | tail -1 | sed "s/^/what-if with the fitted cold start model (${model[*]}): /"
+  fi
+  grep "^what-if for this run's settings" "$out/replay-$trace-$from.out" || true
   kill "$pid"; wait "$pid" 2> /dev/null || true
   rm -rf "$data"
 done

@@ -16,9 +16,10 @@ import java.util.PriorityQueue;
  * Gantry's own autoscaling, run offline over a trace: the same {@link Autoscaler} the deployment
  * workflow runs, fed the demand the gateway would report, with the gateway's routing (fill the
  * oldest worker up to the target utilization, then the one with the most free slots), workers that
- * take {@code coldStartMillis} from the decision to serving, and idle reaping of the workers the
- * autoscaler no longer keeps (a worker that stops being kept gets a full idle window from then, as
- * in the worker workflow). Requests that wait longer than the wait time are counted as timed out.
+ * take their {@link ColdStartModel cold start} from the decision to serving (longer when others
+ * boot at the same time, if the model says so), and idle reaping of the workers the autoscaler no
+ * longer keeps (a worker that stops being kept gets a full idle window from then, as in the worker
+ * workflow). Requests that wait longer than the wait time are counted as timed out.
  *
  * <p>Worker time counts from the scale-up decision to the reap, as the live replay counts it from a
  * worker's creation to its stop. All times are milliseconds on the replay's timeline.
@@ -31,15 +32,31 @@ final class AutoscalerSimulation {
    * @param policy the autoscaling policy (bounds, concurrency and the four knobs)
    * @param idleTimeoutMillis idle time after which a worker that is not kept is reaped
    * @param waitTimeMillis how long a request may wait for a slot
-   * @param coldStartMillis from the decision to start a worker until it serves
+   * @param coldStart from the decision to start a worker until it serves
    * @param queuedReportMillis how often the gateway repeats its report while requests wait
    */
   record Settings(
       ScalingPolicy policy,
       long idleTimeoutMillis,
       long waitTimeMillis,
-      long coldStartMillis,
-      long queuedReportMillis) {}
+      ColdStartModel coldStart,
+      long queuedReportMillis) {
+
+    /** Settings with one fixed cold start of {@code coldStartMillis} for every worker. */
+    Settings(
+        ScalingPolicy policy,
+        long idleTimeoutMillis,
+        long waitTimeMillis,
+        long coldStartMillis,
+        long queuedReportMillis) {
+      this(
+          policy,
+          idleTimeoutMillis,
+          waitTimeMillis,
+          ColdStartModel.fixed(coldStartMillis),
+          queuedReportMillis);
+    }
+  }
 
   /**
    * What the run cost and how the requests fared.
@@ -48,8 +65,17 @@ final class AutoscalerSimulation {
    * @param workerMillis worker time of all workers
    * @param ttftMillis each served request's time to first token (queueing + engine first token)
    * @param timedOut requests that waited out the wait time
+   * @param readyAfterMillis each worker's time from the decision to serving, in start order
+   * @param endMillis when the last event happened (the last worker's reap, or the last request's
+   *     end when workers stay): the end of the simulated time, up to which workers are counted
    */
-  record Result(int workersStarted, long workerMillis, long[] ttftMillis, int timedOut) {
+  record Result(
+      int workersStarted,
+      long workerMillis,
+      long[] ttftMillis,
+      int timedOut,
+      long[] readyAfterMillis,
+      long endMillis) {
     double workerSeconds() {
       return workerMillis / 1000.0;
     }
@@ -201,7 +227,12 @@ final class AutoscalerSimulation {
       }
     }
     return new Result(
-        started, workerMillis, ttfts.stream().mapToLong(Long::longValue).toArray(), timedOut);
+        started,
+        workerMillis,
+        ttfts.stream().mapToLong(Long::longValue).toArray(),
+        timedOut,
+        workers.stream().mapToLong(w -> w.readyAt - w.decidedAt).toArray(),
+        end);
   }
 
   private void schedule(long at, Kind kind, Worker worker, Request request) {
@@ -264,7 +295,9 @@ final class AutoscalerSimulation {
   }
 
   private void start(long now, boolean permanent) {
-    Worker w = new Worker(workers.size(), now, now + settings.coldStartMillis(), permanent);
+    // The boots in progress include those decided a moment ago in the same step.
+    long coldStart = settings.coldStart().millis(fleet(now).starting());
+    Worker w = new Worker(workers.size(), now, now + coldStart, permanent);
     w.kept = true;
     workers.add(w);
     live.add(w);

@@ -1,5 +1,6 @@
 package dev.gantry.bench;
 
+import dev.gantry.autoscaler.ScalingPolicy;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -29,6 +30,8 @@ final class GantryApi {
    * @param concurrency requests a worker serves at once
    * @param idleTimeoutSeconds idle time after which an on-demand worker is reaped
    * @param maxTokensLimit highest {@code max_tokens} a request may ask for (0 when not shown)
+   * @param waitTimeSeconds how long a request may wait for a slot (60, the default, when not shown)
+   * @param autoscaling the {@code autoscaling} object in force (defaults for what is not shown)
    */
   record Deployment(
       String id,
@@ -38,7 +41,32 @@ final class GantryApi {
       int maxWorkers,
       int concurrency,
       int idleTimeoutSeconds,
-      int maxTokensLimit) {
+      int maxTokensLimit,
+      int waitTimeSeconds,
+      Autoscaling autoscaling) {
+
+    /** The settings without the wait time and autoscaling object (defaults for both). */
+    Deployment(
+        String id,
+        String model,
+        String status,
+        int minWorkers,
+        int maxWorkers,
+        int concurrency,
+        int idleTimeoutSeconds,
+        int maxTokensLimit) {
+      this(
+          id,
+          model,
+          status,
+          minWorkers,
+          maxWorkers,
+          concurrency,
+          idleTimeoutSeconds,
+          maxTokensLimit,
+          DEFAULT_WAIT_TIME_SECONDS,
+          Autoscaling.DEFAULTS);
+    }
 
     static Deployment from(Map<String, Object> json) {
       return new Deployment(
@@ -49,7 +77,70 @@ final class GantryApi {
           whole(json, "max_workers"),
           whole(json, "concurrency"),
           whole(json, "idle_timeout_seconds"),
-          json.get("max_tokens_limit") == null ? 0 : whole(json, "max_tokens_limit"));
+          json.get("max_tokens_limit") == null ? 0 : whole(json, "max_tokens_limit"),
+          json.get("wait_time_seconds") == null
+              ? DEFAULT_WAIT_TIME_SECONDS
+              : whole(json, "wait_time_seconds"),
+          Autoscaling.from(json.get("autoscaling")));
+    }
+
+    /** The deployment's scaling policy, as its workflow runs it. */
+    ScalingPolicy policy() {
+      return new ScalingPolicy(
+          minWorkers,
+          maxWorkers,
+          concurrency,
+          autoscaling.targetUtilization(),
+          autoscaling.scaleDownDelayMillis(),
+          autoscaling.warmBuffer(),
+          autoscaling.queueDelayMillis());
+    }
+  }
+
+  /** The API's default {@code wait_time_seconds}. */
+  static final int DEFAULT_WAIT_TIME_SECONDS = 60;
+
+  /**
+   * The deployment view's {@code autoscaling} object.
+   *
+   * @param targetUtilization {@code target_utilization}
+   * @param scaleDownDelayMillis {@code scale_down_delay_seconds} in milliseconds, {@link
+   *     ScalingPolicy#AUTO_DELAY} when {@code null} (it follows the cold start)
+   * @param warmBuffer {@code warm_buffer}
+   * @param queueDelayMillis {@code queue_delay_ms}
+   */
+  record Autoscaling(
+      double targetUtilization, long scaleDownDelayMillis, int warmBuffer, long queueDelayMillis) {
+
+    static final Autoscaling DEFAULTS =
+        new Autoscaling(
+            ScalingPolicy.DEFAULT_TARGET_UTILIZATION,
+            ScalingPolicy.DEFAULT_SCALE_DOWN_DELAY_MILLIS,
+            ScalingPolicy.DEFAULT_WARM_BUFFER,
+            ScalingPolicy.DEFAULT_QUEUE_DELAY_MILLIS);
+
+    /** Reads the object; a missing object or field (an older Gantry) takes the default. */
+    static Autoscaling from(Object value) {
+      if (value == null) {
+        return DEFAULTS;
+      }
+      if (!(value instanceof Map<?, ?> raw)) {
+        throw new IllegalArgumentException("\"autoscaling\" is not an object");
+      }
+      @SuppressWarnings("unchecked")
+      Map<String, Object> json = (Map<String, Object>) raw;
+      return new Autoscaling(
+          json.get("target_utilization") == null
+              ? DEFAULTS.targetUtilization()
+              : number(json, "target_utilization"),
+          // Present and null means "auto", as does absent.
+          json.get("scale_down_delay_seconds") == null
+              ? ScalingPolicy.AUTO_DELAY
+              : Math.round(number(json, "scale_down_delay_seconds") * 1000),
+          json.get("warm_buffer") == null ? DEFAULTS.warmBuffer() : whole(json, "warm_buffer"),
+          json.get("queue_delay_ms") == null
+              ? DEFAULTS.queueDelayMillis()
+              : Math.round(number(json, "queue_delay_ms")));
     }
   }
 
@@ -62,8 +153,21 @@ final class GantryApi {
    * @param createdAt when it was created (its cost starts)
    * @param healthyAt when its engine first answered its health check, {@code null} before that
    * @param stoppedAt when it stopped or failed, {@code null} while it is current
+   * @param decidedAt when its deployment decided to start it ({@code cold_start.decided_at}), its
+   *     {@code createdAt} when the listing does not say
    */
-  record Worker(String id, String status, Instant createdAt, Instant healthyAt, Instant stoppedAt) {
+  record Worker(
+      String id,
+      String status,
+      Instant createdAt,
+      Instant healthyAt,
+      Instant stoppedAt,
+      Instant decidedAt) {
+
+    /** A worker whose decision time is not known: taken as its creation. */
+    Worker(String id, String status, Instant createdAt, Instant healthyAt, Instant stoppedAt) {
+      this(id, status, createdAt, healthyAt, stoppedAt, createdAt);
+    }
 
     boolean current() {
       return stoppedAt == null;
@@ -77,13 +181,20 @@ final class GantryApi {
         }
         @SuppressWarnings("unchecked")
         Map<String, Object> json = (Map<String, Object>) raw;
+        Instant created = Instant.parse(text(json, "created_at"));
+        Instant decided = null;
+        if (json.get("cold_start") instanceof Map<?, ?> coldStart
+            && coldStart.get("decided_at") != null) {
+          decided = Instant.parse(coldStart.get("decided_at").toString());
+        }
         workers.add(
             new Worker(
                 text(json, "id"),
                 text(json, "status"),
-                Instant.parse(text(json, "created_at")),
+                created,
                 instant(json, "healthy_at"),
-                instant(json, "stopped_at")));
+                instant(json, "stopped_at"),
+                decided == null || decided.isAfter(created) ? created : decided));
       }
       return workers;
     }
@@ -220,6 +331,13 @@ final class GantryApi {
   private static Instant instant(Map<String, Object> json, String field) {
     Object value = json.get(field);
     return value == null ? null : Instant.parse(value.toString());
+  }
+
+  private static double number(Map<String, Object> json, String field) {
+    if (json.get(field) instanceof Double d && Double.isFinite(d)) {
+      return d;
+    }
+    throw new IllegalArgumentException("missing or non-numeric \"" + field + "\"");
   }
 
   private static int whole(Map<String, Object> json, String field) {

@@ -1,6 +1,10 @@
 package dev.gantry.bench;
 
+import dev.gantry.autoscaler.ScalingPolicy;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -29,6 +33,8 @@ import java.util.TreeMap;
  * @param peakWorkers most current workers seen by the once-a-second poll
  * @param ideal what the ideal autoscaler used, {@code null} when it could not be computed
  * @param idealDurations how the ideal's request durations were obtained
+ * @param whatIf the what-if simulation of this run's own requests under the deployment's settings,
+ *     {@code null} when it was not computed
  */
 record ReplayReport(
     String setup,
@@ -47,7 +53,8 @@ record ReplayReport(
     GantryApi.Usage workers,
     int peakWorkers,
     IdealAutoscaler.Result ideal,
-    String idealDurations) {
+    String idealDurations,
+    WhatIf whatIf) {
 
   /** How a request ended. */
   enum Kind {
@@ -206,7 +213,227 @@ record ReplayReport(
         workers,
         peakWorkers,
         ideal,
-        idealDurations);
+        idealDurations,
+        null);
+  }
+
+  /** This report with the run's calibrated what-if prediction. */
+  ReplayReport withWhatIf(WhatIf prediction) {
+    return new ReplayReport(
+        setup,
+        requests,
+        ok,
+        tooMany,
+        serverErrors,
+        errors,
+        timeouts,
+        statuses,
+        firstError,
+        ttftP50Ms,
+        ttftP99Ms,
+        sloTtftMs,
+        sloAttainment,
+        workers,
+        peakWorkers,
+        ideal,
+        idealDurations,
+        prediction);
+  }
+
+  /**
+   * The run's own requests as the what-if simulation takes them, and where their times came from.
+   *
+   * @param requests one per request, arrivals as sent
+   * @param engineTtftMillis the first-token time given to every request once it has a slot
+   * @param source a short description for the output
+   */
+  record WhatIfInput(
+      List<AutoscalerSimulation.Request> requests, long engineTtftMillis, String source) {}
+
+  /**
+   * A time on the run's timeline during which a worker was healthy.
+   *
+   * @param fromNanos when it became healthy, nanoseconds from the start of the replay
+   * @param toNanos when it stopped, {@code Long.MAX_VALUE} when it had not
+   */
+  record Span(long fromNanos, long toNanos) {
+
+    /** The spans of the workers that became healthy, on the timeline of a run started at start. */
+    static List<Span> healthy(Collection<GantryApi.Worker> workers, Instant start) {
+      List<Span> spans = new ArrayList<>();
+      for (GantryApi.Worker w : workers) {
+        if (w.healthyAt() != null) {
+          spans.add(
+              new Span(
+                  Duration.between(start, w.healthyAt()).toNanos(),
+                  w.stoppedAt() == null
+                      ? Long.MAX_VALUE
+                      : Duration.between(start, w.stoppedAt()).toNanos()));
+        }
+      }
+      return spans;
+    }
+
+    boolean contains(long nanos) {
+      return fromNanos <= nanos && nanos < toNanos;
+    }
+  }
+
+  /**
+   * The run's requests timed as measured, for the what-if simulation. A request holds its slot from
+   * the moment it is routed to its end; the measurement shows its time from the first token to the
+   * end, but its measured TTFT also holds the time it waited (in the queue, or for a worker to
+   * boot), which the simulation models itself. What remains of the TTFT once it has a slot, the
+   * engine's own (prefill plus the relay, under the run's load), is taken as the <em>median</em>
+   * TTFT of the ok requests sent while a worker was healthy ({@code healthy}; of all ok requests
+   * when none was): those sent while none was certainly waited for a boot, and of the others, with
+   * packing, most find a slot on a warm worker at once, so their median did not wait. The smallest
+   * TTFT (what the ideal takes) is the uncontended floor, too short on a loaded box where every
+   * request's first token comes later and its slot is held that much longer. An ok request so takes
+   * {@code end - first token + that TTFT}; a failed one that TTFT plus its {@code max_tokens} at
+   * the median measured time per token. {@code null} when no request was ok.
+   */
+  static WhatIfInput whatIfInput(List<Outcome> outcomes, List<Span> healthy) {
+    Samples all = new Samples();
+    Samples warm = new Samples();
+    Samples perToken = new Samples();
+    for (Outcome o : outcomes) {
+      if (o.kind() == Kind.OK) {
+        all.add(o.ttftNanos());
+        if (healthy.stream().anyMatch(s -> s.contains(o.sentNanos()))) {
+          warm.add(o.ttftNanos());
+        }
+        perToken.add((o.endNanos() - o.firstTokenNanos()) / Math.max(1, o.maxTokens()));
+      }
+    }
+    if (all.size() == 0) {
+      return null;
+    }
+    Samples ttft = warm.size() > 0 ? warm : all;
+    long engineTtft = ttft.percentile(50);
+    long tokenNanos = perToken.percentile(50);
+    long firstToken = millis(engineTtft);
+    List<AutoscalerSimulation.Request> requests = new ArrayList<>(outcomes.size());
+    for (Outcome o : outcomes) {
+      long duration =
+          o.kind() == Kind.OK
+              ? o.endNanos() - o.firstTokenNanos() + engineTtft
+              : engineTtft + tokenNanos * o.maxTokens();
+      requests.add(
+          new AutoscalerSimulation.Request(
+              millis(o.sentNanos()), firstToken, Math.max(1, millis(duration))));
+    }
+    return new WhatIfInput(
+        requests,
+        firstToken,
+        String.format(
+            Locale.ROOT,
+            "arrivals as sent; slot held from first token to end + the median TTFT of the %d ok"
+                + " requests sent %s (%.1f ms; the smallest %.1f ms); failed requests at %.2f"
+                + " ms/token",
+            ttft.size(),
+            warm.size() > 0 ? "while a worker was healthy" : "(none while a worker was healthy)",
+            engineTtft / 1e6,
+            all.min() / 1e6,
+            tokenNanos / 1e6));
+  }
+
+  /**
+   * What the what-if simulation predicts for the run's own requests under the deployment's own
+   * settings and the cold start model fitted to the run's workers, next to what the run measured.
+   *
+   * @param policy the deployment's scaling policy
+   * @param waitTimeMillis the deployment's wait time
+   * @param coldStart the cold start model and how it was fitted
+   * @param requestTimes how the requests were timed
+   * @param result what the simulation gave
+   * @param predictedWorkerSeconds the simulation's worker-seconds over the run's window
+   * @param measuredWorkerSeconds the run's worker-seconds from the workers listing
+   */
+  record WhatIf(
+      ScalingPolicy policy,
+      long waitTimeMillis,
+      ColdStartModel.Fit coldStart,
+      String requestTimes,
+      AutoscalerSimulation.Result result,
+      double predictedWorkerSeconds,
+      double measuredWorkerSeconds) {
+
+    /** The prediction's error relative to the measurement, in percent; NaN when nothing ran. */
+    double errorPercent() {
+      return measuredWorkerSeconds > 0
+          ? 100 * (predictedWorkerSeconds - measuredWorkerSeconds) / measuredWorkerSeconds
+          : Double.NaN;
+    }
+
+    /**
+     * Runs the simulation. {@code windowMillis} is the run's length (from its start to the end of
+     * the settle wait): the live count stops there, so workers that always run are counted up to it
+     * in the prediction too, however early the simulation's last event came.
+     */
+    static WhatIf predict(
+        WhatIfInput input,
+        GantryApi.Deployment deployment,
+        Collection<GantryApi.Worker> workers,
+        Collection<String> before,
+        long windowMillis,
+        double measuredWorkerSeconds) {
+      ColdStartModel.Fit fit = ColdStartModel.fit(ColdStartModel.points(workers, before));
+      if (fit == null) {
+        fit = new ColdStartModel.Fit(ColdStartModel.fixed(0), List.of(), "none measured");
+      }
+      ScalingPolicy policy = deployment.policy();
+      long waitMillis = deployment.waitTimeSeconds() * 1000L;
+      AutoscalerSimulation.Result result =
+          AutoscalerSimulation.run(
+              input.requests(),
+              new AutoscalerSimulation.Settings(
+                  policy, deployment.idleTimeoutSeconds() * 1000L, waitMillis, fit.model(), 1_000));
+      long tail = (long) policy.minWorkers() * Math.max(0, windowMillis - result.endMillis());
+      return new WhatIf(
+          policy,
+          waitMillis,
+          fit,
+          input.source(),
+          result,
+          (result.workerMillis() + tail) / 1000.0,
+          measuredWorkerSeconds);
+    }
+
+    /** The one-line verdict, e.g. {@code what-if for this run's settings (...): 712 ...}. */
+    String line() {
+      return fmt(
+          "what-if for this run's settings (measured request times, cold start model %s): %.0f"
+              + " worker-s predicted, %.1f measured (%s)",
+          coldStart.model().describe(),
+          predictedWorkerSeconds,
+          measuredWorkerSeconds,
+          Double.isNaN(errorPercent()) ? "-" : fmt("%+.1f %%", errorPercent()));
+    }
+
+    /** The lines under the verdict: the fitted model, the settings, the request times. */
+    String details() {
+      return fmt(
+          "what-if cold start model: %s; in --what-if: %s%n"
+              + "what-if settings: target_utilization %s, scale_down_delay_seconds %s, warm_buffer"
+              + " %d, queue_delay_ms %d, wait %d s; %d started, TTFT p50 / p99 %d / %d ms, %d"
+              + " timed out%n"
+              + "what-if request times: %s%n",
+          coldStart.describe(),
+          coldStart.model().options(),
+          ReplayTool.plain(policy.targetUtilization()),
+          policy.scaleDownDelayMillis() == ScalingPolicy.AUTO_DELAY
+              ? "auto"
+              : ReplayTool.plain(policy.scaleDownDelayMillis() / 1000.0),
+          policy.warmBuffer(),
+          policy.queueDelayMillis(),
+          waitTimeMillis / 1000,
+          result.workersStarted(),
+          result.ttftPercentile(50),
+          result.ttftPercentile(99),
+          result.timedOut(),
+          requestTimes);
+    }
   }
 
   /** Measured worker-seconds over the ideal's; NaN when there is no ideal or it used none. */
@@ -293,6 +520,11 @@ record ReplayReport(
       sb.append("ideal: not computed (no request succeeded; pass --engine-ttft-ms and")
           .append(" --engine-inter-token-ms)\n");
     }
+    if (whatIf != null) {
+      sb.append(whatIf.line()).append('\n').append(whatIf.details());
+    } else {
+      sb.append("what-if for this run's settings: not computed (no request succeeded)\n");
+    }
     return sb.toString();
   }
 
@@ -333,6 +565,25 @@ record ReplayReport(
       sb.append(",\"ideal_worker_seconds\":null");
     }
     sb.append(",\"ratio\":").append(number(ratio()));
+    if (whatIf != null) {
+      var model = whatIf.coldStart().model();
+      var result = whatIf.result();
+      sb.append(",\"whatif_worker_seconds\":").append(number(whatIf.predictedWorkerSeconds()));
+      sb.append(",\"whatif_error_percent\":").append(number(whatIf.errorPercent()));
+      sb.append(",\"whatif_workers_started\":").append(result.workersStarted());
+      sb.append(",\"whatif_ttft_p50_ms\":").append(result.ttftPercentile(50));
+      sb.append(",\"whatif_ttft_p99_ms\":").append(result.ttftPercentile(99));
+      sb.append(",\"whatif_slo_attainment\":").append(number(result.attainment(sloTtftMs)));
+      sb.append(",\"whatif_timed_out\":").append(result.timedOut());
+      sb.append(",\"whatif_request_times\":").append(Json.quote(whatIf.requestTimes()));
+      sb.append(",\"whatif_cold_start_seconds\":").append(number(model.baseMillis() / 1000.0));
+      sb.append(",\"whatif_cold_start_per_boot_seconds\":")
+          .append(number(model.perBootMillis() / 1000.0));
+      sb.append(",\"whatif_cold_start_fit\":").append(Json.quote(whatIf.coldStart().method()));
+      sb.append(",\"whatif_cold_starts_measured\":").append(whatIf.coldStart().points().size());
+    } else {
+      sb.append(",\"whatif_worker_seconds\":null");
+    }
     return sb.append('}').toString();
   }
 

@@ -78,6 +78,16 @@ public final class ReplayTool {
         --what-if                 no replay: run Gantry's autoscaler offline over the trace for
                                   a grid of autoscaling settings (--what-if --help)
 
+      After the table, the run checks the what-if simulation against itself: it runs Gantry's
+      autoscaler offline under the deployment's own settings (concurrency, min/max workers, idle
+      timeout, wait time, autoscaling) over this run's requests, each arriving as sent and holding
+      its slot as long as measured (first token to end, plus the median TTFT: the engine's own
+      first token under the run's load, without the wait for a worker), with cold starts from a
+      model fitted to this run's workers: base + per_boot x the workers already booting when one
+      is decided (least squares over decided_at to healthy_at; the mean when that cannot be
+      fitted). It prints the predicted worker-seconds next to the measured ones ("what-if for
+      this run's settings ...") and the fitted model as --what-if options.
+
       The last line is REPLAY_RESULT followed by the figures as one JSON object.
       Exit status: 0 when the replay ran (whatever the answers), 1 when it could not, 2 on bad
       arguments.
@@ -455,14 +465,28 @@ public final class ReplayTool {
       if (poller.failure() != null) {
         log.println("replay: a poll of the workers listing failed: " + poller.failure());
       }
-      return ReplayReport.summarize(
-          setup,
-          all,
-          options.sloTtftMs(),
-          usage,
-          poller.peak(),
-          ideal,
-          input == null ? null : input.source());
+      ReplayReport report =
+          ReplayReport.summarize(
+              setup,
+              all,
+              options.sloTtftMs(),
+              usage,
+              poller.peak(),
+              ideal,
+              input == null ? null : input.source());
+      ReplayReport.WhatIfInput whatIfInput =
+          ReplayReport.whatIfInput(all, ReplayReport.Span.healthy(poller.workers(), startInstant));
+      if (whatIfInput == null) {
+        return report;
+      }
+      return report.withWhatIf(
+          ReplayReport.WhatIf.predict(
+              whatIfInput,
+              deployment,
+              poller.workers(),
+              before,
+              Math.round((end - start) / 1e6),
+              usage.workerSeconds()));
     }
   }
 

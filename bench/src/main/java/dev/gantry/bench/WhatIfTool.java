@@ -36,7 +36,13 @@ final class WhatIfTool {
         --engine-ttft-ms MS             the engine's time to first token (default 50)
         --engine-inter-token-ms MS      per generated token (default 5)
         --prefill-ms-per-1k-tokens MS   extra first-token time per 1000 prompt tokens (default 0)
-        --cold-start-seconds S          scale-up decision to serving (default 3)
+        --cold-start-seconds S          scale-up decision to serving of a worker started while
+                                        no other boots (default 3)
+        --cold-start-per-boot-seconds LIST
+                                        added to a worker's cold start per other worker already
+                                        booting when it is decided, e.g. 0,0.3 (default 0: every
+                                        cold start is --cold-start-seconds). A live replay prints
+                                        both fitted to its own workers ("cold start model").
         --target-utilization LIST       e.g. 0.5,0.75,1 (default: the platform default)
         --scale-down-delay-seconds LIST e.g. auto,0,30,60 (auto, the default: as long as the
                                         deployment's recent cold start)
@@ -44,7 +50,8 @@ final class WhatIfTool {
         --queue-delay-ms LIST           e.g. 0,500 (0 = off; default 0)
         --help                          print this help
 
-      The last line is WHATIF_RESULT followed by every row as one JSON array.
+      The last line is WHATIF_RESULT followed by the ideal's worker-seconds and every row as one
+      JSON object.
       """;
 
   /** {@code auto} in the delay list: the policy's automatic delay. */
@@ -75,6 +82,7 @@ final class WhatIfTool {
       double engineInterTokenMs,
       double prefillMsPer1k,
       long coldStartMillis,
+      List<Double> coldStartPerBootSeconds,
       List<Double> targetUtilizations,
       List<Double> scaleDownDelaysSeconds,
       List<Double> warmBuffers,
@@ -106,6 +114,7 @@ final class WhatIfTool {
               ReplayTool.Options.number(values, "engine-inter-token-ms", 5),
               ReplayTool.Options.number(values, "prefill-ms-per-1k-tokens", 0),
               seconds(ReplayTool.Options.number(values, "cold-start-seconds", 3)),
+              list(values, "cold-start-per-boot-seconds", 0),
               list(values, "target-utilization", ScalingPolicy.DEFAULT_TARGET_UTILIZATION),
               list(values, "scale-down-delay-seconds", AUTO),
               list(values, "warm-buffer", ScalingPolicy.DEFAULT_WARM_BUFFER),
@@ -166,6 +175,15 @@ final class WhatIfTool {
       return List.copyOf(out);
     }
 
+    /** The cold start models of the grid, one per {@code --cold-start-per-boot-seconds}. */
+    List<ColdStartModel> coldStarts() {
+      List<ColdStartModel> models = new ArrayList<>();
+      for (double perBoot : coldStartPerBootSeconds) {
+        models.add(new ColdStartModel(coldStartMillis, seconds(perBoot)));
+      }
+      return models;
+    }
+
     /** Every combination of the listed settings, as policies (invalid ones throw). */
     List<ScalingPolicy> grid() {
       List<ScalingPolicy> grid = new ArrayList<>();
@@ -196,10 +214,11 @@ final class WhatIfTool {
   /**
    * One row of the table.
    *
+   * @param coldStart the cold start model
    * @param policy the settings
    * @param result what they gave
    */
-  record Row(ScalingPolicy policy, AutoscalerSimulation.Result result) {}
+  record Row(ColdStartModel coldStart, ScalingPolicy policy, AutoscalerSimulation.Result result) {}
 
   public static void main(String[] args) {
     Options options;
@@ -244,7 +263,8 @@ final class WhatIfTool {
     out.printf(
         Locale.ROOT,
         "what-if: %s from minute %s, %d requests at %sx; concurrency %d, workers %d-%d, idle %d"
-            + " s, wait %d s, cold start %.1f s; ideal %.0f worker-s (%d started)%n",
+            + " s, wait %d s, cold start %s s (+ boot_s per boot in progress); ideal %.0f worker-s"
+            + " (%d started)%n",
         o.trace().getFileName(),
         ReplayTool.plain(o.fromMinute()),
         requests.size(),
@@ -254,12 +274,13 @@ final class WhatIfTool {
         o.maxWorkers(),
         o.idleTimeoutMillis() / 1000,
         o.waitTimeMillis() / 1000,
-        o.coldStartMillis() / 1000.0,
+        ReplayTool.plain(o.coldStartMillis() / 1000.0),
         ideal.workerSeconds(),
         ideal.workersStarted());
     out.printf(
         Locale.ROOT,
-        "%-7s %-8s %-7s %-9s | %8s %7s %8s %9s %9s %8s %9s%n",
+        "%-6s %-7s %-8s %-7s %-9s | %8s %7s %8s %9s %9s %8s %9s%n",
+        "boot_s",
         "target",
         "delay_s",
         "buffer",
@@ -272,30 +293,39 @@ final class WhatIfTool {
         "SLO met",
         "timed out");
     List<Row> rows = new ArrayList<>();
-    for (ScalingPolicy p : o.grid()) {
-      var result =
-          AutoscalerSimulation.run(
-              requests,
-              new AutoscalerSimulation.Settings(
-                  p, o.idleTimeoutMillis(), o.waitTimeMillis(), o.coldStartMillis(), 1_000));
-      rows.add(new Row(p, result));
-      out.printf(
-          Locale.ROOT,
-          "%-7.2f %-8s %-7d %-9d | %8.0f %7.2f %8d %7d ms %7d ms %7.1f%% %9d%n",
-          p.targetUtilization(),
-          delay(p),
-          p.warmBuffer(),
-          p.queueDelayMillis(),
-          result.workerSeconds(),
-          ideal.workerSeconds() > 0 ? result.workerSeconds() / ideal.workerSeconds() : 0,
-          result.workersStarted(),
-          result.ttftPercentile(50),
-          result.ttftPercentile(99),
-          100 * result.attainment(o.sloTtftMs()),
-          result.timedOut());
+    for (ColdStartModel coldStart : o.coldStarts()) {
+      for (ScalingPolicy p : o.grid()) {
+        var result =
+            AutoscalerSimulation.run(
+                requests,
+                new AutoscalerSimulation.Settings(
+                    p, o.idleTimeoutMillis(), o.waitTimeMillis(), coldStart, 1_000));
+        rows.add(new Row(coldStart, p, result));
+        print(out, rows.getLast(), ideal, o.sloTtftMs());
+      }
     }
     out.println("WHATIF_RESULT " + json(rows, ideal, o.sloTtftMs()));
     return rows;
+  }
+
+  private static void print(PrintStream out, Row row, IdealAutoscaler.Result ideal, long slo) {
+    ScalingPolicy p = row.policy();
+    AutoscalerSimulation.Result result = row.result();
+    out.printf(
+        Locale.ROOT,
+        "%-6s %-7.2f %-8s %-7d %-9d | %8.0f %7.2f %8d %7d ms %7d ms %7.1f%% %9d%n",
+        ReplayTool.plain(row.coldStart().perBootMillis() / 1000.0),
+        p.targetUtilization(),
+        delay(p),
+        p.warmBuffer(),
+        p.queueDelayMillis(),
+        result.workerSeconds(),
+        ideal.workerSeconds() > 0 ? result.workerSeconds() / ideal.workerSeconds() : 0,
+        result.workersStarted(),
+        result.ttftPercentile(50),
+        result.ttftPercentile(99),
+        100 * result.attainment(slo),
+        result.timedOut());
   }
 
   /** The trace's requests on the replay's timeline, timed by the engine model. */
@@ -327,10 +357,13 @@ final class WhatIfTool {
           .append(
               String.format(
                   Locale.ROOT,
-                  "{\"target_utilization\":%s,\"scale_down_delay_seconds\":\"%s\",\"warm_buffer\":%d,"
+                  "{\"cold_start_seconds\":%s,\"cold_start_per_boot_seconds\":%s,"
+                      + "\"target_utilization\":%s,\"scale_down_delay_seconds\":\"%s\",\"warm_buffer\":%d,"
                       + "\"queue_delay_ms\":%d,\"worker_seconds\":%.1f,\"workers_started\":%d,"
                       + "\"ttft_p50_ms\":%d,\"ttft_p99_ms\":%d,\"slo_attainment\":%.4f,"
                       + "\"timed_out\":%d}",
+                  ReplayTool.plain(r.coldStart().baseMillis() / 1000.0),
+                  ReplayTool.plain(r.coldStart().perBootMillis() / 1000.0),
                   ReplayTool.plain(p.targetUtilization()),
                   delay(p),
                   p.warmBuffer(),

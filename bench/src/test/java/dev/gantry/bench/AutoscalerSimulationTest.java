@@ -76,6 +76,85 @@ class AutoscalerSimulationTest {
   }
 
   @Test
+  void aBurstOfStartsBootsLongerPerStartAlreadyInProgress() {
+    // 48 requests of 3 s at concurrency 16 need three workers, decided in one step: the first
+    // boots alone (1 s), the second while one boots (1.5 s), the third while two boot (2 s).
+    List<AutoscalerSimulation.Request> burst = new ArrayList<>();
+    for (int i = 0; i < 48; i++) {
+      burst.add(new AutoscalerSimulation.Request(0, 10, 3_000));
+    }
+    var policy = new ScalingPolicy(0, 8, 16, 1.0, 0, 0, 0);
+    var parallel =
+        AutoscalerSimulation.run(
+            burst,
+            new AutoscalerSimulation.Settings(
+                policy, 500, 60_000, new ColdStartModel(1_000, 500), 1_000));
+    var fixed =
+        AutoscalerSimulation.run(
+            burst, new AutoscalerSimulation.Settings(policy, 500, 60_000, 1_000, 1_000));
+
+    assertThat(parallel.readyAfterMillis()).containsExactly(1_000L, 1_500L, 2_000L);
+    assertThat(fixed.readyAfterMillis()).containsExactly(1_000L, 1_000L, 1_000L);
+    // Each worker takes the 16 requests routed to it once it is ready.
+    assertThat(parallel.ttftPercentile(100)).isEqualTo(2_010);
+    assertThat(fixed.ttftPercentile(100)).isEqualTo(1_010);
+    // The later workers cost their longer boots, and their later ends keep the others longer.
+    assertThat(parallel.workerMillis()).isGreaterThan(fixed.workerMillis() + 500 + 1_000);
+  }
+
+  @Test
+  void aStartAfterTheBurstIsUpBootsAlone() {
+    // Two bursts far apart, one worker each: nothing else boots at either decision.
+    List<AutoscalerSimulation.Request> twoBursts = new ArrayList<>(burst(0, 16));
+    twoBursts.addAll(burst(10_000, 16));
+    var result =
+        AutoscalerSimulation.run(
+            twoBursts,
+            new AutoscalerSimulation.Settings(
+                new ScalingPolicy(0, 8, 16, 1.0, 0, 0, 0),
+                500,
+                60_000,
+                new ColdStartModel(1_000, 500),
+                1_000));
+
+    assertThat(result.readyAfterMillis()).containsExactly(1_000L, 1_000L);
+  }
+
+  @Test
+  void whatIfTakesAListOfPerBootSlopesOverTheSameBase() {
+    var o =
+        WhatIfTool.Options.parse(
+            new String[] {
+              "--trace",
+              "code",
+              "--cold-start-seconds",
+              "1.5",
+              "--cold-start-per-boot-seconds",
+              "0,0.3,0.6",
+              "--warm-buffer",
+              "0,1"
+            },
+            Map.of("GANTRY_TRACES_DIR", "traces"));
+
+    assertThat(o.coldStarts())
+        .containsExactly(
+            new ColdStartModel(1_500, 0),
+            new ColdStartModel(1_500, 300),
+            new ColdStartModel(1_500, 600));
+    assertThat(
+            WhatIfTool.Options.parse(
+                    new String[] {"--trace", "code"}, Map.of("GANTRY_TRACES_DIR", "traces"))
+                .coldStarts())
+        .containsExactly(ColdStartModel.fixed(3_000));
+    assertThatThrownBy(
+            () ->
+                WhatIfTool.Options.parse(
+                    new String[] {"--trace", "code", "--cold-start-per-boot-seconds", "-1"},
+                    Map.of("GANTRY_TRACES_DIR", "traces")))
+        .hasMessageContaining("--cold-start-per-boot-seconds");
+  }
+
+  @Test
   void whatIfOptionsReadAGridAndRefuseNonsense() {
     var env = Map.of("GANTRY_TRACES_DIR", "traces");
     var o =

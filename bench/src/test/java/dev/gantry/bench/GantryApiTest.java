@@ -26,6 +26,30 @@ class GantryApiTest {
                     + "\"max_workers\":8,\"concurrency\":16,\"idle_timeout_seconds\":5,"
                     + "\"max_tokens_limit\":4096,\"env\":{}}"));
     assertThat(d).isEqualTo(new GantryApi.Deployment("dep_1", "m", "running", 0, 8, 16, 5, 4096));
+    assertThat(d.policy()).isEqualTo(dev.gantry.autoscaler.ScalingPolicy.defaults(0, 8, 16));
+
+    GantryApi.Deployment tuned =
+        GantryApi.Deployment.from(
+            Json.parseObject(
+                "{\"id\":\"dep_1\",\"model\":\"m\",\"status\":\"running\",\"min_workers\":1,"
+                    + "\"max_workers\":8,\"concurrency\":16,\"idle_timeout_seconds\":5,"
+                    + "\"wait_time_seconds\":30,\"autoscaling\":{\"target_utilization\":0.75,"
+                    + "\"scale_down_delay_seconds\":2.5,\"warm_buffer\":1,\"queue_delay_ms\":500}}"));
+    assertThat(tuned.waitTimeSeconds()).isEqualTo(30);
+    assertThat(tuned.policy())
+        .isEqualTo(new dev.gantry.autoscaler.ScalingPolicy(1, 8, 16, 0.75, 2_500, 1, 500));
+    // scale_down_delay_seconds null: the automatic delay.
+    assertThat(
+            GantryApi.Deployment.from(
+                    Json.parseObject(
+                        "{\"id\":\"d\",\"model\":\"m\",\"status\":\"running\",\"min_workers\":0,"
+                            + "\"max_workers\":8,\"concurrency\":16,\"idle_timeout_seconds\":5,"
+                            + "\"autoscaling\":{\"target_utilization\":1,"
+                            + "\"scale_down_delay_seconds\":null,\"warm_buffer\":0,"
+                            + "\"queue_delay_ms\":0}}"))
+                .policy()
+                .scaleDownDelayMillis())
+        .isEqualTo(dev.gantry.autoscaler.ScalingPolicy.AUTO_DELAY);
 
     @SuppressWarnings("unchecked")
     List<Object> listing =

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.gantry.autoscaler.ScalingPolicy;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -93,14 +94,20 @@ class ReplayToolTest {
                   + (stopped == null ? "healthy" : "stopped")
                   + "\",\"gpu_type\":null,\"created_at\":\""
                   + created
-                  + "\",\"healthy_at\":null,\"stopped_at\":"
+                  + "\",\"healthy_at\":\""
+                  + created.plusMillis(200)
+                  + "\",\"stopped_at\":"
                   + (stopped == null ? "null" : "\"" + stopped + "\"")
-                  + ",\"in_flight\":0,\"failure_reason\":null}]";
+                  + ",\"in_flight\":0,\"failure_reason\":null,\"cold_start\":{\"decided_at\":\""
+                  + created.minusMillis(50)
+                  + "\"}}]";
     } else {
       body =
           "{\"id\":\"dep_t\",\"name\":\"t\",\"status\":\"running\",\"model\":\"tiny\","
               + "\"framework\":\"sim\",\"min_workers\":0,\"max_workers\":2,\"concurrency\":4,"
-              + "\"idle_timeout_seconds\":1,\"max_tokens_limit\":50}";
+              + "\"idle_timeout_seconds\":1,\"max_tokens_limit\":50,\"wait_time_seconds\":7,"
+              + "\"autoscaling\":{\"target_utilization\":0.5,\"scale_down_delay_seconds\":null,"
+              + "\"warm_buffer\":1,\"queue_delay_ms\":0}}";
     }
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", "application/json");
@@ -251,6 +258,17 @@ class ReplayToolTest {
     assertThat(report.ideal().workersStarted()).isEqualTo(1);
     assertThat(log.toString(StandardCharsets.UTF_8)).doesNotContain(KEY);
     assertThat(report.table()).doesNotContain(KEY);
+    // The run's own what-if: the deployment's settings, the worker's measured cold start (decided
+    // 50 ms before its creation, healthy 200 ms after it), the measured worker-seconds.
+    ReplayReport.WhatIf whatIf = report.whatIf();
+    assertThat(whatIf).isNotNull();
+    assertThat(whatIf.policy()).isEqualTo(new ScalingPolicy(0, 2, 4, 0.5, -1, 1, 0));
+    assertThat(whatIf.waitTimeMillis()).isEqualTo(7_000);
+    assertThat(whatIf.coldStart().model()).isEqualTo(ColdStartModel.fixed(250));
+    assertThat(whatIf.measuredWorkerSeconds()).isEqualTo(report.workers().workerSeconds());
+    assertThat(whatIf.predictedWorkerSeconds()).isPositive();
+    assertThat(report.table()).contains("what-if for this run's settings (measured request times");
+    assertThat(Json.parseObject(report.json())).containsKey("whatif_worker_seconds");
   }
 
   @Test
