@@ -349,6 +349,9 @@ record ReplayReport(
    * @param result what the simulation gave
    * @param predictedWorkerSeconds the simulation's worker-seconds over the run's window
    * @param measuredWorkerSeconds the run's worker-seconds from the workers listing
+   * @param servedIdealWorkerSeconds the ideal reactive autoscaler's worker-seconds for the same
+   *     requests timed the same way (as this run's box served them, not by the engine's nominal
+   *     timing): the cost the run would have had with instant workers and perfect packing
    */
   record WhatIf(
       ScalingPolicy policy,
@@ -357,7 +360,15 @@ record ReplayReport(
       String requestTimes,
       AutoscalerSimulation.Result result,
       double predictedWorkerSeconds,
-      double measuredWorkerSeconds) {
+      double measuredWorkerSeconds,
+      double servedIdealWorkerSeconds) {
+
+    /** Measured worker-seconds over the ideal's at this run's request times; NaN without one. */
+    double servedRatio() {
+      return servedIdealWorkerSeconds > 0
+          ? measuredWorkerSeconds / servedIdealWorkerSeconds
+          : Double.NaN;
+    }
 
     /** The prediction's error relative to the measurement, in percent; NaN when nothing ran. */
     double errorPercent() {
@@ -390,6 +401,19 @@ record ReplayReport(
               new AutoscalerSimulation.Settings(
                   policy, deployment.idleTimeoutSeconds() * 1000L, waitMillis, fit.model(), 1_000));
       long tail = (long) policy.minWorkers() * Math.max(0, windowMillis - result.endMillis());
+      List<IdealAutoscaler.Job> jobs = new ArrayList<>(input.requests().size());
+      for (AutoscalerSimulation.Request r : input.requests()) {
+        jobs.add(new IdealAutoscaler.Job(r.arrivalMillis(), r.durationMillis()));
+      }
+      IdealAutoscaler.Result ideal =
+          IdealAutoscaler.run(
+              jobs,
+              new IdealAutoscaler.Settings(
+                  deployment.concurrency(),
+                  deployment.minWorkers(),
+                  deployment.maxWorkers(),
+                  deployment.idleTimeoutSeconds() * 1000L),
+              windowMillis);
       return new WhatIf(
           policy,
           waitMillis,
@@ -397,7 +421,8 @@ record ReplayReport(
           input.source(),
           result,
           (result.workerMillis() + tail) / 1000.0,
-          measuredWorkerSeconds);
+          measuredWorkerSeconds,
+          ideal.workerSeconds());
     }
 
     /** The one-line verdict, e.g. {@code what-if for this run's settings (...): 712 ...}. */
@@ -414,11 +439,15 @@ record ReplayReport(
     /** The lines under the verdict: the fitted model, the settings, the request times. */
     String details() {
       return fmt(
-          "what-if cold start model: %s; in --what-if: %s%n"
+          "ideal at this run's request times (the what-if's): %.1f worker-s; measured / ideal"
+              + " %.2f%n"
+              + "what-if cold start model: %s; in --what-if: %s%n"
               + "what-if settings: target_utilization %s, scale_down_delay_seconds %s, warm_buffer"
               + " %d, queue_delay_ms %d, wait %d s; %d started, TTFT p50 / p99 %d / %d ms, %d"
               + " timed out%n"
               + "what-if request times: %s%n",
+          servedIdealWorkerSeconds,
+          servedRatio(),
           coldStart.describe(),
           coldStart.model().options(),
           ReplayTool.plain(policy.targetUtilization()),
@@ -570,6 +599,9 @@ record ReplayReport(
       var result = whatIf.result();
       sb.append(",\"whatif_worker_seconds\":").append(number(whatIf.predictedWorkerSeconds()));
       sb.append(",\"whatif_error_percent\":").append(number(whatIf.errorPercent()));
+      sb.append(",\"served_ideal_worker_seconds\":")
+          .append(number(whatIf.servedIdealWorkerSeconds()));
+      sb.append(",\"served_ratio\":").append(number(whatIf.servedRatio()));
       sb.append(",\"whatif_workers_started\":").append(result.workersStarted());
       sb.append(",\"whatif_ttft_p50_ms\":").append(result.ttftPercentile(50));
       sb.append(",\"whatif_ttft_p99_ms\":").append(result.ttftPercentile(99));

@@ -241,6 +241,10 @@ class ReplayReportTest {
     assertThat(whatIf.predictedWorkerSeconds()).isEqualTo(3.76);
     assertThat(whatIf.waitTimeMillis()).isEqualTo(30_000);
     assertThat(whatIf.errorPercent()).isCloseTo(100 * (3.76 - 3.4) / 3.4, within(1e-9));
+    // The ideal's one worker is there at once and serves the same three 560 ms requests (0-560,
+    // 10-570, 1200-1760), then idles its 2 s: 3.76 s, against which 3.4 measured is 0.90.
+    assertThat(whatIf.servedIdealWorkerSeconds()).isEqualTo(3.76);
+    assertThat(whatIf.servedRatio()).isCloseTo(3.4 / 3.76, within(1e-9));
 
     ReplayReport r =
         ReplayReport.summarize(
@@ -261,13 +265,18 @@ class ReplayReportTest {
             "what-if cold start model: 1.00 s (mean: one cold start; 1 cold start measured,"
                 + " decided to healthy); in --what-if: --cold-start-seconds 1"
                 + " --cold-start-per-boot-seconds 0\n")
-        .contains("what-if settings: target_utilization 1, scale_down_delay_seconds 0");
+        .contains("what-if settings: target_utilization 1, scale_down_delay_seconds 0")
+        .contains(
+            "ideal at this run's request times (the what-if's): 3.8 worker-s; measured / ideal"
+                + " 0.90\n");
     Map<String, Object> json = Json.parseObject(r.json());
     assertThat(json)
         .containsEntry("worker_seconds", 3.4) // the old keys stay
         .containsEntry("ideal_worker_seconds", 2.56)
         .containsEntry("whatif_worker_seconds", 3.76)
         .containsEntry("whatif_error_percent", 10.588)
+        .containsEntry("served_ideal_worker_seconds", 3.76)
+        .containsEntry("served_ratio", 0.904)
         .containsEntry("whatif_workers_started", 1.0)
         .containsEntry("whatif_cold_start_seconds", 1.0)
         .containsEntry("whatif_cold_start_per_boot_seconds", 0.0)
