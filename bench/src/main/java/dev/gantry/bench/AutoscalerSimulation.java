@@ -18,8 +18,9 @@ import java.util.PriorityQueue;
  * oldest worker up to the target utilization, then the one with the most free slots), workers that
  * take their {@link ColdStartModel cold start} from the decision to serving (longer when others
  * boot at the same time, if the model says so), and idle reaping of the workers the autoscaler no
- * longer keeps (a worker that stops being kept gets a full idle window from then, as in the worker
- * workflow). Requests that wait longer than the wait time are counted as timed out.
+ * longer keeps (a worker that stops being kept counts as idle from its last use, but is reaped no
+ * sooner than a third of the idle timeout after, as in the worker workflow). Requests that wait
+ * longer than the wait time are counted as timed out.
  *
  * <p>Worker time counts from the scale-up decision to the reap, as the live replay counts it from a
  * worker's creation to its stop. All times are milliseconds on the replay's timeline.
@@ -287,8 +288,12 @@ final class AutoscalerSimulation {
       Worker w = live.get(i);
       boolean kept = i < keep;
       if (w.kept && !kept) {
-        // No longer kept: a full idle window from now.
-        w.lastActive = Math.max(w.lastActive, now);
+        // No longer kept: idle from its last use, but reaped no sooner than a third of the idle
+        // timeout from now (the worker workflow's released-idle-from-last-use).
+        w.lastActive =
+            Math.max(
+                w.lastActive,
+                now - settings.idleTimeoutMillis() + settings.idleTimeoutMillis() / 3);
       }
       w.kept = kept;
     }

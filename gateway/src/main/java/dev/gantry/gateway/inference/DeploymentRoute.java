@@ -70,7 +70,7 @@ final class DeploymentRoute {
   long lastDemandReportMillis;
 
   /** The workers the last demand report needed; 0 before any. */
-  int lastReportedNeed;
+  volatile int lastReportedNeed;
 
   DeploymentRoute(
       RoutableDeployment deployment, LongSupplier clock, Scheduler timers, int maxQueue) {
@@ -132,7 +132,9 @@ final class DeploymentRoute {
                 refused = InferenceException.queueFull();
               } else {
                 waiter = enqueue(sink, again);
-                firstInQueue = queue.size() == 1;
+                // The first to wait, or one that makes the demand need a worker more than the
+                // autoscaler was last told: a scale-up is on the clock, tell it now.
+                firstInQueue = queue.size() == 1 || needsMoreThanReported();
               }
             }
           }
@@ -392,6 +394,15 @@ final class DeploymentRoute {
   }
 
   /** Requests on workers and waiting: what the autoscaler sizes the deployment for. */
+  /** Whether the demand now needs more workers than the last report said; under the lock. */
+  private boolean needsMoreThanReported() {
+    int inFlight = 0;
+    for (Upstream u : workers.values()) {
+      inFlight += u.inFlight;
+    }
+    return spec.scalingPolicy().workersFor(inFlight + queue.size()) > lastReportedNeed;
+  }
+
   synchronized Demand demand() {
     int inFlight = 0;
     for (Upstream u : workers.values()) {

@@ -16,10 +16,10 @@ import org.springframework.stereotype.Component;
 
 /**
  * Tells the control plane what the data plane sees, coalesced: a deployment's demand whenever the
- * workers it needs change (at once for the first waiting request, then at most every {@code
- * demand-report-interval}, and again every second while requests wait), and each worker's last use,
- * at most a few times per idle timeout. Reports go out on virtual threads, at most one in flight
- * per deployment, so a slow control plane never holds up requests or other deployments.
+ * workers it needs change (at once when they rise as requests start waiting, else at most every
+ * {@code demand-report-interval}, and again every second while requests wait), and each worker's
+ * last use, at most a few times per idle timeout. Reports go out on virtual threads, at most one in
+ * flight per deployment, so a slow control plane never holds up requests or other deployments.
  */
 @ConditionalOnGatewayRole
 @Component
@@ -46,7 +46,10 @@ public class LoadReporter implements SmartLifecycle {
     this.intervalMillis = properties.gateway().demandReportInterval().toMillis();
   }
 
-  /** A request started waiting on an empty queue: report now, a cold start is on the clock. */
+  /**
+   * A request started waiting on an empty queue, or made the demand need more workers than last
+   * reported: report now, a cold start is on the clock.
+   */
   void queued(DeploymentRoute route) {
     var t = ticker;
     if (t != null) {
@@ -96,6 +99,9 @@ public class LoadReporter implements SmartLifecycle {
               } finally {
                 route.reporting.set(false);
               }
+              // Demand that rose while this report was on its way goes out now, not at the next
+              // tick.
+              reportDemand(route, true);
             });
   }
 
@@ -113,6 +119,10 @@ public class LoadReporter implements SmartLifecycle {
       long intervalMillis) {
     if (!queued && need == lastNeed) {
       return false;
+    }
+    if (urgent && need > lastNeed) {
+      // A scale-up: each worker's cold start counts from the decision, so no coalescing.
+      return true;
     }
     return (urgent || need != lastNeed) && sinceLastMillis >= intervalMillis
         || queued && sinceLastMillis >= REPEAT_MILLIS;

@@ -114,6 +114,24 @@ class DeploymentRouteTest {
   }
 
   @Test
+  void aWaitingRequestThatNeedsAWorkerMoreThanLastReportedSignalsAtOnce() {
+    var route = route(deployment(2, null, List.of(starting(1))), 10);
+    admit(route);
+    assertThat(queuedSignals).as("the first to wait").hasValue(1);
+    route.lastReportedNeed = 1; // what the reporter then sent
+
+    admit(route);
+    assertThat(queuedSignals).as("two waiting still need one worker of 2 slots").hasValue(1);
+    admit(route);
+    assertThat(queuedSignals).as("three need two").hasValue(2);
+    route.lastReportedNeed = 2;
+    admit(route);
+    assertThat(queuedSignals).hasValue(2);
+    admit(route);
+    assertThat(queuedSignals).hasValue(3);
+  }
+
+  @Test
   void routingFillsWorkersUpToTheTargetUtilizationThenSpreads() {
     var spec =
         deployment(4, null, List.of())

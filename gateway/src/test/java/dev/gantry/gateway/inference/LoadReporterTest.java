@@ -22,6 +22,14 @@ class LoadReporterTest {
   }
 
   @Test
+  void aRiseInTheWorkersNeededAsRequestsStartWaitingIsReportedAtOnce() {
+    assertThat(demandDue(3, 2, true, true, 0, INTERVAL)).isTrue();
+    // Not a fall, nor the same need again: those wait for the interval.
+    assertThat(demandDue(1, 2, true, true, INTERVAL - 1, INTERVAL)).isFalse();
+    assertThat(demandDue(2, 2, true, true, INTERVAL - 1, INTERVAL)).isFalse();
+  }
+
+  @Test
   void steadyDemandWithoutAQueueSendsNothing() {
     assertThat(demandDue(4, 4, false, false, 3_600_000, INTERVAL)).isFalse();
     assertThat(demandDue(0, 0, false, true, 3_600_000, INTERVAL)).isFalse();

@@ -150,6 +150,15 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
    */
   static final String SCALE_IN_YIELDS_TO_DRAIN = "scale-in-drain-yields-to-deletion";
 
+  /**
+   * A worker let go (no longer kept: the autoscaler's window passed, or min workers were lowered)
+   * is reaped when it has been idle for the idle timeout counted from its last use, not a full
+   * window from the release; but no sooner than a third of the timeout after the release, the most
+   * by which the gateway's activity reports lag ({@code LoadReporter}), so a use just before the
+   * release is known first.
+   */
+  static final String RELEASED_IDLE_FROM_LAST_USE = "released-idle-from-last-use";
+
   private final WorkerWorkflowInput input;
   private final WorkerRef ref;
   private WorkerStatus status = WorkerStatus.PROVISIONING;
@@ -492,8 +501,14 @@ public class WorkerWorkflowImpl implements WorkerWorkflow {
   @Override
   public void configure(WorkerSettings next) {
     if (settings.keepWarm() && !next.keepWarm()) {
-      // No longer a min worker: it gets a full idle window from now, not from its last request.
-      lastActiveMillis = Math.max(lastActiveMillis, Workflow.currentTimeMillis());
+      long now = Workflow.currentTimeMillis();
+      if (Workflow.getVersion(RELEASED_IDLE_FROM_LAST_USE, Workflow.DEFAULT_VERSION, 1) >= 1) {
+        long idleMillis = next.idleTimeoutSeconds() * 1000L;
+        lastActiveMillis = Math.max(lastActiveMillis, now - idleMillis + idleMillis / 3);
+      } else {
+        // No longer a min worker: it gets a full idle window from now, not from its last request.
+        lastActiveMillis = Math.max(lastActiveMillis, now);
+      }
     }
     settings = next;
     settingsChanged = true;

@@ -111,6 +111,30 @@ class AutoscalingWorkflowTest {
   }
 
   @Test
+  void workersLetGoAfterTheWindowCountTheirIdleTimeFromTheirLastUse(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var wf = start(env, client, worker, spec(0, 4, 30, new AutoscalingSpec(null, 120, null, null)));
+    await(env, "running", () -> wf.state().status() == DeploymentStatus.RUNNING);
+    long peakAt = env.currentTimeMillis();
+    wf.reportDemand(new DemandReport(0, 24)); // 3 workers at concurrency 8, then never used
+    await(env, "three healthy workers", () -> healthy(wf).size() == 3);
+    wf.reportDemand(new DemandReport(0, 0));
+
+    env.sleep(Duration.ofMillis(peakAt + 125_000 - env.currentTimeMillis()));
+    assertThat(engines.count("drain:")).as("let go at 120 s, reaped 10 s later").isZero();
+
+    // Idle for 120 s by then, they go a third of the idle timeout (10 s) after the release, not a
+    // whole idle timeout (30 s) after it.
+    env.sleep(Duration.ofMillis(peakAt + 140_000 - env.currentTimeMillis()));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (engines.count("drain:") < 3 && System.nanoTime() < deadline) {
+      env.sleep(Duration.ofMillis(1));
+    }
+    assertThat(engines.count("drain:")).isEqualTo(3);
+    assertThat(env.currentTimeMillis() - peakAt).isLessThan(145_000);
+  }
+
+  @Test
   void aWarmBufferRunsAboveDemandWhileInUse(
       TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
     var wf = start(env, client, worker, spec(0, 4, 10, new AutoscalingSpec(null, 60, 1, null)));

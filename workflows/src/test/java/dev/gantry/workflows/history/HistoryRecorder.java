@@ -88,6 +88,7 @@ class HistoryRecorder {
   private static final String SCALE_IN_YIELDS = "scale-in-drain-yields-to-deletion@1";
   private static final String DELETE_DRAINS_DRAINING = "delete-drains-draining-workers@1";
   private static final String LLM_AUTOSCALER = "llm-autoscaler@1";
+  private static final String RELEASED_IDLE_FROM_LAST_USE = "released-idle-from-last-use@1";
 
   private TestWorkflowEnvironment env;
   private WorkflowClient client;
@@ -447,6 +448,28 @@ class HistoryRecorder {
         "deployment/autoscaler-peak-kept-through-lull-then-scaled-to-zero-then-delete",
         deploymentId(),
         LLM_AUTOSCALER);
+  }
+
+  /**
+   * A worker let go by the autoscaler ({@value RELEASED_IDLE_FROM_LAST_USE}): idle since its last
+   * use long before the window ended, it is reaped a third of its idle timeout after the release,
+   * not a whole idle timeout after it.
+   */
+  @Test
+  void releasedWorkerIsReapedByItsIdleTimeFromItsLastUse() {
+    var wf = startDeployment(fresh(spec(0, 4, 30, new AutoscalingSpec(null, 120, null, null))));
+    awaitStatus(wf, DeploymentStatus.RUNNING);
+    wf.reportDemand(new DemandReport(0, 24));
+    awaitWorkers(wf, "three healthy workers", List.of(1, 2, 3), List.of(1, 2, 3));
+    wf.reportDemand(new DemandReport(0, 0));
+    await("scaled to zero after the window", () -> ordinals(wf, false).isEmpty());
+    awaitClosed(workerId(2));
+    record(
+        "worker/kept-then-released-reaped-by-idle-time-from-last-use",
+        workerId(2),
+        RELEASED_IDLE_FROM_LAST_USE);
+    delete(wf);
+    awaitClosed(deploymentId());
   }
 
   /**

@@ -244,7 +244,14 @@ class HistoryReplayTest {
             List.of(
                 "deployment/autoscaler-peak-kept-through-lull-then-scaled-to-zero-then-delete",
                 "deployment/autoscaler-continued-as-new-run1",
-                "deployment/autoscaler-continued-as-new-run2")));
+                "deployment/autoscaler-continued-as-new-run2")),
+        // Before it: a worker let go by the autoscaler got a full idle window from the release.
+        // Since it: the idle time counts from its last use, a third of the timeout at least.
+        Arguments.of(
+            "released-idle-from-last-use",
+            "StopEngine",
+            List.of("worker/kept-then-released-then-idle-reaped"),
+            List.of("worker/kept-then-released-reaped-by-idle-time-from-last-use")));
   }
 
   /**
