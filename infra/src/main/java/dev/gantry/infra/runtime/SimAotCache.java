@@ -12,7 +12,9 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.zip.CRC32;
 import org.slf4j.Logger;
@@ -157,11 +159,27 @@ final class SimAotCache implements AutoCloseable {
     return cache.resolveSibling(cache.getFileName() + ".building");
   }
 
+  /** The files a training writes besides the cache: the JVM's own configuration file too. */
+  private List<Path> trainingFiles() {
+    return List.of(staging(), staging().resolveSibling(staging().getFileName() + ".config"));
+  }
+
+  private void removeTrainingFiles() {
+    for (Path file : trainingFiles()) {
+      try {
+        Files.deleteIfExists(file);
+      } catch (IOException e) {
+        log.debug("Could not remove {}: {}", file, e.toString());
+      }
+    }
+  }
+
   private void build() {
     Path output = cache.resolveSibling(cache.getFileName() + ".training.log");
     long started = System.nanoTime();
     try {
-      Files.deleteIfExists(staging());
+      // What a training cut short (Gantry killed meanwhile) may have left.
+      removeTrainingFiles();
       var pb = new ProcessBuilder(trainingCommand);
       // Nothing of the platform's environment (keys, tokens) reaches the training.
       pb.environment().clear();
@@ -202,11 +220,7 @@ final class SimAotCache implements AutoCloseable {
       fail("interrupted", output);
     } finally {
       training.set(null);
-      try {
-        Files.deleteIfExists(staging());
-      } catch (IOException e) {
-        log.debug("Could not remove {}: {}", staging(), e.toString());
-      }
+      removeTrainingFiles();
     }
   }
 
@@ -252,13 +266,20 @@ final class SimAotCache implements AutoCloseable {
     }
   }
 
+  /** Kills the training and the JVM it forked, and waits until both are gone (they write files). */
   private static void stop(Process process) {
-    process.descendants().forEach(ProcessHandle::destroyForcibly);
+    List<ProcessHandle> forked = process.descendants().toList();
+    forked.forEach(ProcessHandle::destroyForcibly);
     process.destroyForcibly();
     try {
       process.waitFor(10, TimeUnit.SECONDS);
+      for (ProcessHandle child : forked) {
+        child.onExit().get(10, TimeUnit.SECONDS);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      log.warn("A training of the sim cache did not exit when killed: {}", e.toString());
     }
   }
 
