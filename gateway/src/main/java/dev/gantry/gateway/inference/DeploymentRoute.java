@@ -393,7 +393,6 @@ final class DeploymentRoute {
     return n;
   }
 
-  /** Requests on workers and waiting: what the autoscaler sizes the deployment for. */
   /** Whether the demand now needs more workers than the last report said; under the lock. */
   private boolean needsMoreThanReported() {
     int inFlight = 0;
@@ -403,6 +402,7 @@ final class DeploymentRoute {
     return spec.scalingPolicy().workersFor(inFlight + queue.size()) > lastReportedNeed;
   }
 
+  /** Requests on workers and waiting: what the autoscaler sizes the deployment for. */
   synchronized Demand demand() {
     int inFlight = 0;
     for (Upstream u : workers.values()) {

@@ -72,7 +72,7 @@ public class LoadReporter implements SmartLifecycle {
    */
   private void reportDemand(DeploymentRoute route, boolean urgent) {
     var demand = route.demand();
-    int need = route.spec().scalingPolicy().workersFor(demand.inFlight() + demand.queued());
+    int need = workersNeeded(route, demand);
     long now = clock.millis();
     boolean due =
         demandDue(
@@ -100,9 +100,16 @@ public class LoadReporter implements SmartLifecycle {
                 route.reporting.set(false);
               }
               // Demand that rose while this report was on its way goes out now, not at the next
-              // tick.
-              reportDemand(route, true);
+              // tick; anything else waits for the tick.
+              if (workersNeeded(route, route.demand()) > route.lastReportedNeed) {
+                reportDemand(route, true);
+              }
             });
+  }
+
+  /** The workers {@code demand} needs at the deployment's target utilization. */
+  private static int workersNeeded(DeploymentRoute route, DeploymentRoute.Demand demand) {
+    return route.spec().scalingPolicy().workersFor(demand.inFlight() + demand.queued());
   }
 
   /**

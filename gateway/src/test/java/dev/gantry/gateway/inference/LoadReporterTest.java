@@ -2,8 +2,28 @@ package dev.gantry.gateway.inference;
 
 import static dev.gantry.gateway.inference.LoadReporter.demandDue;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.eq;
+import static org.mockito.Mockito.RETURNS_DEEP_STUBS;
+import static org.mockito.Mockito.doAnswer;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.when;
 
+import dev.gantry.api.deployment.DemandReport;
+import dev.gantry.gateway.deployment.DeploymentOrchestrator;
+import dev.gantry.infra.config.GantryProperties;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
 
 /** When the gateway tells the autoscaler about demand. */
 class LoadReporterTest {
@@ -41,5 +61,56 @@ class LoadReporterTest {
     assertThat(demandDue(2, 2, true, false, 1_000, INTERVAL)).isTrue();
     // The first waiting request is reported at the interval, not a second later.
     assertThat(demandDue(2, 2, true, true, INTERVAL, INTERVAL)).isTrue();
+  }
+
+  /**
+   * A rise in the workers needed while a report is on its way (the control plane is slow) goes out
+   * as soon as that report returns, not at a later tick. The clock stands still, so no interval or
+   * repeat ever comes due: only the rise can send the second report.
+   */
+  @Test
+  void aRiseSeenWhileAReportIsOnItsWayGoesOutWhenItReturns() throws Exception {
+    var properties = mock(GantryProperties.class, RETURNS_DEEP_STUBS);
+    when(properties.gateway().demandReportInterval()).thenReturn(Duration.ofMillis(INTERVAL));
+    var routes = mock(RoutingTable.class);
+    when(routes.all()).thenReturn(List.of());
+    BlockingQueue<DemandReport> reports = new LinkedBlockingQueue<>();
+    var firstMayReturn = new CountDownLatch(1);
+    var orchestrator = mock(DeploymentOrchestrator.class);
+    doAnswer(
+            call -> {
+              reports.add(call.getArgument(1));
+              if (reports.size() == 1) {
+                firstMayReturn.await(30, TimeUnit.SECONDS);
+              }
+              return null;
+            })
+        .when(orchestrator)
+        .reportDemand(eq("dep_1"), any());
+    var clock = Clock.fixed(Instant.parse("2026-12-06T10:00:00Z"), ZoneOffset.UTC);
+    var reporter = new LoadReporter(routes, orchestrator, properties, clock);
+    var route =
+        new DeploymentRoute(
+            DeploymentRouteTest.deployment(2, null, List.of(DeploymentRouteTest.starting(1))),
+            clock::millis,
+            Schedulers.single(),
+            10);
+    reporter.start();
+    try {
+      Mono<?> admission = route.admit(() -> reporter.queued(route));
+      admission.subscribe();
+      assertThat(reports.poll(30, TimeUnit.SECONDS)).isEqualTo(new DemandReport(0, 1, 0));
+
+      // Three waiting at concurrency 2 need a second worker; the report for one is still out.
+      route.admit(() -> reporter.queued(route)).subscribe();
+      route.admit(() -> reporter.queued(route)).subscribe();
+      firstMayReturn.countDown();
+
+      DemandReport second = reports.poll(30, TimeUnit.SECONDS);
+      assertThat(second).isNotNull();
+      assertThat(second.queued()).isEqualTo(3);
+    } finally {
+      reporter.stop();
+    }
   }
 }
