@@ -111,7 +111,7 @@ public class EngineLaunchSpecs {
    * @param allocation the worker's GPUs; a virtual slot sets no {@code CUDA_VISIBLE_DEVICES}
    */
   public EngineLaunchSpec build(WorkerLaunchRequest request, int port, Allocation allocation) {
-    EngineLaunchSpec engine = engine(request, HOST, port, simPrefix());
+    EngineLaunchSpec engine = withCompileCaches(engine(request, HOST, port, simPrefix()), request);
     if (allocation.isVirtual()) {
       return engine;
     }
@@ -193,6 +193,34 @@ public class EngineLaunchSpecs {
   private static void offline(Map<String, String> env) {
     env.put("HF_HUB_OFFLINE", "1");
     env.put("TRANSFORMERS_OFFLINE", "1");
+  }
+
+  /** Where a deployment's engines keep what they compile, in its storage: shared by its workers. */
+  static Path caches(WorkerLaunchRequest request) {
+    return request.storageDir().resolve("cache");
+  }
+
+  /**
+   * On this host, the kernels and graphs an engine compiles at boot (Triton, TorchInductor; vLLM's
+   * own under {@code VLLM_CACHE_ROOT}) are kept in the deployment's storage rather than in the
+   * worker's own home, which goes with the worker: the next worker of the deployment loads them
+   * instead of compiling them again, often the longest part of a cold start after the weights. The
+   * storage belongs to the deployment's own uid alone, so one tenant's compiled code never reaches
+   * another's engine. (Pods mount the storage read-only: there the caches stay the Pod's.)
+   */
+  private static EngineLaunchSpec withCompileCaches(
+      EngineLaunchSpec engine, WorkerLaunchRequest request) {
+    if (request.framework() != Framework.VLLM && request.framework() != Framework.SGLANG) {
+      return engine;
+    }
+    Path caches = caches(request);
+    Map<String, String> env = new LinkedHashMap<>(engine.env());
+    env.put("TRITON_CACHE_DIR", caches.resolve("triton").toString());
+    env.put("TORCHINDUCTOR_CACHE_DIR", caches.resolve("torchinductor").toString());
+    if (request.framework() == Framework.VLLM) {
+      env.put("VLLM_CACHE_ROOT", caches.resolve("vllm").toString());
+    }
+    return new EngineLaunchSpec(engine.command(), env, engine.healthPath(), engine.metricsPath());
   }
 
   private static List<String> servingFlags(String host, String port, String model) {

@@ -66,7 +66,14 @@ class EngineLaunchSpecsTest {
                 "HF_HUB_OFFLINE",
                 "1",
                 "TRANSFORMERS_OFFLINE",
-                "1"));
+                "1",
+                // Compiled kernels and graphs outlive the worker, for the deployment's next ones.
+                "VLLM_CACHE_ROOT",
+                "/data/storage/dep_abcdef/cache/vllm",
+                "TRITON_CACHE_DIR",
+                "/data/storage/dep_abcdef/cache/triton",
+                "TORCHINDUCTOR_CACHE_DIR",
+                "/data/storage/dep_abcdef/cache/torchinductor"));
     assertThat(spec.healthPath()).isEqualTo("/health");
     assertThat(spec.metricsPath()).isEqualTo("/metrics");
   }
@@ -93,7 +100,9 @@ class EngineLaunchSpecsTest {
             "2");
     assertThat(spec.env())
         .containsEntry("CUDA_VISIBLE_DEVICES", "2,3")
-        .containsEntry("HF_HUB_OFFLINE", "1");
+        .containsEntry("HF_HUB_OFFLINE", "1")
+        .containsEntry("TRITON_CACHE_DIR", "/data/storage/dep_abcdef/cache/triton")
+        .containsEntry("TORCHINDUCTOR_CACHE_DIR", "/data/storage/dep_abcdef/cache/torchinductor");
     assertThat(spec.healthPath()).isEqualTo("/health");
     assertThat(spec.metricsPath()).isEqualTo("/metrics");
   }
