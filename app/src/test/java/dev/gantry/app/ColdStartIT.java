@@ -58,17 +58,6 @@ class ColdStartIT {
     return StreamSupport.stream(body.spliterator(), false).toList();
   }
 
-  static void awaitRunning(String dep) {
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .until(
-            () ->
-                PlatformProcess.json(platform.get("/api/v1/deployments/" + dep))
-                    .get("status")
-                    .asText()
-                    .equals("running"));
-  }
-
   static Instant at(JsonNode coldStart, String field) {
     return Instant.parse(coldStart.get(field).asText());
   }
@@ -120,7 +109,7 @@ class ColdStartIT {
                 List.of("--ttft-ms=0", "--inter-token-ms=0")));
     assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
     String dep = PlatformProcess.json(created).get("id").asText();
-    awaitRunning(dep);
+    platform.awaitStatus(dep, "running", Duration.ofSeconds(60));
     var answer =
         platform.post(
             "/openai/" + dep + "/v1/chat/completions",
@@ -171,7 +160,7 @@ class ColdStartIT {
                 List.of("--startup-seconds=2", "--ttft-ms=0", "--inter-token-ms=20")));
     assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
     String dep = PlatformProcess.json(created).get("id").asText();
-    awaitRunning(dep);
+    platform.awaitStatus(dep, "running", Duration.ofSeconds(60));
 
     // One burst, one decision for all of it: the demand, then the requests themselves.
     assertThat(

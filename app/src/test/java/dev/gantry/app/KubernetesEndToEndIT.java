@@ -148,14 +148,7 @@ class KubernetesEndToEndIT {
     String dns = dep.replace('_', '-');
 
     // Storage and download as Kubernetes objects; the stand-in completes the Job.
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .until(
-            () ->
-                PlatformProcess.json(platform.get("/api/v1/deployments/" + dep))
-                    .get("status")
-                    .asText()
-                    .equals("running"));
+    platform.awaitStatus(dep, "running", Duration.ofSeconds(60));
     assertThat(
             client.persistentVolumeClaims().inNamespace(NAMESPACE).withName("gantry-" + dns).get())
         .isNotNull();

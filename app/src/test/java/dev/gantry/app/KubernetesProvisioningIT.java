@@ -168,14 +168,7 @@ class KubernetesProvisioningIT {
               return j;
             });
 
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .until(
-            () ->
-                PlatformProcess.json(platform.get("/api/v1/deployments/" + dep))
-                    .get("status")
-                    .asText()
-                    .equals("running"));
+    platform.awaitStatus(dep, "running", Duration.ofSeconds(60));
 
     assertThat(platform.delete("/api/v1/deployments/" + dep).statusCode()).isLessThan(300);
     await()

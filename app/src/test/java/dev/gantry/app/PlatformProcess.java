@@ -191,6 +191,13 @@ final class PlatformProcess implements AutoCloseable {
     return send(request, key);
   }
 
+  /** Waits until the deployment {@code id} shows {@code status}, for at most {@code within}. */
+  void awaitStatus(String id, String status, Duration within) {
+    await()
+        .atMost(within)
+        .until(() -> json(get("/api/v1/deployments/" + id)).get("status").asText().equals(status));
+  }
+
   static JsonNode json(HttpResponse<String> response) {
     try {
       return JSON.readTree(response.body());
