@@ -69,7 +69,7 @@ final class DeploymentRoute {
 
   long lastDemandReportMillis;
 
-  /** The workers the last demand report needed; 0 before any. */
+  /** The workers the last demand report needed (at most {@code max_workers}); 0 before any. */
   volatile int lastReportedNeed;
 
   DeploymentRoute(
@@ -393,13 +393,22 @@ final class DeploymentRoute {
     return n;
   }
 
-  /** Whether the demand now needs more workers than the last report said; under the lock. */
+  /**
+   * Whether the demand now needs more workers than the last report said, up to {@code max_workers}
+   * (beyond it a rise changes nothing: a flood sends no more reports); under the lock.
+   */
   private boolean needsMoreThanReported() {
     int inFlight = 0;
     for (Upstream u : workers.values()) {
       inFlight += u.inFlight;
     }
-    return spec.scalingPolicy().workersFor(inFlight + queue.size()) > lastReportedNeed;
+    return workersNeeded(inFlight + queue.size()) > lastReportedNeed;
+  }
+
+  /** The workers {@code requests} need at the target utilization, at most {@code max_workers}. */
+  int workersNeeded(int requests) {
+    var policy = spec.scalingPolicy();
+    return Math.min(policy.maxWorkers(), policy.workersFor(requests));
   }
 
   /** Requests on workers and waiting: what the autoscaler sizes the deployment for. */

@@ -107,9 +107,9 @@ public class LoadReporter implements SmartLifecycle {
             });
   }
 
-  /** The workers {@code demand} needs at the deployment's target utilization. */
+  /** The workers {@code demand} needs at the deployment's target utilization, up to its max. */
   private static int workersNeeded(DeploymentRoute route, DeploymentRoute.Demand demand) {
-    return route.spec().scalingPolicy().workersFor(demand.inFlight() + demand.queued());
+    return route.workersNeeded(demand.inFlight() + demand.queued());
   }
 
   /**

@@ -129,6 +129,14 @@ class DeploymentRouteTest {
     assertThat(queuedSignals).hasValue(2);
     admit(route);
     assertThat(queuedSignals).hasValue(3);
+    route.lastReportedNeed = 4; // max_workers: the reporter said all a flood can ask for
+
+    // Beyond max_workers a rise changes nothing: however many more wait, no more signals.
+    for (int i = 0; i < 5; i++) {
+      admit(route);
+    }
+    assertThat(route.demand().queued()).isEqualTo(10);
+    assertThat(queuedSignals).hasValue(3);
   }
 
   @Test
