@@ -398,11 +398,16 @@ final class DeploymentRoute {
    * (beyond it a rise changes nothing: a flood sends no more reports); under the lock.
    */
   private boolean needsMoreThanReported() {
+    return workersNeeded(inFlight() + queue.size()) > lastReportedNeed;
+  }
+
+  /** Requests on workers now; under the lock. */
+  private int inFlight() {
     int inFlight = 0;
     for (Upstream u : workers.values()) {
       inFlight += u.inFlight;
     }
-    return workersNeeded(inFlight + queue.size()) > lastReportedNeed;
+    return inFlight;
   }
 
   /** The workers {@code requests} need at the target utilization, at most {@code max_workers}. */
@@ -413,13 +418,9 @@ final class DeploymentRoute {
 
   /** Requests on workers and waiting: what the autoscaler sizes the deployment for. */
   synchronized Demand demand() {
-    int inFlight = 0;
-    for (Upstream u : workers.values()) {
-      inFlight += u.inFlight;
-    }
     Waiter oldest = queue.peekFirst();
     long waited = oldest == null ? 0 : Math.max(0, clock.getAsLong() - oldest.enqueuedAtMillis);
-    return new Demand(inFlight, queue.size(), waited);
+    return new Demand(inFlight(), queue.size(), waited);
   }
 
   /** The workers now routed to, for activity reports. */

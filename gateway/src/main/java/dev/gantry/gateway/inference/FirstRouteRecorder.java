@@ -5,9 +5,6 @@ import dev.gantry.infra.db.WorkerRepository;
 import dev.gantry.infra.metrics.ColdStartMeters;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
@@ -29,16 +26,16 @@ public class FirstRouteRecorder implements SmartLifecycle {
   private final RoutingTable routes;
   private final WorkerRepository workers;
   private final ColdStartMeters meters;
-  private final Clock clock;
-  private ScheduledExecutorService ticker;
-  private long lastFailureLogMillis;
+  private final Ticker ticker;
+  private final ThrottledWarning failures;
 
   public FirstRouteRecorder(
       RoutingTable routes, WorkerRepository workers, ColdStartMeters meters, Clock clock) {
     this.routes = routes;
     this.workers = workers;
     this.meters = meters;
-    this.clock = clock;
+    this.ticker = new Ticker("gantry-first-routes", PERIOD_MILLIS, this::flush);
+    this.failures = new ThrottledWarning(log, clock);
   }
 
   /** Stores the first-routed instants noted since the last call; the ticker calls it, tests may. */
@@ -55,49 +52,26 @@ public class FirstRouteRecorder implements SmartLifecycle {
               .ifPresent(w -> meters.recordFirstRouted(route.spec().framework(), w));
           u.firstRoutedStored = true;
         } catch (RuntimeException e) {
-          logFailure(u.workerId, e);
+          failures.warn(
+              "Cannot record the first request of worker {}: {}", u.workerId, e.toString());
           return;
         }
       }
     }
   }
 
-  private void logFailure(String workerId, RuntimeException e) {
-    long now = clock.millis();
-    if (now - lastFailureLogMillis > 30_000) {
-      lastFailureLogMillis = now;
-      log.warn("Cannot record the first request of worker {}: {}", workerId, e.toString());
-    }
+  @Override
+  public void start() {
+    ticker.start();
   }
 
   @Override
-  public synchronized void start() {
-    ticker =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> Thread.ofPlatform().name("gantry-first-routes").daemon().unstarted(r));
-    ticker.scheduleWithFixedDelay(
-        () -> {
-          try {
-            flush();
-          } catch (RuntimeException e) {
-            log.error("Recording first routed requests failed", e);
-          }
-        },
-        PERIOD_MILLIS,
-        PERIOD_MILLIS,
-        TimeUnit.MILLISECONDS);
+  public void stop() {
+    ticker.stop();
   }
 
   @Override
-  public synchronized void stop() {
-    if (ticker != null) {
-      ticker.shutdownNow();
-      ticker = null;
-    }
-  }
-
-  @Override
-  public synchronized boolean isRunning() {
-    return ticker != null;
+  public boolean isRunning() {
+    return ticker.isRunning();
   }
 }

@@ -6,9 +6,6 @@ import dev.gantry.gateway.deployment.DeploymentOrchestrator;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
 import java.time.Clock;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
@@ -32,8 +29,8 @@ public class LoadReporter implements SmartLifecycle {
   private final DeploymentOrchestrator orchestrator;
   private final Clock clock;
   private final long intervalMillis;
-  private ScheduledExecutorService ticker;
-  private long lastFailureLogMillis;
+  private final Ticker ticker;
+  private final ThrottledWarning failures;
 
   public LoadReporter(
       RoutingTable routes,
@@ -44,6 +41,8 @@ public class LoadReporter implements SmartLifecycle {
     this.orchestrator = orchestrator;
     this.clock = clock;
     this.intervalMillis = properties.gateway().demandReportInterval().toMillis();
+    this.ticker = new Ticker("gantry-load-reporter", Math.min(intervalMillis, 500), this::tick);
+    this.failures = new ThrottledWarning(log, clock);
   }
 
   /**
@@ -51,10 +50,7 @@ public class LoadReporter implements SmartLifecycle {
    * reported: report now, a cold start is on the clock.
    */
   void queued(DeploymentRoute route) {
-    var t = ticker;
-    if (t != null) {
-      t.execute(() -> reportDemand(route, true));
-    }
+    ticker.execute(() -> reportDemand(route, true));
   }
 
   private void tick() {
@@ -159,43 +155,22 @@ public class LoadReporter implements SmartLifecycle {
     }
   }
 
-  private synchronized void logFailure(String what, RuntimeException e) {
-    long now = clock.millis();
-    if (now - lastFailureLogMillis > 30_000) {
-      lastFailureLogMillis = now;
-      log.warn("Cannot report {} to the control plane: {}", what, e.toString());
-    }
+  private void logFailure(String what, RuntimeException e) {
+    failures.warn("Cannot report {} to the control plane: {}", what, e.toString());
   }
 
   @Override
-  public synchronized void start() {
-    ticker =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> Thread.ofPlatform().name("gantry-load-reporter").daemon().unstarted(r));
-    long period = Math.min(intervalMillis, 500);
-    ticker.scheduleWithFixedDelay(
-        () -> {
-          try {
-            tick();
-          } catch (RuntimeException e) {
-            log.error("Load report tick failed", e);
-          }
-        },
-        period,
-        period,
-        TimeUnit.MILLISECONDS);
+  public void start() {
+    ticker.start();
   }
 
   @Override
-  public synchronized void stop() {
-    if (ticker != null) {
-      ticker.shutdownNow();
-      ticker = null;
-    }
+  public void stop() {
+    ticker.stop();
   }
 
   @Override
-  public synchronized boolean isRunning() {
-    return ticker != null;
+  public boolean isRunning() {
+    return ticker.isRunning();
   }
 }
