@@ -247,7 +247,7 @@ gantry_port=$(free_port)
 temporal_port=$(free_port)
 
 start_sim() {
-  start_group sim java "${SIM_JVM_OPTS[@]}" --enable-native-access=ALL-UNNAMED -jar "$app_jar" \
+  start_group sim java "${SIM_JVM_OPTS[@]}" -jar "$app_jar" \
     sim --port "$sim_port" --model "$MODEL" "${SIM_FLAGS[@]}"
 }
 

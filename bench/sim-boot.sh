@@ -32,7 +32,7 @@ trap cleanup EXIT
 (cd "$dir" && "$java_home/bin/jar" xf "$(realpath "$OLDPWD/$jar")" BOOT-INF/lib)
 mv "$dir"/BOOT-INF/lib/* "$dir"/
 simjar=$(ls "$dir"/engine-sim-*.jar)
-options=(-XX:+UseSerialGC -Xmx192m -XX:TieredStopAtLevel=1 --enable-native-access=ALL-UNNAMED)
+options=(-XX:+UseSerialGC -Xmx192m -XX:TieredStopAtLevel=1)
 start=$(date +%s%N)
 "$java" "${options[@]}" -XX:AOTCacheOutput="$dir/sim.aot" -cp "$simjar" dev.gantry.sim.SimTraining \
   > "$dir/training.log" 2>&1

@@ -3,14 +3,13 @@ package dev.gantry.sim;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.function.LongSupplier;
-import reactor.core.publisher.Mono;
-import reactor.core.publisher.Sinks;
 
 /**
- * A non-blocking admission gate in the spirit of an engine's batch scheduler: at most {@code limit}
- * tickets run at once, the others wait in FIFO order. Nothing here blocks a thread: a waiting
- * ticket is a {@link Sinks.Empty} completed when a slot frees.
+ * An admission gate in the spirit of an engine's batch scheduler: at most {@code limit} tickets run
+ * at once, the others wait in FIFO order. A request's (virtual) thread waits for its ticket in
+ * {@link Ticket#awaitAdmission()}; the lock is held only to update counts, never while waiting.
  */
 final class Scheduler {
 
@@ -22,14 +21,13 @@ final class Scheduler {
 
   /** One request's place in the scheduler. {@link #finish} it exactly when it ends. */
   final class Ticket {
-    private final Sinks.Empty<Void> admission = Sinks.empty();
+    private final CountDownLatch admission = new CountDownLatch(1);
     private State state; // guarded by Scheduler.this
     private long admittedAtNanos; // guarded by Scheduler.this
 
     /**
      * When the ticket took its slot, on the scheduler's clock; stamped under the lock, so it is
-     * fixed before {@link #running()} counts the ticket. Meaningful once {@link #admitted()} has
-     * completed.
+     * fixed before {@link #running()} counts the ticket. Meaningful once admitted.
      */
     long admittedAtNanos() {
       synchronized (Scheduler.this) {
@@ -37,9 +35,14 @@ final class Scheduler {
       }
     }
 
-    /** Completes when the ticket may run (at once if a slot was free). */
-    Mono<Void> admitted() {
-      return admission.asMono();
+    /** Returns when the ticket may run (at once if a slot was free). */
+    void awaitAdmission() throws InterruptedException {
+      admission.await();
+    }
+
+    /** Whether the ticket holds a slot now or held one before it finished. */
+    boolean admitted() {
+      return admission.getCount() == 0;
     }
 
     /** Frees the slot, or leaves the queue if still waiting; idempotent. */
@@ -85,7 +88,7 @@ final class Scheduler {
       maxInFlight = Math.max(maxInFlight, running + queue.size());
     }
     if (admittedNow) {
-      ticket.admission.tryEmitEmpty();
+      ticket.admission.countDown();
     }
     return ticket;
   }
@@ -107,9 +110,8 @@ final class Scheduler {
         admitted.add(next);
       }
     }
-    // Signal outside the lock: the admitted request starts generating on this thread.
     for (Ticket next : admitted) {
-      next.admission.tryEmitEmpty();
+      next.admission.countDown();
     }
   }
 

@@ -1,7 +1,6 @@
 package dev.gantry.sim;
 
 import java.time.Duration;
-import reactor.core.publisher.Mono;
 
 /**
  * The time the simulator paces generation by. Deadlines are absolute ({@link #at}), so a request's
@@ -14,12 +13,13 @@ interface SimClock {
   long nanoTime();
 
   /**
-   * Completes once {@link #nanoTime()} has reached {@code dueNanos}, at once when it already has.
-   * Cancelling it drops the deadline.
+   * Returns once {@link #nanoTime()} has reached {@code dueNanos}, at once when it already has.
+   *
+   * @throws InterruptedException when the request's thread is interrupted (its client left)
    */
-  Mono<Void> at(long dueNanos);
+  void sleepUntil(long dueNanos) throws InterruptedException;
 
-  /** {@link System#nanoTime()} and Reactor's timer: what the server uses outside tests. */
+  /** {@link System#nanoTime()} and {@link Thread#sleep}: what the server uses outside tests. */
   static SimClock system() {
     return SystemClock.INSTANCE;
   }
@@ -34,9 +34,11 @@ interface SimClock {
     }
 
     @Override
-    public Mono<Void> at(long dueNanos) {
-      long wait = dueNanos - System.nanoTime();
-      return wait <= 0 ? Mono.empty() : Mono.delay(Duration.ofNanos(wait)).then();
+    public void sleepUntil(long dueNanos) throws InterruptedException {
+      long wait;
+      while ((wait = dueNanos - System.nanoTime()) > 0) {
+        Thread.sleep(Duration.ofNanos(wait));
+      }
     }
   }
 }

@@ -25,15 +25,9 @@ public final class SimMain {
   /** Exit status when the server cannot start (e.g. port in use). */
   public static final int STARTUP_EXIT_CODE = 1;
 
-  private static final String LOGBACK_CONFIG = "logback.configurationFile";
-
   private SimMain() {}
 
   public static void main(String[] args) {
-    if (System.getProperty(LOGBACK_CONFIG) == null) {
-      // Quiet Netty/Reactor if Logback is present but unconfigured (no effect otherwise).
-      System.setProperty(LOGBACK_CONFIG, "gantry-sim-logback.xml");
-    }
     int status = run(args, System.out, System.err, System::exit);
     if (status != 0) {
       System.exit(status);

@@ -27,12 +27,6 @@ public class EngineLaunchSpecs {
   static final String HOST = "127.0.0.1";
   static final String SIM_MAIN_CLASS = "dev.gantry.sim.SimMain";
 
-  /**
-   * Keeps JDK 22+ from warning that Netty loads native code; the simulator runs on the platform's
-   * JVM, which is 21 or later, and 21 already accepts the flag.
-   */
-  static final String NATIVE_ACCESS = "--enable-native-access=ALL-UNNAMED";
-
   /** Longest a training run for the simulator's ahead-of-time cache may take. */
   private static final Duration AOT_TRAINING_TIMEOUT = Duration.ofMinutes(5);
 
@@ -59,7 +53,7 @@ public class EngineLaunchSpecs {
     this.simPrefix = simPrefix(local.simCommand(), local.simJvmOptions(), java, classPath);
     Optional<List<String>> aotOptions =
         simJar.isPresent() && local.simAotCache() && SimAotCache.supported()
-            ? SimAotCache.compatible(jvmOptions(local.simJvmOptions()))
+            ? SimAotCache.compatible(local.simJvmOptions())
             : Optional.empty();
     if (aotOptions.isPresent()) {
       this.simAotCache =
@@ -241,7 +235,7 @@ public class EngineLaunchSpecs {
     }
     List<String> prefix = new ArrayList<>();
     prefix.add(javaBinary);
-    prefix.addAll(jvmOptions(jvmOptions));
+    prefix.addAll(jvmOptions);
     if (isFatJar(classPath)
         && !Path.of(classPath).getFileName().toString().startsWith("engine-sim-")) {
       prefix.addAll(List.of("-jar", classPath, "sim"));
@@ -249,16 +243,6 @@ public class EngineLaunchSpecs {
       prefix.addAll(List.of("-cp", classPath, SIM_MAIN_CLASS));
     }
     return List.copyOf(prefix);
-  }
-
-  /** The simulator's JVM options, with native access for Netty. */
-  private static List<String> jvmOptions(List<String> configured) {
-    if (configured.contains(NATIVE_ACCESS)) {
-      return configured;
-    }
-    List<String> options = new ArrayList<>(configured);
-    options.add(NATIVE_ACCESS);
-    return options;
   }
 
   /**

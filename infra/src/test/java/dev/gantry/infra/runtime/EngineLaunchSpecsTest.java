@@ -159,7 +159,6 @@ class EngineLaunchSpecsTest {
     assertThat(Path.of(command.getFirst()).getFileName().toString()).startsWith("java");
     assertThat(command)
         .containsSequence("-XX:+UseSerialGC", "-Xmx192m", "-XX:TieredStopAtLevel=1", "-Xshare:auto")
-        .contains(EngineLaunchSpecs.NATIVE_ACCESS)
         .containsSequence(
             "-cp",
             EngineLaunchSpecs.absolute(System.getProperty("java.class.path")),
@@ -176,13 +175,7 @@ class EngineLaunchSpecsTest {
     assertThat(
             EngineLaunchSpecs.simPrefix(
                 List.of(), List.of("-Xmx64m"), "/jdk/bin/java", "/opt/gantry/gantry.jar"))
-        .containsExactly(
-            "/jdk/bin/java",
-            "-Xmx64m",
-            EngineLaunchSpecs.NATIVE_ACCESS,
-            "-jar",
-            "/opt/gantry/gantry.jar",
-            "sim");
+        .containsExactly("/jdk/bin/java", "-Xmx64m", "-jar", "/opt/gantry/gantry.jar", "sim");
   }
 
   @Test
@@ -195,7 +188,6 @@ class EngineLaunchSpecsTest {
                 "/data/engines/sim-1a2b/engine-sim-0.1.0-SNAPSHOT.jar"))
         .containsExactly(
             "/jdk/bin/java",
-            EngineLaunchSpecs.NATIVE_ACCESS,
             "-cp",
             "/data/engines/sim-1a2b/engine-sim-0.1.0-SNAPSHOT.jar",
             "dev.gantry.sim.SimMain");
@@ -216,13 +208,7 @@ class EngineLaunchSpecsTest {
     String classPath = String.join(File.pathSeparator, "/app/classes", "/app/lib/sim.jar");
 
     assertThat(
-            EngineLaunchSpecs.simPrefix(
-                List.of(), List.of(EngineLaunchSpecs.NATIVE_ACCESS), "/jdk/bin/java", classPath))
-        .containsExactly(
-            "/jdk/bin/java",
-            EngineLaunchSpecs.NATIVE_ACCESS,
-            "-cp",
-            classPath,
-            "dev.gantry.sim.SimMain");
+            EngineLaunchSpecs.simPrefix(List.of(), List.of("-Xmx64m"), "/jdk/bin/java", classPath))
+        .containsExactly("/jdk/bin/java", "-Xmx64m", "-cp", classPath, "dev.gantry.sim.SimMain");
   }
 }

@@ -21,11 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** Builds real ahead-of-time caches of the simulator with this JVM (JDK 25 and later). */
 class SimAotCacheTest {
   private static final List<String> OPTIONS =
-      List.of(
-          "-XX:+UseSerialGC",
-          "-Xmx192m",
-          "-XX:TieredStopAtLevel=1",
-          EngineLaunchSpecs.NATIVE_ACCESS);
+      List.of("-XX:+UseSerialGC", "-Xmx192m", "-XX:TieredStopAtLevel=1");
 
   @TempDir Path dir;
 
