@@ -174,4 +174,90 @@ class AutoscalerTest {
     assertThatThrownBy(() -> new ScalingPolicy(3, 2, 1, 0.5, 0, 0, 0))
         .isInstanceOf(IllegalArgumentException.class);
   }
+
+  // ------------------------------------------------------------ several gateways
+
+  /** No delay window: each decision shows the demand of the last report alone. */
+  private static final ScalingPolicy NO_DELAY = new ScalingPolicy(0, 8, 16, 0.75, 0, 0, 0);
+
+  @Test
+  void evenTrafficOverTwoGatewaysIsObservedOnceNotTwice() {
+    // Each of two gateways has 24 waiting and half of every worker's slots: each reports 48, the
+    // workers it alone needs for its 24.
+    var scaler = Autoscaler.IDLE.observe(POLICY, 0, "gateway-a", new Demand(0, 48, 0), NONE);
+    scaler = scaler.observe(POLICY, 100, "gateway-b", new Demand(0, 48, 300), NONE);
+
+    assertThat(scaler.decide(POLICY, 100, NONE).desired()).isEqualTo(4); // ceil(48 / 12)
+  }
+
+  @Test
+  void aBurstOnOneGatewayIsNotDilutedByAnIdleOne() {
+    var scaler = Autoscaler.IDLE.observe(NO_DELAY, 0, "gateway-a", new Demand(0, 60, 0), NONE);
+    // The other gateway's report comes later and sees nothing: a's burst still counts.
+    scaler = scaler.observe(NO_DELAY, 500, "gateway-b", new Demand(0, 0, 0), NONE);
+
+    assertThat(scaler.decide(NO_DELAY, 500, NONE).desired()).isEqualTo(5);
+  }
+
+  @Test
+  void aGatewaysNewReportReplacesItsOldOne() {
+    var scaler = Autoscaler.IDLE.observe(NO_DELAY, 0, "gateway-a", new Demand(60, 0, 0), NONE);
+    scaler = scaler.observe(NO_DELAY, 1_000, "gateway-b", new Demand(24, 0, 0), NONE);
+    assertThat(scaler.decide(NO_DELAY, 1_000, NONE).desired()).isEqualTo(5);
+
+    // a's demand fell below b's: b's is the largest now.
+    scaler = scaler.observe(NO_DELAY, 2_000, "gateway-a", new Demand(12, 0, 0), NONE);
+    assertThat(scaler.decide(NO_DELAY, 2_000, NONE).desired()).isEqualTo(2);
+    assertThat(scaler.sources()).containsOnlyKeys("gateway-a", "gateway-b");
+    assertThat(scaler.sources().get("gateway-a"))
+        .isEqualTo(new Autoscaler.Reported(2_000, new Demand(12, 0, 0)));
+  }
+
+  @Test
+  void theQueueDelayCountsTheLongestWaitOfAnyGateway() {
+    var policy = new ScalingPolicy(0, 8, 16, 1.0, 0, 0, 500);
+    var fleet = new Fleet(0, 1);
+    var scaler = Autoscaler.IDLE.observe(policy, 0, "gateway-a", new Demand(15, 1, 800), fleet);
+    scaler = scaler.observe(policy, 10, "gateway-b", new Demand(15, 1, 100), fleet);
+
+    // a's request has waited past the queue delay: one worker more than the fleet has.
+    assertThat(scaler.decide(policy, 10, fleet).desired()).isEqualTo(2);
+  }
+
+  @Test
+  void aGatewaySilentLongerThanItsReportsCountIsForgotten() {
+    var scaler = Autoscaler.IDLE.observe(NO_DELAY, 0, "gateway-a", new Demand(48, 0, 0), NONE);
+    long stillCounts = Autoscaler.SOURCE_TTL_MILLIS - 1;
+    scaler = scaler.observe(NO_DELAY, stillCounts, "gateway-b", new Demand(12, 0, 0), NONE);
+    assertThat(scaler.decide(NO_DELAY, stillCounts, NONE).desired()).isEqualTo(4);
+
+    long forgotten = Autoscaler.SOURCE_TTL_MILLIS;
+    scaler = scaler.observe(NO_DELAY, forgotten, "gateway-b", new Demand(12, 0, 0), NONE);
+    assertThat(scaler.decide(NO_DELAY, forgotten, NONE).desired()).isEqualTo(1);
+    assertThat(scaler.sources()).containsOnlyKeys("gateway-b");
+  }
+
+  @Test
+  void aReportThatNamesNoGatewayStandsAloneAsBefore() {
+    var named = Autoscaler.IDLE.observe(NO_DELAY, 0, "gateway-a", new Demand(48, 0, 0), NONE);
+    var unnamed = named.observe(NO_DELAY, 10, null, new Demand(12, 0, 0), NONE);
+
+    assertThat(unnamed.decide(NO_DELAY, 10, NONE).desired()).isEqualTo(1);
+    assertThat(unnamed.peaks())
+        .isEqualTo(Autoscaler.IDLE.observe(NO_DELAY, 10, new Demand(12, 0, 0), NONE).peaks());
+    assertThat(Autoscaler.IDLE.observe(NO_DELAY, 0, null, new Demand(1, 0, 0), NONE).sources())
+        .isEmpty();
+  }
+
+  @Test
+  void theGatewaysRememberedAreBoundedTheLongestSilentGoingFirst() {
+    var scaler = Autoscaler.IDLE;
+    for (int i = 0; i < Autoscaler.MAX_SOURCES + 5; i++) {
+      scaler = scaler.observe(NO_DELAY, i, "gateway-" + i, new Demand(0, 0, 0), NONE);
+    }
+
+    assertThat(scaler.sources()).hasSize(Autoscaler.MAX_SOURCES);
+    assertThat(scaler.sources()).doesNotContainKey("gateway-4").containsKey("gateway-5");
+    assertThat(scaler.sources()).containsKey("gateway-" + (Autoscaler.MAX_SOURCES + 4));
+  }
 }

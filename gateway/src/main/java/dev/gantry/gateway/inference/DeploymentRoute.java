@@ -410,10 +410,14 @@ final class DeploymentRoute {
     return inFlight;
   }
 
-  /** The workers {@code requests} need at the target utilization, at most {@code max_workers}. */
+  /**
+   * The workers {@code requests} of this gateway need at the target utilization, at most {@code
+   * max_workers}: with {@code n} gateways in its view, it has 1/n of each worker's slots, so as
+   * many workers as {@code n} times its requests would need of whole workers.
+   */
   int workersNeeded(int requests) {
     var policy = spec.scalingPolicy();
-    return Math.min(policy.maxWorkers(), policy.workersFor(requests));
+    return Math.min(policy.maxWorkers(), policy.workersFor(asWhole(requests)));
   }
 
   /** Requests on workers and waiting: what the autoscaler sizes the deployment for. */
@@ -421,6 +425,20 @@ final class DeploymentRoute {
     Waiter oldest = queue.peekFirst();
     long waited = oldest == null ? 0 : Math.max(0, clock.getAsLong() - oldest.enqueuedAtMillis);
     return new Demand(inFlight(), queue.size(), waited);
+  }
+
+  /**
+   * {@link #demand()} scaled to the whole deployment, as the autoscaler reads one gateway's report:
+   * each request counted once per gateway in this gateway's view (see {@link #workersNeeded}).
+   */
+  Demand reportedDemand() {
+    Demand demand = demand();
+    return new Demand(
+        asWhole(demand.inFlight()), asWhole(demand.queued()), demand.oldestWaitMillis());
+  }
+
+  private int asWhole(int requests) {
+    return (int) Math.min(Integer.MAX_VALUE, (long) requests * Math.max(1, partition.members()));
   }
 
   /** The workers now routed to, for activity reports. */

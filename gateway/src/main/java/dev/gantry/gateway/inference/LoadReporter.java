@@ -2,10 +2,13 @@ package dev.gantry.gateway.inference;
 
 import dev.gantry.api.deployment.DemandReport;
 import dev.gantry.api.worker.ActivityReport;
+import dev.gantry.autoscaler.Autoscaler;
 import dev.gantry.gateway.deployment.DeploymentOrchestrator;
 import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
+import java.security.SecureRandom;
 import java.time.Clock;
+import java.util.HexFormat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
@@ -14,9 +17,13 @@ import org.springframework.stereotype.Component;
 /**
  * Tells the control plane what the data plane sees, coalesced: a deployment's demand whenever the
  * workers it needs change (at once when they rise as requests start waiting, else at most every
- * {@code demand-report-interval}, and again every second while requests wait), and each worker's
- * last use, at most a few times per idle timeout. Reports go out on virtual threads, at most one in
- * flight per deployment, so a slow control plane never holds up requests or other deployments.
+ * {@code demand-report-interval}, and again every second while requests wait, and every {@link
+ * Autoscaler#SOURCE_REPEAT_MILLIS} while there is any demand), and each worker's last use, at most
+ * a few times per idle timeout. Reports go out on virtual threads, at most one in flight per
+ * deployment, so a slow control plane never holds up requests or other deployments.
+ *
+ * <p>Each demand report carries this gateway's name ({@link #source()}, new at every start): with
+ * several gateways in front of a deployment, the control plane adds up each one's latest report.
  */
 @ConditionalOnGatewayRole
 @Component
@@ -31,6 +38,7 @@ public class LoadReporter implements SmartLifecycle {
   private final long intervalMillis;
   private final Ticker ticker;
   private final ThrottledWarning failures;
+  private final String source = newSourceName();
 
   public LoadReporter(
       RoutingTable routes,
@@ -43,6 +51,17 @@ public class LoadReporter implements SmartLifecycle {
     this.intervalMillis = properties.gateway().demandReportInterval().toMillis();
     this.ticker = new Ticker("gantry-load-reporter", Math.min(intervalMillis, 500), this::tick);
     this.failures = new ThrottledWarning(log, clock);
+  }
+
+  /** This gateway's name in its demand reports: its process id and a random part. */
+  String source() {
+    return source;
+  }
+
+  private static String newSourceName() {
+    byte[] random = new byte[6];
+    new SecureRandom().nextBytes(random);
+    return "gateway-" + ProcessHandle.current().pid() + "-" + HexFormat.of().formatHex(random);
   }
 
   /**
@@ -83,7 +102,9 @@ public class LoadReporter implements SmartLifecycle {
     }
     route.lastDemandReportMillis = now;
     route.lastReportedNeed = need;
-    var report = new DemandReport(demand.inFlight(), demand.queued(), demand.oldestWaitMillis());
+    var whole = route.reportedDemand();
+    var report =
+        new DemandReport(whole.inFlight(), whole.queued(), whole.oldestWaitMillis(), source);
     Thread.ofVirtual()
         .name("gantry-demand-report")
         .start(
@@ -111,7 +132,10 @@ public class LoadReporter implements SmartLifecycle {
   /**
    * Whether a demand report is due: the workers the demand needs changed (or a first request
    * started waiting) and the last report is at least {@code intervalMillis} old, or requests wait
-   * and it is a second old. Nothing is sent while neither the need nor a queue says anything new.
+   * and it is a second old, or any demand stands and the last report is {@link
+   * Autoscaler#SOURCE_REPEAT_MILLIS} old (the control plane forgets a gateway's share after {@link
+   * Autoscaler#SOURCE_TTL_MILLIS} without a report). Nothing is sent while there is no demand and
+   * nothing changed.
    */
   static boolean demandDue(
       int need,
@@ -121,7 +145,7 @@ public class LoadReporter implements SmartLifecycle {
       long sinceLastMillis,
       long intervalMillis) {
     if (!queued && need == lastNeed) {
-      return false;
+      return need > 0 && sinceLastMillis >= Autoscaler.SOURCE_REPEAT_MILLIS;
     }
     if (urgent && need > lastNeed) {
       // A scale-up: each worker's cold start counts from the decision, so no coalescing.

@@ -6,6 +6,7 @@ import dev.gantry.api.deployment.AutoscalingSpec;
 import dev.gantry.api.deployment.DeploymentSpec;
 import dev.gantry.api.deployment.Framework;
 import dev.gantry.api.worker.WorkerStatus;
+import dev.gantry.infra.db.GatewayMember;
 import dev.gantry.infra.db.RoutableDeployment;
 import dev.gantry.infra.db.RoutableWorker;
 import java.time.Duration;
@@ -176,6 +177,36 @@ class DeploymentRouteTest {
     admit(route);
 
     assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(1, 2, 750));
+  }
+
+  /**
+   * With two gateways in the view, this one has half of every worker's slots: its demand is
+   * reported, and its workers needed counted, as twice its requests (the autoscaler takes the
+   * largest gateway report, docs/architecture.md).
+   */
+  @Test
+  void aGatewayWithHalfOfEachWorkerReportsItsDemandScaledToTheWholeDeployment() {
+    var one = new SlotPartition("gw-a", 5_000);
+    var two = new SlotPartition("gw-b", 5_000);
+    var table = new java.util.TreeMap<String, GatewayMember>();
+    for (int round = 0; round < 3; round++) {
+      for (var gateway : List.of(one, two)) {
+        var own = gateway.observe(new ArrayList<>(table.values()), round, view -> true);
+        table.put(own.id(), own);
+      }
+    }
+    assertThat(one.members()).isEqualTo(2);
+    var route =
+        new DeploymentRoute(deployment(4, null, List.of(healthy(1))), this::now, time, 10, one);
+    admit(route);
+    admit(route);
+    admit(route);
+
+    assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(2, 1, 0));
+    assertThat(route.reportedDemand()).isEqualTo(new DeploymentRoute.Demand(4, 2, 0));
+    // 3 requests at half of concurrency 4 need two workers, where one whole worker would do.
+    assertThat(route.workersNeeded(3)).isEqualTo(2);
+    assertThat(route(deployment(4, null, List.of(healthy(1))), 10).workersNeeded(3)).isEqualTo(1);
   }
 
   @Test

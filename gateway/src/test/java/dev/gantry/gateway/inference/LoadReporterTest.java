@@ -10,6 +10,7 @@ import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.when;
 
 import dev.gantry.api.deployment.DemandReport;
+import dev.gantry.autoscaler.Autoscaler;
 import dev.gantry.gateway.deployment.DeploymentOrchestrator;
 import dev.gantry.infra.config.GantryProperties;
 import java.time.Clock;
@@ -50,9 +51,22 @@ class LoadReporterTest {
   }
 
   @Test
-  void steadyDemandWithoutAQueueSendsNothing() {
-    assertThat(demandDue(4, 4, false, false, 3_600_000, INTERVAL)).isFalse();
+  void noDemandSendsNothing() {
+    assertThat(demandDue(0, 0, false, false, 3_600_000, INTERVAL)).isFalse();
     assertThat(demandDue(0, 0, false, true, 3_600_000, INTERVAL)).isFalse();
+  }
+
+  /**
+   * Steady demand is repeated, so that the control plane, which adds up the latest report of each
+   * gateway and forgets one silent for {@link Autoscaler#SOURCE_TTL_MILLIS}, keeps counting it.
+   */
+  @Test
+  void steadyDemandIsRepeatedWellWithinTheTimeTheControlPlaneRemembersIt() {
+    long repeat = Autoscaler.SOURCE_REPEAT_MILLIS;
+    assertThat(repeat).isLessThanOrEqualTo(Autoscaler.SOURCE_TTL_MILLIS / 3);
+    assertThat(demandDue(4, 4, false, false, repeat - 1, INTERVAL)).isFalse();
+    assertThat(demandDue(4, 4, false, false, repeat, INTERVAL)).isTrue();
+    assertThat(demandDue(1, 1, false, false, repeat, INTERVAL)).isTrue();
   }
 
   @Test
@@ -99,7 +113,8 @@ class LoadReporterTest {
     try {
       Mono<?> admission = route.admit(() -> reporter.queued(route));
       admission.subscribe();
-      assertThat(reports.poll(30, TimeUnit.SECONDS)).isEqualTo(new DemandReport(0, 1, 0));
+      assertThat(reports.poll(30, TimeUnit.SECONDS))
+          .isEqualTo(new DemandReport(0, 1, 0, reporter.source()));
 
       // Three waiting at concurrency 2 need a second worker; the report for one is still out.
       route.admit(() -> reporter.queued(route)).subscribe();
@@ -109,8 +124,25 @@ class LoadReporterTest {
       DemandReport second = reports.poll(30, TimeUnit.SECONDS);
       assertThat(second).isNotNull();
       assertThat(second.queued()).isEqualTo(3);
+      assertThat(second.source()).isEqualTo(reporter.source());
     } finally {
       reporter.stop();
     }
+  }
+
+  @Test
+  void eachGatewayNamesItselfApart() {
+    var properties = mock(GantryProperties.class, RETURNS_DEEP_STUBS);
+    when(properties.gateway().demandReportInterval()).thenReturn(Duration.ofMillis(INTERVAL));
+    var clock = Clock.systemUTC();
+    var one =
+        new LoadReporter(
+            mock(RoutingTable.class), mock(DeploymentOrchestrator.class), properties, clock);
+    var two =
+        new LoadReporter(
+            mock(RoutingTable.class), mock(DeploymentOrchestrator.class), properties, clock);
+
+    assertThat(one.source()).startsWith("gateway-" + ProcessHandle.current().pid() + "-");
+    assertThat(one.source()).isNotEqualTo(two.source());
   }
 }

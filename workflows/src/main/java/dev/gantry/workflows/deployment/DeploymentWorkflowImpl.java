@@ -539,7 +539,11 @@ public class DeploymentWorkflowImpl implements DeploymentWorkflow {
     if (autoscalerOn()) {
       autoscaler =
           autoscaler.observe(
-              spec.scalingPolicy(), Workflow.currentTimeMillis(), report.demand(), fleet());
+              spec.scalingPolicy(),
+              Workflow.currentTimeMillis(),
+              report.source(),
+              report.demand(),
+              fleet());
       int before = wanted;
       rescale();
       // A report that changes nothing wakes nothing: the loop's review timer covers the window.

@@ -22,6 +22,7 @@ import dev.gantry.api.worker.WorkerSettings;
 import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.api.worker.WorkerWorkflow;
 import dev.gantry.api.worker.WorkerWorkflowInput;
+import dev.gantry.autoscaler.Autoscaler;
 import dev.gantry.workflows.deployment.DeploymentWorkflowTest.Recorder;
 import dev.gantry.workflows.worker.WorkerWorkflowImpl;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
@@ -132,6 +133,33 @@ class AutoscalingWorkflowTest {
     }
     assertThat(engines.count("drain:")).isEqualTo(3);
     assertThat(env.currentTimeMillis() - peakAt).isLessThan(145_000);
+  }
+
+  /**
+   * Two gateways, each reporting under its name: the quiet one's report counts the busy one's
+   * latest demand too, so it does not size the deployment for its own quiet alone; the busy one's
+   * share is forgotten once it stayed silent for {@link Autoscaler#SOURCE_TTL_MILLIS}. (Before
+   * reports named their gateway, the last report stood alone: b's would have asked for none.)
+   */
+  @Test
+  void aQuietGatewaysReportCountsTheBusyGatewaysDemandToo(
+      TestWorkflowEnvironment env, WorkflowClient client, Worker worker) {
+    var wf = start(env, client, worker, spec(0, 4, 60, new AutoscalingSpec(null, 2, null, null)));
+    await(env, "running", () -> wf.state().status() == DeploymentStatus.RUNNING);
+    long reportedAt = env.currentTimeMillis();
+    wf.reportDemand(new DemandReport(16, 0, 0, "gateway-a")); // 2 workers at concurrency 8
+    await(env, "two healthy workers", () -> healthy(wf).size() == 2);
+    // a's peak has left the 2 s window; b reports its own quiet.
+    env.sleep(Duration.ofMillis(reportedAt + 5_000 - env.currentTimeMillis()));
+    wf.reportDemand(new DemandReport(0, 0, 0, "gateway-b"));
+    await(env, "gateway-a's demand still counts", () -> wf.state().wanted() == 2);
+    assertThat(wf.state().workers()).hasSize(2).allMatch(WorkerSlot::keepWarm);
+
+    // gateway-a said nothing for longer than its report counts: b's next report finds no demand.
+    env.sleep(
+        Duration.ofMillis(reportedAt + Autoscaler.SOURCE_TTL_MILLIS - env.currentTimeMillis()));
+    wf.reportDemand(new DemandReport(0, 0, 0, "gateway-b"));
+    await(env, "let go once gateway-a is forgotten", () -> wf.state().wanted() == 0);
   }
 
   @Test

@@ -473,6 +473,31 @@ class HistoryRecorder {
   }
 
   /**
+   * Two gateways in front of one deployment, each reporting under its name, a 2 s scale-down delay:
+   * after the busy gateway's peak left the window, the quiet gateway's report still counts the busy
+   * one's demand (the deployment keeps both workers); once both report zero the workers are let go
+   * and reap themselves.
+   */
+  @Test
+  void aQuietGatewaysReportCountsTheBusyGatewaysDemandToo() {
+    var wf = startDeployment(fresh(spec(0, 4, 10, new AutoscalingSpec(null, 2, null, null))));
+    awaitStatus(wf, DeploymentStatus.RUNNING);
+    wf.reportDemand(new DemandReport(16, 0, 0, "gateway-a"));
+    awaitWorkers(wf, "two healthy workers", List.of(1, 2), List.of(1, 2));
+    env.sleep(Duration.ofSeconds(5));
+    wf.reportDemand(new DemandReport(0, 0, 0, "gateway-b"));
+    await("gateway-a's demand still counts", () -> wf.state().wanted() == 2);
+    wf.reportDemand(new DemandReport(0, 0, 0, "gateway-a"));
+    await("scaled to zero", () -> ordinals(wf, false).isEmpty());
+    delete(wf);
+    awaitClosed(deploymentId());
+    record(
+        "deployment/autoscaler-quiet-gateway-counts-busy-gateways-demand-then-delete",
+        deploymentId(),
+        LLM_AUTOSCALER);
+  }
+
+  /**
    * The autoscaler's memory continues as new: a peak kept for an hour is still kept by the next
    * run, which lets the workers go only when it leaves the window.
    */
