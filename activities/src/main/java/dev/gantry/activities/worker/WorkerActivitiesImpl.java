@@ -6,6 +6,7 @@ import dev.gantry.api.worker.WorkerActivities;
 import dev.gantry.api.worker.WorkerStatus;
 import dev.gantry.api.worker.WorkerWorkflow;
 import dev.gantry.infra.config.GantryProperties;
+import dev.gantry.infra.db.DeploymentRepository;
 import dev.gantry.infra.db.WorkerRepository;
 import dev.gantry.infra.db.WorkerRepository.WorkerTransition;
 import dev.gantry.infra.metrics.ColdStartMeters;
@@ -50,6 +51,7 @@ public class WorkerActivitiesImpl implements WorkerActivities {
   private final Duration routingGrace;
   private final ColdStartMeters meters;
   private final Clock clock;
+  private final DeploymentRepository deployments;
 
   public WorkerActivitiesImpl(
       WorkerRuntime runtime,
@@ -59,9 +61,11 @@ public class WorkerActivitiesImpl implements WorkerActivities {
       EngineWatcher watcher,
       GantryProperties properties,
       ColdStartMeters meters,
-      Clock clock) {
+      Clock clock,
+      DeploymentRepository deployments) {
     this.meters = meters;
     this.clock = clock;
+    this.deployments = deployments;
     this.runtime = runtime;
     this.storage = storage;
     this.secrets = secrets;
@@ -93,7 +97,8 @@ public class WorkerActivitiesImpl implements WorkerActivities {
                   storage.pathOf(input.deploymentId()),
                   env,
                   engine.frameworkArgs(),
-                  engine.gpu()));
+                  engine.gpu(),
+                  concurrencyOf(input.deploymentId())));
     } catch (WorkerRuntimeException e) {
       throw failure(e.type(), e.getMessage());
     }
@@ -148,6 +153,22 @@ public class WorkerActivitiesImpl implements WorkerActivities {
       }
       context.heartbeat(null);
       LockSupport.parkNanos(START_PROBE_INTERVAL.toNanos());
+    }
+  }
+
+  /**
+   * The deployment's {@code concurrency} now (an edit counts from the next worker on), which sizes
+   * the engine's batch; 0, the engine's own default, when the record cannot be read.
+   */
+  private int concurrencyOf(String deploymentId) {
+    if (deployments == null) {
+      return 0;
+    }
+    try {
+      return deployments.findById(deploymentId).map(d -> d.spec().concurrency()).orElse(0);
+    } catch (RuntimeException e) {
+      log.warn("could not read deployment {} for its concurrency", deploymentId, e);
+      return 0;
     }
   }
 

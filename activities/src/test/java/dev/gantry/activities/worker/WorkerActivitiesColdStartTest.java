@@ -103,7 +103,8 @@ class WorkerActivitiesColdStartTest {
                 properties),
             properties,
             meters,
-            clock));
+            clock,
+            null));
     activities =
         env.newActivityStub(
             WorkerActivities.class,

@@ -62,7 +62,15 @@ class WorkerActivitiesStopEngineTest {
             .get();
     env.registerActivitiesImplementations(
         new WorkerActivitiesImpl(
-            runtime, null, null, null, null, properties, new ColdStartMeters(), Clock.systemUTC()));
+            runtime,
+            null,
+            null,
+            null,
+            null,
+            properties,
+            new ColdStartMeters(),
+            Clock.systemUTC(),
+            null));
     // The worker workflow's heartbeat timeout is 30 s (heartbeats reach the server every 24 s);
     // 1 s here keeps the test short, the path is the same.
     var activities =

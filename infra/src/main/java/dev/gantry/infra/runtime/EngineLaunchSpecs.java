@@ -137,6 +137,7 @@ public class EngineLaunchSpecs {
       case SIM -> {
         command.addAll(simPrefix);
         command.addAll(List.of("--host", host, "--port", portArg, "--model", request.model()));
+        command.addAll(batchFlag(request, "--max-concurrency"));
         command.addAll(request.frameworkArgs());
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
@@ -144,6 +145,7 @@ public class EngineLaunchSpecs {
         offline(env);
         command.addAll(List.of("vllm", "serve", modelDir(request).toString()));
         command.addAll(servingFlags(host, portArg, request.model()));
+        command.addAll(batchFlag(request, "--max-num-seqs"));
         command.addAll(request.frameworkArgs());
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
@@ -157,6 +159,7 @@ public class EngineLaunchSpecs {
                 "--model-path",
                 modelDir(request).toString()));
         command.addAll(servingFlags(host, portArg, request.model()));
+        command.addAll(batchFlag(request, "--max-running-requests"));
         command.addAll(request.frameworkArgs());
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
@@ -165,6 +168,9 @@ public class EngineLaunchSpecs {
         command.addAll(List.of("ollama", "serve"));
         command.addAll(request.frameworkArgs());
         env.put("OLLAMA_HOST", host + ":" + portArg);
+        if (request.concurrency() > 0 && !request.env().containsKey(OLLAMA_PARALLEL)) {
+          env.put(OLLAMA_PARALLEL, Integer.toString(request.concurrency()));
+        }
         // The model was pulled into this store before any worker started; serve never pulls.
         env.put(
             "OLLAMA_MODELS",
@@ -172,6 +178,29 @@ public class EngineLaunchSpecs {
         yield new EngineLaunchSpec(command, env, "/api/version", null);
       }
     };
+  }
+
+  /** Ollama's batch size: requests it serves at once per loaded model. */
+  static final String OLLAMA_PARALLEL = "OLLAMA_NUM_PARALLEL";
+
+  /**
+   * The engine's batch sized to the deployment's {@code concurrency}: the gateways send a worker
+   * that many requests at once, and an engine that runs fewer queues the rest inside itself, out of
+   * the platform's sight, where their wait shows up only as a longer time to first token (the
+   * simulator's default batch is 8; Ollama's is 1 to 4). A value the deployment sets itself in
+   * {@code framework_args} (or, for Ollama, in its env) wins; none is added when the concurrency is
+   * not known.
+   */
+  static List<String> batchFlag(WorkerLaunchRequest request, String flag) {
+    if (request.concurrency() <= 0) {
+      return List.of();
+    }
+    for (String arg : request.frameworkArgs()) {
+      if (arg.equals(flag) || arg.startsWith(flag + "=")) {
+        return List.of();
+      }
+    }
+    return List.of(flag + "=" + request.concurrency());
   }
 
   /** Where {@link ModelPreparer} put the deployment's weights. */

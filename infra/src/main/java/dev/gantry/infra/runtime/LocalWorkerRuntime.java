@@ -699,7 +699,8 @@ public class LocalWorkerRuntime implements WorkerRuntime {
         request.storageDir(),
         kept,
         request.frameworkArgs(),
-        request.gpu());
+        request.gpu(),
+        request.concurrency());
   }
 
   private WorkerRuntimeException notFound(Framework framework, String binary) {

@@ -12,6 +12,9 @@ import java.util.Map;
  *
  * @param storageDir the deployment's storage directory (the model sits in it)
  * @param gpu the deployment's GPU request; null for a {@code sim} deployment without one
+ * @param concurrency the requests the gateways send the worker at once (the deployment's {@code
+ *     concurrency}): the engine's batch is sized to it ({@link EngineLaunchSpecs#engine}); 0 when
+ *     not known, which leaves the engine's own default
  */
 public record WorkerLaunchRequest(
     String deploymentId,
@@ -21,11 +24,26 @@ public record WorkerLaunchRequest(
     Path storageDir,
     Map<String, String> env,
     List<String> frameworkArgs,
-    GpuSpec gpu) {
+    GpuSpec gpu,
+    int concurrency) {
 
   public WorkerLaunchRequest {
     env = env == null ? Map.of() : Map.copyOf(env);
     frameworkArgs = frameworkArgs == null ? List.of() : List.copyOf(frameworkArgs);
+    concurrency = Math.max(0, concurrency);
+  }
+
+  /** A request whose engine keeps its own batch size. */
+  public WorkerLaunchRequest(
+      String deploymentId,
+      String workerId,
+      Framework framework,
+      String model,
+      Path storageDir,
+      Map<String, String> env,
+      List<String> frameworkArgs,
+      GpuSpec gpu) {
+    this(deploymentId, workerId, framework, model, storageDir, env, frameworkArgs, gpu, 0);
   }
 
   @Override

@@ -36,6 +36,61 @@ class EngineLaunchSpecsTest {
         new GpuSpec("H100", 2, List.of()));
   }
 
+  private WorkerLaunchRequest request(
+      Framework framework, List<String> args, Map<String, String> env, int concurrency) {
+    return new WorkerLaunchRequest(
+        "dep_abcdef",
+        "dep_abcdef-w0",
+        framework,
+        "m",
+        storage,
+        env,
+        args,
+        framework == Framework.SIM ? null : new GpuSpec("H100", 1, List.of()),
+        concurrency);
+  }
+
+  private static EngineLaunchSpec engine(WorkerLaunchRequest request) {
+    return EngineLaunchSpecs.engine(request, "127.0.0.1", 41000, List.of("sim"));
+  }
+
+  @Test
+  void eachEnginesBatchIsSizedToTheDeploymentsConcurrency() {
+    assertThat(engine(request(Framework.SIM, List.of(), Map.of(), 16)).command())
+        .contains("--max-concurrency=16");
+    assertThat(engine(request(Framework.VLLM, List.of(), Map.of(), 16)).command())
+        .contains("--max-num-seqs=16");
+    assertThat(engine(request(Framework.SGLANG, List.of(), Map.of(), 16)).command())
+        .contains("--max-running-requests=16");
+    assertThat(engine(request(Framework.OLLAMA, List.of(), Map.of(), 16)).env())
+        .containsEntry("OLLAMA_NUM_PARALLEL", "16");
+  }
+
+  @Test
+  void aBatchSizeTheDeploymentSetsItselfWins() {
+    var own = engine(request(Framework.SIM, List.of("--max-concurrency", "4"), Map.of(), 16));
+    assertThat(own.command()).containsSubsequence("--max-concurrency", "4");
+    assertThat(own.command()).noneMatch(arg -> arg.startsWith("--max-concurrency="));
+    assertThat(
+            engine(request(Framework.VLLM, List.of("--max-num-seqs=64"), Map.of(), 16)).command())
+        .filteredOn(arg -> arg.startsWith("--max-num-seqs"))
+        .containsExactly("--max-num-seqs=64");
+    assertThat(
+            engine(request(Framework.OLLAMA, List.of(), Map.of("OLLAMA_NUM_PARALLEL", "2"), 16))
+                .env())
+        .doesNotContainKey("OLLAMA_NUM_PARALLEL");
+  }
+
+  @Test
+  void anUnknownConcurrencyLeavesTheEnginesOwnBatchSize() {
+    assertThat(engine(request(Framework.SIM, List.of(), Map.of(), 0)).command())
+        .noneMatch(arg -> arg.startsWith("--max-concurrency"));
+    assertThat(engine(request(Framework.VLLM, List.of(), Map.of(), 0)).command())
+        .noneMatch(arg -> arg.startsWith("--max-num-seqs"));
+    assertThat(engine(request(Framework.OLLAMA, List.of(), Map.of(), 0)).env())
+        .doesNotContainKey("OLLAMA_NUM_PARALLEL");
+  }
+
   @Test
   void vllmServesTheModelDirectoryUnderTheDeploymentName() {
     EngineLaunchSpec spec =
