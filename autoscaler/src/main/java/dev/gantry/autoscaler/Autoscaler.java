@@ -60,6 +60,12 @@ public record Autoscaler(List<Peak> peaks, long coldStartMillis, Map<String, Rep
    */
   public static final long SOURCE_TTL_MILLIS = 15_000;
 
+  /**
+   * How old a gateway's report may be for its oldest wait to count in another's decision: a gateway
+   * repeats its report every second while requests wait there, so an older one's queue may be gone.
+   */
+  public static final long QUEUED_REPORT_FRESH_MILLIS = 2_000;
+
   /** How often a gateway with demand repeats its report, changed or not. */
   public static final long SOURCE_REPEAT_MILLIS = SOURCE_TTL_MILLIS / 3;
 
@@ -163,7 +169,9 @@ public record Autoscaler(List<Peak> peaks, long coldStartMillis, Map<String, Rep
       if (d.total() > largest.total()) {
         largest = d;
       }
-      longestWait = Math.max(longestWait, d.oldestWaitMillis());
+      if (now - reported.atMillis() <= QUEUED_REPORT_FRESH_MILLIS) {
+        longestWait = Math.max(longestWait, d.oldestWaitMillis());
+      }
     }
     Demand observed =
         new Demand(

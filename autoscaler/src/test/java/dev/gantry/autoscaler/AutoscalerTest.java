@@ -225,6 +225,18 @@ class AutoscalerTest {
   }
 
   @Test
+  void anotherGatewaysWaitCountsOnlyWhileItsReportIsFresh() {
+    var policy = new ScalingPolicy(0, 8, 16, 1.0, 0, 0, 500);
+    var fleet = new Fleet(0, 1);
+    var scaler = Autoscaler.IDLE.observe(policy, 0, "gateway-a", new Demand(15, 1, 800), fleet);
+    // a reports every second while its requests wait: three seconds on, its queue may be gone.
+    long later = Autoscaler.QUEUED_REPORT_FRESH_MILLIS + 1_000;
+    scaler = scaler.observe(policy, later, "gateway-b", new Demand(15, 1, 100), fleet);
+
+    assertThat(scaler.decide(policy, later, fleet).desired()).isEqualTo(1);
+  }
+
+  @Test
   void aGatewaySilentLongerThanItsReportsCountIsForgotten() {
     var scaler = Autoscaler.IDLE.observe(NO_DELAY, 0, "gateway-a", new Demand(48, 0, 0), NONE);
     long stillCounts = Autoscaler.SOURCE_TTL_MILLIS - 1;

@@ -32,7 +32,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * of a next request (pipelining) are kept for after the response. Request heads are bounded
  * ({@value #MAX_HEAD_BYTES} bytes), bodies too ({@value #MAX_BODY_BYTES}), by {@code
  * Content-Length} or chunked; a malformed request gets a 400 (431, 413) and the connection is
- * closed.
+ * closed. A response to {@code HEAD} carries no body; HTTP/1.0 clients get a stream unchunked,
+ * ended by the close.
  */
 final class SimHttp implements AutoCloseable {
 
@@ -42,7 +43,7 @@ final class SimHttp implements AutoCloseable {
   }
 
   static final int MAX_HEAD_BYTES = 16 * 1024;
-  static final int MAX_BODY_BYTES = 32 * 1024 * 1024;
+  static final int MAX_BODY_BYTES = 16 * 1024 * 1024;
 
   private static final System.Logger LOG = System.getLogger(SimHttp.class.getName());
   private static final byte[] CRLF = {'\r', '\n'};
@@ -108,13 +109,23 @@ final class SimHttp implements AutoCloseable {
         if (!closed.get()) {
           LOG.log(System.Logger.Level.WARNING, "gantry-sim: accept failed", e);
         }
-        return;
+        if (socket.isClosed()) {
+          return;
+        }
+        continue;
       }
       connections.add(connection);
       if (closed.get()) {
         closeQuietly(connection);
       }
-      Thread.ofVirtual().name("gantry-sim-connection").start(() -> serve(connection));
+      try {
+        Thread.ofVirtual().name("gantry-sim-connection").start(() -> serve(connection));
+      } catch (Throwable e) {
+        // Out of memory or threads: drop this connection, keep listening for the next.
+        LOG.log(System.Logger.Level.WARNING, "gantry-sim: cannot serve a connection", e);
+        connections.remove(connection);
+        closeQuietly(connection);
+      }
     }
   }
 
@@ -173,15 +184,18 @@ final class SimHttp implements AutoCloseable {
       if (!exchange.responded()) {
         throw new IllegalStateException("no response for " + exchange.path());
       }
-    } catch (Exception e) {
+    } catch (Throwable e) {
+      // Errors too (out of memory): the client must get an answer or see the connection close,
+      // not wait on a connection nobody will write to.
       if (!exchange.cancelled()) {
         LOG.log(System.Logger.Level.DEBUG, "gantry-sim: request failed", e);
       }
       exchange.abort();
-    }
-    if (exchange.mustClose()) {
-      // Ends the connection's watch too; a cut-short response shows as such to the client.
-      closeQuietly(exchange.connection);
+    } finally {
+      if (exchange.mustClose()) {
+        // Ends the connection's watch too; a cut-short response shows as such to the client.
+        closeQuietly(exchange.connection);
+      }
     }
   }
 
@@ -245,25 +259,33 @@ final class SimHttp implements AutoCloseable {
       int query = target.indexOf('?');
       String path = query < 0 ? target : target.substring(0, query);
       boolean http10 = parts[2].equals("HTTP/1.0");
+      if (headers.containsKey("transfer-encoding") && headers.containsKey("content-length")) {
+        throw new BadRequest(400, "Both Transfer-Encoding and Content-Length");
+      }
+      long declared = declaredLength(headers);
       if ("100-continue".equalsIgnoreCase(headers.get("expect"))) {
         out.write("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
         out.flush();
       }
-      byte[] body = readBody(in, headers);
+      byte[] body = declared < 0 ? readChunked(in) : readFixed(in, declared);
       return new Request(parts[0], path, http10, Map.copyOf(headers), body);
     }
 
-    private static byte[] readBody(InputStream in, Map<String, String> headers) throws IOException {
+    /**
+     * The body's {@code Content-Length} (0 without one; -1 when chunked), checked against {@link
+     * #MAX_BODY_BYTES} before anything is read or a {@code 100 Continue} is sent.
+     */
+    private static long declaredLength(Map<String, String> headers) throws BadRequest {
       String encoding = headers.get("transfer-encoding");
       if (encoding != null) {
         if (!encoding.equalsIgnoreCase("chunked")) {
           throw new BadRequest(400, "Unsupported Transfer-Encoding");
         }
-        return readChunked(in);
+        return -1;
       }
       String length = headers.get("content-length");
       if (length == null) {
-        return new byte[0];
+        return 0;
       }
       long size;
       try {
@@ -277,6 +299,10 @@ final class SimHttp implements AutoCloseable {
       if (size > MAX_BODY_BYTES) {
         throw new BadRequest(413, "Request body too large");
       }
+      return size;
+    }
+
+    private static byte[] readFixed(InputStream in, long size) throws IOException {
       byte[] body = in.readNBytes((int) size);
       if (body.length < size) {
         throw new BadRequest(400, "Request body cut short");
@@ -286,8 +312,9 @@ final class SimHttp implements AutoCloseable {
 
     private static byte[] readChunked(InputStream in) throws IOException {
       ByteArrayOutputStream body = new ByteArrayOutputStream();
-      int[] budget = {MAX_HEAD_BYTES};
+      int[] trailers = {MAX_HEAD_BYTES};
       while (true) {
+        int[] budget = {1024}; // each chunk's size line and the CRLF after its data
         String sizeLine = readLine(in, budget, false);
         int semicolon = sizeLine.indexOf(';');
         String hex = (semicolon < 0 ? sizeLine : sizeLine.substring(0, semicolon)).trim();
@@ -301,7 +328,7 @@ final class SimHttp implements AutoCloseable {
           throw new BadRequest(413, "Request body too large");
         }
         if (size == 0) {
-          while (!readLine(in, budget, false).isEmpty()) {
+          while (!readLine(in, trailers, false).isEmpty()) {
             // trailers: ignored
           }
           return body.toByteArray();
@@ -398,11 +425,13 @@ final class SimHttp implements AutoCloseable {
       return this;
     }
 
-    /** Sends a whole response with a {@code Content-Length}. */
+    /** Sends a whole response with a {@code Content-Length} (its body left out for HEAD). */
     void send(int status, String contentType, byte[] body) throws IOException {
       begin(status, contentType, body.length);
       try {
-        out.write(body);
+        if (!request.method().equals("HEAD")) {
+          out.write(body);
+        }
         out.flush();
         finished = true;
       } catch (IOException e) {
@@ -422,10 +451,14 @@ final class SimHttp implements AutoCloseable {
         return;
       }
       try {
-        out.write(Integer.toHexString(data.length).getBytes(StandardCharsets.US_ASCII));
-        out.write(CRLF);
-        out.write(data);
-        out.write(CRLF);
+        if (request.http10()) {
+          out.write(data); // no chunked coding in HTTP/1.0: the close ends the body
+        } else {
+          out.write(Integer.toHexString(data.length).getBytes(StandardCharsets.US_ASCII));
+          out.write(CRLF);
+          out.write(data);
+          out.write(CRLF);
+        }
       } catch (IOException e) {
         broken = true;
         throw e;
@@ -435,7 +468,9 @@ final class SimHttp implements AutoCloseable {
 
     void endStream() throws IOException {
       try {
-        out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        if (!request.http10()) {
+          out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        }
       } catch (IOException e) {
         broken = true;
         throw e;
@@ -470,7 +505,7 @@ final class SimHttp implements AutoCloseable {
       responseHeaders.forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
       if (length >= 0) {
         head.append("Content-Length: ").append(length).append("\r\n");
-      } else {
+      } else if (!request.http10()) {
         head.append("Transfer-Encoding: chunked\r\n");
       }
       if (closeAfter()) {
@@ -510,7 +545,7 @@ final class SimHttp implements AutoCloseable {
 
     /** The handler failed: answer 500 if nothing went out yet, else cut the response short. */
     private void abort() {
-      if (!started && !cancelled()) {
+      if (!started && !cancelled() && !request.method().equals("HEAD")) {
         try {
           writeSimple(out, 500, "Internal error");
           finished = true;

@@ -614,6 +614,10 @@ public final class SimServer implements AutoCloseable {
         due += throughput.interTokenNanos(scheduler.running());
       }
       clock.sleepUntil(due);
+      if (Thread.interrupted()) {
+        // The client left while no sleep was due (e.g. --inter-token-ms=0): stop all the same.
+        throw new InterruptedException("client gone");
+      }
       generationTokens.increment();
       sink.accept(Determinism.tokenText(seed, i));
     }

@@ -137,7 +137,7 @@ public class EngineLaunchSpecs {
       case SIM -> {
         command.addAll(simPrefix);
         command.addAll(List.of("--host", host, "--port", portArg, "--model", request.model()));
-        command.addAll(batchFlag(request, "--max-concurrency"));
+        command.addAll(batchFlag(request, "--max-concurrency", Integer.MAX_VALUE));
         command.addAll(request.frameworkArgs());
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
@@ -145,7 +145,9 @@ public class EngineLaunchSpecs {
         offline(env);
         command.addAll(List.of("vllm", "serve", modelDir(request).toString()));
         command.addAll(servingFlags(host, portArg, request.model()));
-        command.addAll(batchFlag(request, "--max-num-seqs"));
+        // vLLM refuses a batch of more sequences than it may batch tokens.
+        command.addAll(
+            batchFlag(request, "--max-num-seqs", intArg(request, "--max-num-batched-tokens")));
         command.addAll(request.frameworkArgs());
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
@@ -159,7 +161,7 @@ public class EngineLaunchSpecs {
                 "--model-path",
                 modelDir(request).toString()));
         command.addAll(servingFlags(host, portArg, request.model()));
-        command.addAll(batchFlag(request, "--max-running-requests"));
+        command.addAll(batchFlag(request, "--max-running-requests", Integer.MAX_VALUE));
         command.addAll(request.frameworkArgs());
         yield new EngineLaunchSpec(command, env, "/health", "/metrics");
       }
@@ -168,9 +170,6 @@ public class EngineLaunchSpecs {
         command.addAll(List.of("ollama", "serve"));
         command.addAll(request.frameworkArgs());
         env.put("OLLAMA_HOST", host + ":" + portArg);
-        if (request.concurrency() > 0 && !request.env().containsKey(OLLAMA_PARALLEL)) {
-          env.put(OLLAMA_PARALLEL, Integer.toString(request.concurrency()));
-        }
         // The model was pulled into this store before any worker started; serve never pulls.
         env.put(
             "OLLAMA_MODELS",
@@ -180,27 +179,39 @@ public class EngineLaunchSpecs {
     };
   }
 
-  /** Ollama's batch size: requests it serves at once per loaded model. */
-  static final String OLLAMA_PARALLEL = "OLLAMA_NUM_PARALLEL";
-
   /**
-   * The engine's batch sized to the deployment's {@code concurrency}: the gateways send a worker
-   * that many requests at once, and an engine that runs fewer queues the rest inside itself, out of
-   * the platform's sight, where their wait shows up only as a longer time to first token (the
-   * simulator's default batch is 8; Ollama's is 1 to 4). A value the deployment sets itself in
-   * {@code framework_args} (or, for Ollama, in its env) wins; none is added when the concurrency is
-   * not known.
+   * The engine's batch sized to the deployment's {@code concurrency}, at most {@code cap}: the
+   * gateways send a worker that many requests at once, and an engine that runs fewer queues the
+   * rest inside itself, out of the platform's sight, where their wait shows up only as a longer
+   * time to first token (the simulator's default batch is 8). A value the deployment sets itself in
+   * {@code framework_args} wins; none is added when the concurrency is not known. (Ollama keeps its
+   * own {@code OLLAMA_NUM_PARALLEL}, which the deployment's env may set: its memory grows with it,
+   * context by context, so the platform does not raise it unasked.)
    */
-  static List<String> batchFlag(WorkerLaunchRequest request, String flag) {
-    if (request.concurrency() <= 0) {
+  static List<String> batchFlag(WorkerLaunchRequest request, String flag, int cap) {
+    if (request.concurrency() <= 0 || intArg(request, flag) != Integer.MAX_VALUE) {
       return List.of();
     }
     for (String arg : request.frameworkArgs()) {
-      if (arg.equals(flag) || arg.startsWith(flag + "=")) {
+      if (arg.equals(flag)) {
         return List.of();
       }
     }
-    return List.of(flag + "=" + request.concurrency());
+    return List.of(flag + "=" + Math.max(1, Math.min(request.concurrency(), cap)));
+  }
+
+  /** The value of {@code --flag=N} in the deployment's args; {@code MAX_VALUE} when absent. */
+  static int intArg(WorkerLaunchRequest request, String flag) {
+    for (String arg : request.frameworkArgs()) {
+      if (arg.startsWith(flag + "=")) {
+        try {
+          return Integer.parseInt(arg.substring(flag.length() + 1));
+        } catch (NumberFormatException e) {
+          return 1; // set, though not a number: the platform adds none (the engine will say what)
+        }
+      }
+    }
+    return Integer.MAX_VALUE;
   }
 
   /** Where {@link ModelPreparer} put the deployment's weights. */

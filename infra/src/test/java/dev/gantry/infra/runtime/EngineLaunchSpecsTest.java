@@ -62,8 +62,17 @@ class EngineLaunchSpecsTest {
         .contains("--max-num-seqs=16");
     assertThat(engine(request(Framework.SGLANG, List.of(), Map.of(), 16)).command())
         .contains("--max-running-requests=16");
+    // Ollama's memory grows with its parallel requests: it keeps its own unless the env sets it.
     assertThat(engine(request(Framework.OLLAMA, List.of(), Map.of(), 16)).env())
-        .containsEntry("OLLAMA_NUM_PARALLEL", "16");
+        .doesNotContainKey("OLLAMA_NUM_PARALLEL");
+  }
+
+  @Test
+  void vllmsBatchIsNoLargerThanTheTokensItMayBatch() {
+    assertThat(
+            engine(request(Framework.VLLM, List.of("--max-num-batched-tokens=512"), Map.of(), 1024))
+                .command())
+        .contains("--max-num-seqs=512");
   }
 
   @Test
@@ -75,10 +84,6 @@ class EngineLaunchSpecsTest {
             engine(request(Framework.VLLM, List.of("--max-num-seqs=64"), Map.of(), 16)).command())
         .filteredOn(arg -> arg.startsWith("--max-num-seqs"))
         .containsExactly("--max-num-seqs=64");
-    assertThat(
-            engine(request(Framework.OLLAMA, List.of(), Map.of("OLLAMA_NUM_PARALLEL", "2"), 16))
-                .env())
-        .doesNotContainKey("OLLAMA_NUM_PARALLEL");
   }
 
   @Test
@@ -87,8 +92,6 @@ class EngineLaunchSpecsTest {
         .noneMatch(arg -> arg.startsWith("--max-concurrency"));
     assertThat(engine(request(Framework.VLLM, List.of(), Map.of(), 0)).command())
         .noneMatch(arg -> arg.startsWith("--max-num-seqs"));
-    assertThat(engine(request(Framework.OLLAMA, List.of(), Map.of(), 0)).env())
-        .doesNotContainKey("OLLAMA_NUM_PARALLEL");
   }
 
   @Test
