@@ -11,6 +11,7 @@ import dev.gantry.infra.db.WorkerRepository;
 import dev.gantry.infra.db.WorkerRepository.WorkerTransition;
 import dev.gantry.infra.metrics.ColdStartMeters;
 import dev.gantry.infra.metrics.ColdStartMeters.Phase;
+import dev.gantry.infra.routing.LocalRouting;
 import dev.gantry.infra.runtime.RunningWorker;
 import dev.gantry.infra.runtime.WorkerLaunchRequest;
 import dev.gantry.infra.runtime.WorkerRuntime;
@@ -26,6 +27,7 @@ import java.util.Map;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.stereotype.Component;
 
 /** A worker's side effects over the {@link WorkerRuntime}; failures carry a {@link FailureType}. */
@@ -52,6 +54,7 @@ public class WorkerActivitiesImpl implements WorkerActivities {
   private final ColdStartMeters meters;
   private final Clock clock;
   private final DeploymentRepository deployments;
+  private final LocalRouting localRouting;
 
   public WorkerActivitiesImpl(
       WorkerRuntime runtime,
@@ -62,10 +65,12 @@ public class WorkerActivitiesImpl implements WorkerActivities {
       GantryProperties properties,
       ColdStartMeters meters,
       Clock clock,
-      DeploymentRepository deployments) {
+      DeploymentRepository deployments,
+      ObjectProvider<LocalRouting> localRouting) {
     this.meters = meters;
     this.clock = clock;
     this.deployments = deployments;
+    this.localRouting = localRouting == null ? null : localRouting.getIfAvailable();
     this.runtime = runtime;
     this.storage = storage;
     this.secrets = secrets;
@@ -156,6 +161,18 @@ public class WorkerActivitiesImpl implements WorkerActivities {
     }
   }
 
+  private boolean localGatewayStoppedRouting(WorkerRef worker) {
+    if (localRouting == null) {
+      return false;
+    }
+    try {
+      return localRouting.noLongerRoutes(worker.deploymentId(), worker.workerId());
+    } catch (RuntimeException e) {
+      log.debug("could not ask the local gateway about worker {}", worker.workerId(), e);
+      return false;
+    }
+  }
+
   /**
    * The deployment's {@code concurrency} now (an edit counts from the next worker on), which sizes
    * the engine's batch; 0, the engine's own default, when the record cannot be read.
@@ -180,9 +197,12 @@ public class WorkerActivitiesImpl implements WorkerActivities {
       var running = runtime.find(workerId);
       if (running.isPresent()) {
         // The worker is recorded draining; requests routed before gateways saw that may still
-        // be on their way, so count in-flight requests only after the gateways caught up.
+        // be on their way, so count in-flight requests only after the gateways caught up: at
+        // once when the only gateway is this process's and says so, else after a refresh of all.
         context.heartbeat(null);
-        LockSupport.parkNanos(routingGrace.toNanos());
+        if (!localGatewayStoppedRouting(input.worker())) {
+          LockSupport.parkNanos(routingGrace.toNanos());
+        }
       }
       Duration bound = input.scaleIn() ? settings.scaleInDrainTimeout() : settings.drainTimeout();
       Instant deadline = Instant.now().plus(bound);

@@ -104,6 +104,7 @@ class WorkerActivitiesColdStartTest {
             properties,
             meters,
             clock,
+            null,
             null));
     activities =
         env.newActivityStub(

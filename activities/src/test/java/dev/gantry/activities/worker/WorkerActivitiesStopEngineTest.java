@@ -9,6 +9,7 @@ import dev.gantry.api.worker.WorkerActivities.StopEngineInput;
 import dev.gantry.api.worker.WorkerActivities.WorkerRef;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.metrics.ColdStartMeters;
+import dev.gantry.infra.routing.LocalRouting;
 import dev.gantry.infra.runtime.EngineExit;
 import dev.gantry.infra.runtime.RunningWorker;
 import dev.gantry.infra.runtime.WorkerLaunchRequest;
@@ -28,6 +29,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.springframework.beans.factory.support.StaticListableBeanFactory;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
 
@@ -70,6 +72,7 @@ class WorkerActivitiesStopEngineTest {
             properties,
             new ColdStartMeters(),
             Clock.systemUTC(),
+            null,
             null));
     // The worker workflow's heartbeat timeout is 30 s (heartbeats reach the server every 24 s);
     // 1 s here keeps the test short, the path is the same.
@@ -104,10 +107,59 @@ class WorkerActivitiesStopEngineTest {
     assertThat(runtime.stops).as("the engine is left to the normal stop").isEmpty();
   }
 
-  /** One engine, always running four requests. */
+  /**
+   * When the only gateway runs in this process and says it routes nothing more to the worker, an
+   * idle stop does not wait for every gateway's next refresh (two of them: here two hours, so the
+   * test would time out if it did).
+   */
+  @Test
+  void anIdleStopAsksTheOnlyGatewayInsteadOfWaitingForEveryRefresh() {
+    var runtime = new BusyRuntime();
+    runtime.running = 0;
+    var properties =
+        new Binder(
+                new MapConfigurationPropertySource(
+                    Map.of(
+                        "gantry.data-dir", "/tmp/unused",
+                        "gantry.gateway.route-refresh", "1h")))
+            .bind("gantry", GantryProperties.class)
+            .get();
+    List<String> asked = new CopyOnWriteArrayList<>();
+    LocalRouting gateway =
+        (deploymentId, workerId) -> {
+          asked.add(deploymentId + "/" + workerId);
+          return true;
+        };
+    var beans = new StaticListableBeanFactory(Map.of("routing", gateway));
+    env.registerActivitiesImplementations(
+        new WorkerActivitiesImpl(
+            runtime,
+            null,
+            null,
+            null,
+            null,
+            properties,
+            new ColdStartMeters(),
+            Clock.systemUTC(),
+            null,
+            beans.getBeanProvider(LocalRouting.class)));
+    var activities =
+        env.newActivityStub(
+            WorkerActivities.class,
+            ActivityOptions.newBuilder().setStartToCloseTimeout(Duration.ofMinutes(1)).build());
+
+    activities.stopEngine(
+        new StopEngineInput(new WorkerRef("dep_stop1", WORKER, Framework.SIM), true, true));
+
+    assertThat(asked).containsExactly("dep_stop1/" + WORKER);
+    assertThat(runtime.stops).containsExactly(WORKER);
+  }
+
+  /** One engine, always running {@link #running} requests (four unless told). */
   static final class BusyRuntime implements WorkerRuntime {
     final AtomicInteger inFlightCalls = new AtomicInteger();
     final List<String> stops = new CopyOnWriteArrayList<>();
+    volatile int running = 4;
 
     @Override
     public RunningWorker start(WorkerLaunchRequest request) {
@@ -134,7 +186,7 @@ class WorkerActivitiesStopEngineTest {
     @Override
     public Optional<Integer> inFlight(RunningWorker worker) {
       inFlightCalls.incrementAndGet();
-      return Optional.of(4);
+      return Optional.of(running);
     }
 
     @Override

@@ -459,6 +459,12 @@ final class DeploymentRoute {
     return true;
   }
 
+  /** Whether new requests may still go to {@code workerId}. */
+  synchronized boolean routesTo(String workerId) {
+    Upstream u = workers.get(workerId);
+    return u != null && !u.leaving;
+  }
+
   synchronized int inFlightOf(String workerId) {
     Upstream u = workers.get(workerId);
     return u == null ? 0 : u.inFlight;

@@ -8,6 +8,7 @@ import dev.gantry.gateway.web.ConditionalOnGatewayRole;
 import dev.gantry.infra.config.GantryProperties;
 import dev.gantry.infra.db.RoutableDeployment;
 import dev.gantry.infra.db.RoutingRepository;
+import dev.gantry.infra.routing.LocalRouting;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Collection;
@@ -40,7 +41,7 @@ import reactor.core.scheduler.Schedulers;
  */
 @ConditionalOnGatewayRole
 @Component
-public class RoutingTable implements SmartLifecycle, WorkerLoad {
+public class RoutingTable implements SmartLifecycle, WorkerLoad, LocalRouting {
   private static final Logger log = LoggerFactory.getLogger(RoutingTable.class);
 
   private static final Duration ON_DEMAND_SPACING = Duration.ofMillis(100);
@@ -193,8 +194,11 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
     return routes.values();
   }
 
-  /** Re-reads the table now; the refresher calls it, and so may tests. */
-  public synchronized void refresh() {
+  /**
+   * Re-reads the table now; the refresher calls it, and so may tests. Returns whether it could be
+   * read (else the last table stays).
+   */
+  public synchronized boolean refresh() {
     lastRefreshMillis = clock.millis();
     Collection<RoutableDeployment> running;
     try {
@@ -205,7 +209,7 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
         lastFailureLogMillis = now;
         log.warn("Cannot refresh the routing table, serving the last one: {}", e.toString());
       }
-      return;
+      return false;
     }
     var ids = new HashSet<String>();
     var nowStarting = new HashSet<String>();
@@ -230,6 +234,22 @@ public class RoutingTable implements SmartLifecycle, WorkerLoad {
       }
     }
     starting = Set.copyOf(nowStarting);
+    return true;
+  }
+
+  /**
+   * Whether this gateway, alone in its view (no other replica may route), routes nothing more to a
+   * worker the control plane just recorded draining: the table re-read now no longer offers it, and
+   * no request of this gateway is on it. Saves a stopping worker the wait for the next refresh of
+   * every gateway ({@code WorkerActivitiesImpl}); in doubt the answer is no, and it waits.
+   */
+  @Override
+  public boolean noLongerRoutes(String deploymentId, String workerId) {
+    if (partition.members() != 1 || !refresh()) {
+      return false;
+    }
+    DeploymentRoute route = routes.get(deploymentId);
+    return route == null || !route.routesTo(workerId) && route.inFlightOf(workerId) == 0;
   }
 
   /**
