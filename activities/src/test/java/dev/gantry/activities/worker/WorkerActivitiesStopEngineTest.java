@@ -29,6 +29,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.support.StaticListableBeanFactory;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
@@ -53,27 +54,12 @@ class WorkerActivitiesStopEngineTest {
   @Test
   void aCancelledScaleInDrainEndsAtOnceWithoutStoppingTheEngine() {
     var runtime = new BusyRuntime();
-    var properties =
-        new Binder(
-                new MapConfigurationPropertySource(
-                    Map.of(
-                        "gantry.data-dir", "/tmp/unused",
-                        "gantry.gateway.route-refresh", "10ms",
-                        "gantry.runtime.local.scale-in-drain-timeout", "6h")))
-            .bind("gantry", GantryProperties.class)
-            .get();
-    env.registerActivitiesImplementations(
-        new WorkerActivitiesImpl(
-            runtime,
-            null,
-            null,
-            null,
-            null,
-            properties,
-            new ColdStartMeters(),
-            Clock.systemUTC(),
-            null,
-            null));
+    register(
+        runtime,
+        Map.of(
+            "gantry.gateway.route-refresh", "10ms",
+            "gantry.runtime.local.scale-in-drain-timeout", "6h"),
+        null);
     // The worker workflow's heartbeat timeout is 30 s (heartbeats reach the server every 24 s);
     // 1 s here keeps the test short, the path is the same.
     var activities =
@@ -116,14 +102,6 @@ class WorkerActivitiesStopEngineTest {
   void anIdleStopAsksTheOnlyGatewayInsteadOfWaitingForEveryRefresh() {
     var runtime = new BusyRuntime();
     runtime.running = 0;
-    var properties =
-        new Binder(
-                new MapConfigurationPropertySource(
-                    Map.of(
-                        "gantry.data-dir", "/tmp/unused",
-                        "gantry.gateway.route-refresh", "1h")))
-            .bind("gantry", GantryProperties.class)
-            .get();
     List<String> asked = new CopyOnWriteArrayList<>();
     LocalRouting gateway =
         (deploymentId, workerId) -> {
@@ -131,6 +109,31 @@ class WorkerActivitiesStopEngineTest {
           return true;
         };
     var beans = new StaticListableBeanFactory(Map.of("routing", gateway));
+    register(
+        runtime,
+        Map.of("gantry.gateway.route-refresh", "1h"),
+        beans.getBeanProvider(LocalRouting.class));
+    var activities =
+        env.newActivityStub(
+            WorkerActivities.class,
+            ActivityOptions.newBuilder().setStartToCloseTimeout(Duration.ofMinutes(1)).build());
+
+    activities.stopEngine(
+        new StopEngineInput(new WorkerRef("dep_stop1", WORKER, Framework.SIM), true, true));
+
+    assertThat(asked).containsExactly("dep_stop1/" + WORKER);
+    assertThat(runtime.stops).containsExactly(WORKER);
+  }
+
+  /** Registers the activities on {@code runtime} with these settings (and a data dir). */
+  private void register(
+      WorkerRuntime runtime, Map<String, String> settings, ObjectProvider<LocalRouting> routing) {
+    var all = new java.util.HashMap<>(settings);
+    all.put("gantry.data-dir", "/tmp/unused");
+    var properties =
+        new Binder(new MapConfigurationPropertySource(all))
+            .bind("gantry", GantryProperties.class)
+            .get();
     env.registerActivitiesImplementations(
         new WorkerActivitiesImpl(
             runtime,
@@ -142,17 +145,7 @@ class WorkerActivitiesStopEngineTest {
             new ColdStartMeters(),
             Clock.systemUTC(),
             null,
-            beans.getBeanProvider(LocalRouting.class)));
-    var activities =
-        env.newActivityStub(
-            WorkerActivities.class,
-            ActivityOptions.newBuilder().setStartToCloseTimeout(Duration.ofMinutes(1)).build());
-
-    activities.stopEngine(
-        new StopEngineInput(new WorkerRef("dep_stop1", WORKER, Framework.SIM), true, true));
-
-    assertThat(asked).containsExactly("dep_stop1/" + WORKER);
-    assertThat(runtime.stops).containsExactly(WORKER);
+            routing));
   }
 
   /** One engine, always running {@link #running} requests (four unless told). */
