@@ -552,6 +552,12 @@ class LocalWorkerRuntimeTest {
     Fixture f = fixture(Map.of("runtime.local.log-max-bytes", "64"));
     RunningWorker worker = f.runtime().start(sim(WORKER, Map.of()));
     awaitListeningLine(f.runtime(), worker);
+    // The simulator's last start-up line follows the listening one: once it is out, the engine
+    // writes nothing more, so each rotation below sees the log as the one before left it.
+    await()
+        .atMost(HEALTHY_WITHIN)
+        .pollInterval(POLL)
+        .until(() -> f.runtime().logTail(WORKER, 50).contains("gantry-sim boot:"));
     Path rotated = worker.logFile().resolveSibling(WORKER + ".log.1");
     assertThat(Files.size(worker.logFile())).isGreaterThan(64);
 
