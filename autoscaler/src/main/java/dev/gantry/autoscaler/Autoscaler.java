@@ -3,7 +3,6 @@ package dev.gantry.autoscaler;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -147,7 +146,8 @@ public record Autoscaler(List<Peak> peaks, long coldStartMillis, Map<String, Rep
     if (source == null) {
       return observe(policy, now, demand, fleet);
     }
-    Map<String, Reported> next = new HashMap<>();
+    // Sorted by name, so that ties and evictions are decided the same way in every replay.
+    Map<String, Reported> next = new TreeMap<>();
     sources.forEach(
         (name, reported) -> {
           if (reported.atMillis() + SOURCE_TTL_MILLIS > now && !name.equals(source)) {
@@ -164,7 +164,7 @@ public record Autoscaler(List<Peak> peaks, long coldStartMillis, Map<String, Rep
     next.put(source, new Reported(now, demand));
     Demand largest = demand;
     long longestWait = 0;
-    for (Reported reported : new TreeMap<>(next).values()) {
+    for (Reported reported : next.values()) {
       Demand d = reported.demand();
       if (d.total() > largest.total()) {
         largest = d;

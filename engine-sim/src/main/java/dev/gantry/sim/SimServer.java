@@ -465,7 +465,6 @@ public final class SimServer implements AutoCloseable {
             : Requests.completion(json, config.maxTokensDefault());
     Requests.checkModel(json, config.model());
     scheduled(
-        exchange,
         request.promptTokens(),
         admittedAt -> {
           if (request.stream()) {
@@ -634,8 +633,7 @@ public final class SimServer implements AutoCloseable {
    * aborted request when its client left (or the server closed) before the response was out. The
    * slot is freed however it ends.
    */
-  private void scheduled(SimHttp.Exchange exchange, int requestPromptTokens, Admitted work)
-      throws Exception {
+  private void scheduled(int requestPromptTokens, Admitted work) throws Exception {
     Scheduler.Ticket ticket = scheduler.enqueue();
     try {
       ticket.awaitAdmission();
@@ -655,7 +653,6 @@ public final class SimServer implements AutoCloseable {
     Requests.Embedding request = Requests.embedding(json, config.embeddingDim());
     Requests.checkModel(json, config.model());
     scheduled(
-        exchange,
         request.promptTokens(),
         admittedAt -> {
           clock.sleepUntil(admittedAt + throughput.firstTokenNanos(request.promptTokens()));

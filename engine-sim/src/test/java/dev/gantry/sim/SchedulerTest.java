@@ -1,6 +1,7 @@
 package dev.gantry.sim;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -95,8 +96,10 @@ class SchedulerTest {
                   }
                 });
 
-    waiter.join(Duration.ofMillis(50));
-    assertThat(waiter.isAlive()).as("still waiting for a slot").isTrue();
+    // Parked on its ticket: it cannot go on before a slot frees.
+    await().atMost(Duration.ofSeconds(10)).until(() -> waiter.getState() == Thread.State.WAITING);
+    assertThat(second.admitted()).isFalse();
+    assertThat(waiter.isAlive()).isTrue();
     first.finish();
     assertThat(waiter.join(Duration.ofSeconds(10))).isTrue();
   }

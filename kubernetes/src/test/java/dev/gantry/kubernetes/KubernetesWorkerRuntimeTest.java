@@ -76,7 +76,8 @@ class KubernetesWorkerRuntimeTest {
         Path.of(KubernetesNames.STORAGE_MOUNT),
         Map.of("HF_TOKEN", TOKEN, "LD_PRELOAD", "/tmp/evil.so"),
         List.of(),
-        gpu);
+        gpu,
+        0);
   }
 
   /** Starts the worker while the kubelet stand-in schedules its Pod and gives it an address. */

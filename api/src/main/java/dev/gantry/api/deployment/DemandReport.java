@@ -9,9 +9,9 @@ import dev.gantry.autoscaler.Demand;
  * @param queued requests waiting for a worker with free capacity
  * @param oldestWaitMillis how long the oldest waiting request has waited; 0 in reports from
  *     gateways before it was sent
- * @param source the reporting gateway's name, unique per gateway process: the deployment sums the
- *     latest report of each ({@code Autoscaler}); null in reports from gateways before they named
- *     themselves, each of which stands for the whole demand
+ * @param source the reporting gateway's name, unique per gateway process: the deployment keeps the
+ *     latest report of each and sizes itself for the largest ({@code Autoscaler}); null in reports
+ *     from gateways before they named themselves, each of which stands for the whole demand
  */
 public record DemandReport(int inFlight, int queued, long oldestWaitMillis, String source) {
 

@@ -428,11 +428,11 @@ final class DeploymentRoute {
   }
 
   /**
-   * {@link #demand()} scaled to the whole deployment, as the autoscaler reads one gateway's report:
-   * each request counted once per gateway in this gateway's view (see {@link #workersNeeded}).
+   * This gateway's {@code demand} scaled to the whole deployment, as the autoscaler reads one
+   * gateway's report: each request counted once per gateway in this gateway's view (see {@link
+   * #workersNeeded}).
    */
-  Demand reportedDemand() {
-    Demand demand = demand();
+  Demand asWhole(Demand demand) {
     return new Demand(
         asWhole(demand.inFlight()), asWhole(demand.queued()), demand.oldestWaitMillis());
   }

@@ -22,8 +22,10 @@ import org.springframework.stereotype.Component;
  * a few times per idle timeout. Reports go out on virtual threads, at most one in flight per
  * deployment, so a slow control plane never holds up requests or other deployments.
  *
- * <p>Each demand report carries this gateway's name ({@link #source()}, new at every start): with
- * several gateways in front of a deployment, the control plane adds up each one's latest report.
+ * <p>Each demand report carries this gateway's name ({@link #source()}, new at every start) and
+ * counts its requests as the whole deployment would need them ({@link DeploymentRoute#asWhole}):
+ * with several gateways in front of a deployment, the control plane sizes it for the largest latest
+ * report.
  */
 @ConditionalOnGatewayRole
 @Component
@@ -102,7 +104,7 @@ public class LoadReporter implements SmartLifecycle {
     }
     route.lastDemandReportMillis = now;
     route.lastReportedNeed = need;
-    var whole = route.reportedDemand();
+    var whole = route.asWhole(demand);
     var report =
         new DemandReport(whole.inFlight(), whole.queued(), whole.oldestWaitMillis(), source);
     Thread.ofVirtual()

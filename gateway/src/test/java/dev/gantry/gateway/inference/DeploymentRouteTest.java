@@ -203,7 +203,7 @@ class DeploymentRouteTest {
     admit(route);
 
     assertThat(route.demand()).isEqualTo(new DeploymentRoute.Demand(2, 1, 0));
-    assertThat(route.reportedDemand()).isEqualTo(new DeploymentRoute.Demand(4, 2, 0));
+    assertThat(route.asWhole(route.demand())).isEqualTo(new DeploymentRoute.Demand(4, 2, 0));
     // 3 requests at half of concurrency 4 need two workers, where one whole worker would do.
     assertThat(route.workersNeeded(3)).isEqualTo(2);
     assertThat(route(deployment(4, null, List.of(healthy(1))), 10).workersNeeded(3)).isEqualTo(1);

@@ -116,7 +116,8 @@ public class SimAutoscaler implements DeploymentOrchestrator {
                 properties.dataDir().resolve("storage").resolve(deploymentId),
                 Map.of(),
                 spec.frameworkArgs(),
-                null));
+                null,
+                0));
     started.put(workerId, worker);
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (!runtime.probe(worker)) {

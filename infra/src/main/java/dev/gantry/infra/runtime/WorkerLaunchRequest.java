@@ -33,19 +33,6 @@ public record WorkerLaunchRequest(
     concurrency = Math.max(0, concurrency);
   }
 
-  /** A request whose engine keeps its own batch size. */
-  public WorkerLaunchRequest(
-      String deploymentId,
-      String workerId,
-      Framework framework,
-      String model,
-      Path storageDir,
-      Map<String, String> env,
-      List<String> frameworkArgs,
-      GpuSpec gpu) {
-    this(deploymentId, workerId, framework, model, storageDir, env, frameworkArgs, gpu, 0);
-  }
-
   @Override
   public String toString() {
     return "WorkerLaunchRequest[deploymentId=%s, workerId=%s, framework=%s, model=%s, env=%s]"

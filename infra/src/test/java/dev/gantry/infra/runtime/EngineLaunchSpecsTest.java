@@ -33,7 +33,8 @@ class EngineLaunchSpecsTest {
         storage,
         Map.of("HF_TOKEN", "secret"),
         args,
-        new GpuSpec("H100", 2, List.of()));
+        new GpuSpec("H100", 2, List.of()),
+        0);
   }
 
   private WorkerLaunchRequest request(

@@ -76,7 +76,8 @@ class LocalWorkerRuntimeTest {
         dataDir.resolve("storage").resolve("dep_abcdef"),
         env,
         List.of("--ttft-ms=1"),
-        null);
+        null,
+        0);
   }
 
   private static void awaitHealthy(WorkerRuntime runtime, RunningWorker worker) {
@@ -268,7 +269,8 @@ class LocalWorkerRuntimeTest {
             dataDir,
             Map.of(),
             List.of(),
-            new GpuSpec("H100", 1, List.of()));
+            new GpuSpec("H100", 1, List.of()),
+            0);
 
     assertThatThrownBy(() -> f.runtime().start(vllm))
         .isInstanceOfSatisfying(
@@ -419,7 +421,8 @@ class LocalWorkerRuntimeTest {
                     other.getParent().getParent(),
                     Map.of(),
                     List.of(),
-                    null));
+                    null,
+                    0));
     awaitHealthy(f.runtime(), neighbour);
 
     List<Long> uids = uidsOf(worker.pid());
@@ -503,7 +506,8 @@ class LocalWorkerRuntimeTest {
             dataDir.resolve("storage").resolve("dep_abcdef"),
             Map.of(),
             List.of("--hos=0.0.0.0"),
-            null);
+            null,
+            0);
 
     assertThatThrownBy(() -> f.runtime().start(request))
         .isInstanceOfSatisfying(
